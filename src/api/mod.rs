@@ -1,0 +1,68 @@
+//! The marketer API and the operations endpoints. Handlers change state and enqueue work;
+//! they never send.
+
+mod auth;
+mod ops;
+mod start_request;
+mod verifications;
+mod view;
+
+use actix_web::web;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+pub use auth::AuthTenant;
+pub use start_request::StartRequest;
+pub use view::{CheckResponse, VerificationView};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "optin-verify", description = "Verified opt-in for Dutch telephone marketing (ACM methods 1 and 2)."),
+    paths(
+        verifications::start,
+        verifications::get,
+        verifications::check,
+        verifications::resend,
+        verifications::cancel,
+        ops::live,
+        ops::ready,
+        ops::outbox,
+    ),
+    components(schemas(crate::error::Problem, crate::store::OutboxMessage)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Marketer routes under `/v1`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/verifications", web::post().to(verifications::start))
+        .route("/v1/verifications/{id}", web::get().to(verifications::get))
+        .route("/v1/verifications/{id}/check", web::post().to(verifications::check))
+        .route("/v1/verifications/{id}/resend", web::post().to(verifications::resend))
+        .route("/v1/verifications/{id}/cancel", web::post().to(verifications::cancel));
+}
+
+/// Health, metrics, the OpenAPI document and, in dev, the outbox.
+pub fn ops_routes(cfg: &mut web::ServiceConfig, dev_outbox: bool) {
+    cfg.route("/health/live", web::get().to(ops::live))
+        .route("/health/ready", web::get().to(ops::ready))
+        .route("/metrics", web::get().to(ops::metrics))
+        .route("/openapi.json", web::get().to(ops::openapi));
+    if dev_outbox {
+        cfg.route("/dev/outbox", web::get().to(ops::outbox));
+    }
+}

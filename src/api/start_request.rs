@@ -1,0 +1,152 @@
+//! The body of `POST /v1/verifications`, and its parsing into what the store writes.
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::{
+    config::TenantSettings,
+    domain::{
+        Channel, Collection, ConsentText, Context, Email, InitiatedBy, Locale, Method, PhoneNumber, PhonePolicy,
+        PrivacyStatement, Purpose,
+    },
+    error::ApiError,
+};
+
+/// Start a verification. Unknown fields are refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    pub method: Method,
+    pub channel: Channel,
+    /// The number that will be called, E.164 or Dutch national notation.
+    pub phone: String,
+    /// Where the message goes: defaults to `phone` for sms/whatsapp; an email address for email.
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub locale: Option<Locale>,
+    #[serde(default)]
+    pub initiated_by: Option<InitiatedBy>,
+    pub purpose: Purpose,
+    /// Who will call, if not the tenant itself.
+    #[serde(default)]
+    pub caller: Option<String>,
+    pub consent_text: ConsentText,
+    #[serde(default)]
+    pub privacy_statement: Option<PrivacyStatement>,
+    #[serde(default)]
+    pub collection: Option<Collection>,
+    #[serde(default)]
+    pub expires_in_seconds: Option<u64>,
+    /// Echoed in events. At most 20 keys and 2 KiB.
+    #[serde(default)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A start request that passed every rule.
+pub struct ValidStart {
+    pub method: Method,
+    pub channel: Channel,
+    pub phone: PhoneNumber,
+    /// E.164 or email address.
+    pub to: String,
+    pub locale: Locale,
+    pub initiated_by: InitiatedBy,
+    pub ttl_seconds: u64,
+    pub context: Context,
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn url(field: &str, value: &str) -> Result<(), ApiError> {
+    text(field, value, 2048)?;
+    if !(value.starts_with("https://") || value.starts_with("http://")) || value.contains(char::is_whitespace) {
+        return Err(ApiError::invalid(field, "must be an http(s) URL"));
+    }
+    Ok(())
+}
+
+impl StartRequest {
+    /// Applies the tenant's rules. `default_ttl` comes from config per method.
+    pub fn validate(self, tenant: &TenantSettings, code_ttl: u64, link_ttl: u64) -> Result<ValidStart, ApiError> {
+        let phone_policy = PhonePolicy { allowed_countries: &tenant.allowed_countries, require_mobile: false };
+        let phone =
+            PhoneNumber::parse(&self.phone, &phone_policy).map_err(|e| ApiError::InvalidPhone { field: "phone", source: e })?;
+        let to = match self.channel {
+            Channel::Sms | Channel::Whatsapp => {
+                let policy = PhonePolicy { allowed_countries: &tenant.allowed_countries, require_mobile: true };
+                let field = if self.to.is_some() { "to" } else { "phone" };
+                let raw = self.to.as_deref().unwrap_or(&self.phone);
+                PhoneNumber::parse(raw, &policy)
+                    .map_err(|e| ApiError::InvalidPhone { field, source: e })?
+                    .e164()
+                    .to_string()
+            }
+            Channel::Email => {
+                let raw = self.to.as_deref().ok_or_else(|| ApiError::invalid("to", "an email address is required for channel email"))?;
+                Email::parse(raw).map_err(|_| ApiError::InvalidEmail { field: "to" })?.as_str().to_string()
+            }
+        };
+        text("purpose.id", &self.purpose.id, 100)?;
+        text("purpose.text", &self.purpose.text, 300)?;
+        text("consent_text.version", &self.consent_text.version, 50)?;
+        text("consent_text.text", &self.consent_text.text, 2000)?;
+        if let Some(c) = &self.caller {
+            text("caller", c, 120)?;
+        }
+        if let Some(p) = &self.privacy_statement {
+            url("privacy_statement.url", &p.url)?;
+            text("privacy_statement.version", &p.version, 50)?;
+        }
+        if let Some(c) = &self.collection {
+            if let Some(u) = &c.url {
+                url("collection.url", u)?;
+            }
+            if let Some(ua) = &c.user_agent {
+                text("collection.user_agent", ua, 512)?;
+            }
+        }
+        if let Some(m) = &self.metadata {
+            let size = serde_json::to_string(m).map_or(usize::MAX, |s| s.len());
+            if m.len() > 20 || size > 2048 {
+                return Err(ApiError::invalid("metadata", "at most 20 keys and 2048 bytes"));
+            }
+        }
+        let default_ttl = match self.method {
+            Method::Code => code_ttl,
+            Method::Link => link_ttl,
+        };
+        let ttl_seconds = self.expires_in_seconds.unwrap_or(default_ttl);
+        if !(60..=7 * 86400).contains(&ttl_seconds) {
+            return Err(ApiError::invalid("expires_in_seconds", "must be between 60 and 604800"));
+        }
+        Ok(ValidStart {
+            method: self.method,
+            channel: self.channel,
+            phone,
+            to,
+            locale: self.locale.unwrap_or_default(),
+            initiated_by: self.initiated_by.unwrap_or_default(),
+            ttl_seconds,
+            context: Context {
+                purpose: self.purpose,
+                caller: self.caller.unwrap_or_else(|| tenant.name.clone()),
+                consent_text: self.consent_text,
+                privacy_statement: self.privacy_statement,
+                collection: self.collection,
+                metadata: self.metadata,
+            },
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! What the API answers about a verification.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{
+    config::TenantSettings,
+    domain::{Channel, Context, InitiatedBy, Locale, Method, Status, mask_email, mask_phone},
+    evidence::{self, EvidenceRecord, record_at},
+    store::VerificationRecord,
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationView {
+    pub id: String,
+    pub status: Status,
+    pub method: Method,
+    pub channel: Channel,
+    /// The destination, masked.
+    pub to: String,
+    /// The number to be called, masked.
+    pub phone: String,
+    pub locale: Locale,
+    pub initiated_by: InitiatedBy,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    pub attempts_remaining: u32,
+    pub delivery: Delivery,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    /// Present once confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceRecord>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivery {
+    /// `queued` until a worker handed the message to its transport, then `sent`.
+    pub state: String,
+    pub sends: u32,
+    pub resends: u32,
+    pub first_sent_at: Option<DateTime<Utc>>,
+    pub last_sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckResponse {
+    pub status: Status,
+    pub attempts_remaining: u32,
+}
+
+impl VerificationView {
+    pub fn build(v: &VerificationRecord, tenant: &TenantSettings) -> Self {
+        let ctx: Option<Context> = serde_json::from_str(&v.context_json).ok();
+        let masked_to = match v.channel {
+            Channel::Email => mask_email(&v.to),
+            _ => mask_phone(&v.to),
+        };
+        let evidence = match (&ctx, v.status) {
+            (Some(ctx), Status::Confirmed) => Some(evidence::build(v, ctx, tenant)),
+            _ => None,
+        };
+        Self {
+            id: v.id.to_string(),
+            status: v.status,
+            method: v.method,
+            channel: v.channel,
+            to: masked_to,
+            phone: mask_phone(&v.phone),
+            locale: v.locale,
+            initiated_by: v.initiated_by,
+            created_at: record_at(v.created_ms),
+            expires_at: record_at(v.expires_ms),
+            attempts: v.attempts,
+            attempts_remaining: v.max_attempts.saturating_sub(v.attempts),
+            delivery: Delivery {
+                state: v.delivery.clone(),
+                sends: v.sends,
+                resends: v.resends,
+                first_sent_at: v.first_sent_ms.and_then(record_at),
+                last_sent_at: v.last_sent_ms.and_then(record_at),
+            },
+            finished_at: v.finished_ms.and_then(record_at),
+            metadata: ctx
+                .and_then(|c| c.metadata)
+                .map(serde_json::Value::Object)
+                .unwrap_or(serde_json::Value::Null),
+            evidence,
+        }
+    }
+}

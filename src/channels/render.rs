@@ -1,0 +1,141 @@
+//! askama templates for SMS, WhatsApp and email, in Dutch and English.
+
+use askama::Template;
+
+use crate::domain::{Channel, Code, Context, Locale, Method, mask_phone};
+
+use super::{ChannelError, Message};
+
+/// Everything a message needs; the caller derived the code and links from the seed.
+pub struct MessageInputs<'a> {
+    pub verification_id: &'a str,
+    pub method: Method,
+    pub channel: Channel,
+    pub locale: Locale,
+    pub to: &'a str,
+    pub phone: &'a str,
+    pub brand: &'a str,
+    pub context: &'a Context,
+    pub code: &'a Code,
+    pub confirm_url: &'a str,
+    pub optout_url: &'a str,
+    pub valid_minutes: i64,
+}
+
+#[derive(Template)]
+#[template(path = "sms/code.txt")]
+struct SmsCode<'a> {
+    en: bool,
+    brand: &'a str,
+    code: &'a str,
+    minutes: i64,
+    optout_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sms/link.txt")]
+struct SmsLink<'a> {
+    en: bool,
+    brand: &'a str,
+    purpose: &'a str,
+    code: &'a str,
+    confirm_url: &'a str,
+    optout_url: &'a str,
+}
+
+/// One struct feeds subject, text and HTML so the three parts cannot disagree.
+struct EmailParts<'a> {
+    en: bool,
+    is_code: bool,
+    brand: &'a str,
+    caller: &'a str,
+    purpose: &'a str,
+    phone_masked: String,
+    code: &'a str,
+    minutes: i64,
+    confirm_url: &'a str,
+    optout_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/subject.txt")]
+struct EmailSubject<'a>(&'a EmailParts<'a>);
+
+#[derive(Template)]
+#[template(path = "email/body.txt")]
+struct EmailText<'a>(&'a EmailParts<'a>);
+
+#[derive(Template)]
+#[template(path = "email/body.html")]
+struct EmailHtml<'a>(&'a EmailParts<'a>);
+
+impl<'a> std::ops::Deref for EmailSubject<'a> {
+    type Target = EmailParts<'a>;
+    fn deref(&self) -> &Self::Target {
+        self.0
+    }
+}
+impl<'a> std::ops::Deref for EmailText<'a> {
+    type Target = EmailParts<'a>;
+    fn deref(&self) -> &Self::Target {
+        self.0
+    }
+}
+impl<'a> std::ops::Deref for EmailHtml<'a> {
+    type Target = EmailParts<'a>;
+    fn deref(&self) -> &Self::Target {
+        self.0
+    }
+}
+
+pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
+    let en = i.locale == Locale::En;
+    let (subject, text, html) = match i.channel {
+        Channel::Sms | Channel::Whatsapp => {
+            let text = match i.method {
+                Method::Code => SmsCode {
+                    en,
+                    brand: i.brand,
+                    code: i.code.expose(),
+                    minutes: i.valid_minutes,
+                    optout_url: i.optout_url,
+                }
+                .render()?,
+                Method::Link => SmsLink {
+                    en,
+                    brand: i.brand,
+                    purpose: &i.context.purpose.text,
+                    code: i.code.expose(),
+                    confirm_url: i.confirm_url,
+                    optout_url: i.optout_url,
+                }
+                .render()?,
+            };
+            (None, text, None)
+        }
+        Channel::Email => {
+            let parts = EmailParts {
+                en,
+                is_code: i.method == Method::Code,
+                brand: i.brand,
+                caller: &i.context.caller,
+                purpose: &i.context.purpose.text,
+                phone_masked: mask_phone(i.phone),
+                code: i.code.expose(),
+                minutes: i.valid_minutes,
+                confirm_url: i.confirm_url,
+                optout_url: i.optout_url,
+            };
+            let subject = EmailSubject(&parts).render()?;
+            (Some(subject.trim().to_string()), EmailText(&parts).render()?, Some(EmailHtml(&parts).render()?))
+        }
+    };
+    Ok(Message {
+        verification_id: i.verification_id.to_string(),
+        channel: i.channel,
+        to: i.to.to_string(),
+        subject,
+        text: text.trim().to_string(),
+        html,
+    })
+}

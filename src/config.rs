@@ -1,0 +1,267 @@
+//! Settings, layered with figment: compiled-in `config/default.toml`, then the mode file
+//! (`config/dev.toml` or `config/production.toml`), then `--config FILE`, then `OPTIN__*` env.
+//!
+//! Parsing turns the raw layers into [`Settings`]; [`Settings::validate`] then checks what serde
+//! cannot (hash formats, country codes, production secrets) and names the offending key.
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::Deserialize;
+use std::{net::IpAddr, path::Path};
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const DEV_TOML: &str = include_str!("../config/dev.toml");
+const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid { key: key.into(), reason: reason.into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Dev,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub mode: Mode,
+    pub http: HttpSettings,
+    pub redis: RedisSettings,
+    pub verification: VerificationSettings,
+    pub limits: LimitSettings,
+    pub secrets: SecretSettings,
+    pub dev: DevSettings,
+    pub worker: WorkerSettings,
+    #[serde(default)]
+    pub tenants: Vec<TenantSettings>,
+    /// Channel transports arrive with the delivery-channels work; accepted here so files stay valid.
+    #[serde(default)]
+    pub channels: Option<figment::value::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub bind: String,
+    pub public_base_url: String,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: String,
+    pub cluster: bool,
+    pub key_prefix: String,
+    pub partitions: u16,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationSettings {
+    pub code_length: u8,
+    pub max_attempts: u32,
+    pub code_ttl_seconds: u64,
+    pub link_ttl_seconds: u64,
+    pub retention_days: u64,
+    pub receipt_retention_days: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub destination_per_10m: u32,
+    pub destination_per_day: u32,
+    pub tenant_per_minute: u32,
+    pub page_ip_per_minute: u32,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSettings {
+    pub server_key: String,
+    pub server_key_file: String,
+}
+
+impl std::fmt::Debug for SecretSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretSettings { .. }")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevSettings {
+    pub outbox: bool,
+    pub spawn_redis: bool,
+    pub demo_api_key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    pub batch: usize,
+    pub reclaim_idle_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    pub id: String,
+    pub name: String,
+    pub kvk: String,
+    #[serde(default)]
+    pub contact_email: String,
+    pub api_key_sha256: String,
+    #[serde(default = "default_countries")]
+    pub allowed_countries: Vec<String>,
+    /// Quiet-hours window; enforced by the delivery-channels work.
+    #[serde(default)]
+    pub send_window: Option<figment::value::Value>,
+    /// Published caller numbers; used by the announced-call method.
+    #[serde(default)]
+    pub caller_numbers: Vec<String>,
+    /// Calling calendar; used by the announced-call method.
+    #[serde(default)]
+    pub calling_hours: Option<figment::value::Value>,
+}
+
+fn default_countries() -> Vec<String> {
+    vec!["NL".into()]
+}
+
+impl Settings {
+    /// Loads every layer. `file` is the operator's `--config FILE`, if any.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        // The mode decides which mode file sits between the defaults and the operator's layers,
+        // so read it first from the layers that may set it.
+        let mut probe = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(f) = file {
+            probe = probe.merge(Toml::file_exact(f));
+        }
+        probe = probe.merge(env_provider());
+        let mode: Mode = probe.extract_inner("mode").map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let mode_toml = match mode {
+            Mode::Dev => DEV_TOML,
+            Mode::Production => PRODUCTION_TOML,
+        };
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(mode_toml));
+        if let Some(f) = file {
+            fig = fig.merge(Toml::file_exact(f));
+        }
+        fig = fig.merge(env_provider());
+        let settings: Settings = fig.extract().map_err(|e| ConfigError::Parse(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what the types cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.http.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::invalid("http.bind", "must be an address like 127.0.0.1:8080"));
+        }
+        let base = &self.http.public_base_url;
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.ends_with('/') {
+            return Err(ConfigError::invalid(
+                "http.public_base_url",
+                "must start with http:// or https:// and have no trailing slash",
+            ));
+        }
+        if self.redis.partitions == 0 || self.redis.partitions > 1024 {
+            return Err(ConfigError::invalid("redis.partitions", "must be 1..=1024"));
+        }
+        let prefix_ok = !self.redis.key_prefix.is_empty()
+            && self.redis.key_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !prefix_ok {
+            return Err(ConfigError::invalid("redis.key_prefix", "letters, digits, _ and - only"));
+        }
+        let v = &self.verification;
+        if !(4..=10).contains(&v.code_length) {
+            return Err(ConfigError::invalid("verification.code_length", "must be 4..=10"));
+        }
+        if v.max_attempts == 0 || v.max_attempts > 10 {
+            return Err(ConfigError::invalid("verification.max_attempts", "must be 1..=10"));
+        }
+        if v.code_ttl_seconds < 60 || v.link_ttl_seconds < 60 {
+            return Err(ConfigError::invalid("verification.*_ttl_seconds", "must be at least 60"));
+        }
+        self.validate_tenants()?;
+        if self.mode == Mode::Production {
+            self.validate_production()?;
+        }
+        Ok(())
+    }
+
+    fn validate_tenants(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, t) in self.tenants.iter().enumerate() {
+            let key = |f: &str| format!("tenants[{i}].{f}");
+            if t.id.is_empty() || !t.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(ConfigError::invalid(key("id"), "letters, digits, _ and - only"));
+            }
+            if !seen.insert(t.id.clone()) {
+                return Err(ConfigError::invalid(key("id"), "duplicate tenant id"));
+            }
+            if t.api_key_sha256.len() != 64 || !t.api_key_sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(ConfigError::invalid(key("api_key_sha256"), "must be 64 hex digits"));
+            }
+            if t.name.trim().is_empty() {
+                return Err(ConfigError::invalid(key("name"), "must not be empty"));
+            }
+            for c in &t.allowed_countries {
+                if c.parse::<phonenumber::country::Id>().is_err() {
+                    return Err(ConfigError::invalid(key("allowed_countries"), format!("unknown country {c:?}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_production(&self) -> Result<(), ConfigError> {
+        if self.dev.outbox {
+            return Err(ConfigError::invalid("dev.outbox", "must be false in production"));
+        }
+        if self.secrets.server_key.is_empty() && self.secrets.server_key_file.is_empty() {
+            return Err(ConfigError::invalid("secrets.server_key", "production needs a real server key"));
+        }
+        let demo_hash = crate::domain::ApiKeyHash::of(&self.dev.demo_api_key_or_default());
+        if self.tenants.iter().any(|t| t.api_key_sha256.eq_ignore_ascii_case(demo_hash.as_str())) {
+            return Err(ConfigError::invalid("tenants.api_key_sha256", "the public demo key is not allowed in production"));
+        }
+        if self.tenants.is_empty() {
+            return Err(ConfigError::invalid("tenants", "production needs at least one tenant"));
+        }
+        Ok(())
+    }
+}
+
+impl DevSettings {
+    /// The demo key that ships in `config/dev.toml`; production refuses its hash even when the
+    /// operator's file cleared `dev.demo_api_key`.
+    pub fn demo_api_key_or_default(&self) -> String {
+        if self.demo_api_key.is_empty() { DEMO_API_KEY.to_string() } else { self.demo_api_key.clone() }
+    }
+}
+
+pub const DEMO_API_KEY: &str = "ovk_demo_do_not_use_in_production_0000";
+
+fn env_provider() -> Env {
+    Env::prefixed("OPTIN__").split("__")
+}

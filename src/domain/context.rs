@@ -1,0 +1,59 @@
+//! The evidence context a marketer sends at start: what the person is asked to agree to.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentText {
+    pub version: String,
+    /// The exact text the person agrees to; shown verbatim on the confirm page.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyStatement {
+    pub url: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckboxDefault {
+    Unchecked,
+    Checked,
+    NotApplicable,
+}
+
+/// Where and how the marketer collected the request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Collection {
+    pub url: Option<String>,
+    #[schema(value_type = Option<String>, format = "ip")]
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+    pub collected_at: Option<DateTime<Utc>>,
+    pub checkbox_default: Option<CheckboxDefault>,
+}
+
+/// The evidence context stored with the verification, exactly as it will be shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Context {
+    pub purpose: Purpose,
+    pub caller: String,
+    pub consent_text: ConsentText,
+    pub privacy_statement: Option<PrivacyStatement>,
+    pub collection: Option<Collection>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+

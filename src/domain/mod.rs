@@ -1,0 +1,23 @@
+//! Types that parse rather than validate. Nothing here knows Redis or HTTP.
+
+mod apikey;
+mod code;
+mod context;
+mod email;
+mod ids;
+mod kinds;
+mod mask;
+mod phone;
+mod secret;
+mod token;
+
+pub use apikey::{ApiKey, ApiKeyHash};
+pub use code::{Code, CodeError};
+pub use context::{CheckboxDefault, Collection, ConsentText, Context, PrivacyStatement, Purpose};
+pub use email::{Email, EmailError};
+pub use ids::{Partition, VerificationId};
+pub use kinds::{Channel, InitiatedBy, Locale, Method, Status};
+pub use mask::{mask_email, mask_phone};
+pub use phone::{PhoneError, PhoneNumber, PhonePolicy};
+pub use secret::{SecretError, ServerKey};
+pub use token::{LinkToken, TokenKind};

@@ -1,0 +1,113 @@
+//! E.164 phone numbers that passed the anti-SMS-pumping rules.
+
+use phonenumber::{Mode, Type, country};
+
+/// Why a number was refused; each maps to its own problem `type`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("not a valid phone number")]
+    Invalid,
+    #[error("numbers from this country are not allowed for this tenant")]
+    CountryNotAllowed,
+    #[error("this channel needs a mobile number")]
+    NotMobile,
+    #[error("premium-rate and shared-cost numbers are refused")]
+    Premium,
+}
+
+/// What a tenant and a channel accept.
+pub struct PhonePolicy<'a> {
+    pub allowed_countries: &'a [String],
+    pub require_mobile: bool,
+}
+
+/// A valid number in E.164 form. Redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Parses international (`+31...`) or Dutch national (`06...`) notation.
+    pub fn parse(input: &str, policy: &PhonePolicy<'_>) -> Result<Self, PhoneError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() || trimmed.len() > 32 {
+            return Err(PhoneError::Invalid);
+        }
+        let parsed = phonenumber::parse(Some(country::Id::NL), trimmed).map_err(|_| PhoneError::Invalid)?;
+        if !parsed.is_valid() {
+            return Err(PhoneError::Invalid);
+        }
+        let region = parsed.country().id().ok_or(PhoneError::Invalid)?;
+        let allowed = policy
+            .allowed_countries
+            .iter()
+            .any(|c| c.parse::<country::Id>().ok() == Some(region));
+        if !allowed {
+            return Err(PhoneError::CountryNotAllowed);
+        }
+        let kind = parsed.number_type(&phonenumber::metadata::DATABASE);
+        if matches!(kind, Type::PremiumRate | Type::SharedCost) {
+            return Err(PhoneError::Premium);
+        }
+        if policy.require_mobile && !matches!(kind, Type::Mobile | Type::FixedLineOrMobile) {
+            return Err(PhoneError::NotMobile);
+        }
+        Ok(Self(parsed.format().mode(Mode::E164).to_string()))
+    }
+
+    /// Trusted E.164 text read back from our own store.
+    pub fn from_stored(e164: String) -> Self {
+        Self(e164)
+    }
+
+    pub fn e164(&self) -> &str {
+        &self.0
+    }
+
+    pub fn masked(&self) -> String {
+        super::mask_phone(&self.0)
+    }
+}
+
+impl std::fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nl(mobile: bool) -> PhonePolicy<'static> {
+        static NL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["NL".to_string()]);
+        PhonePolicy { allowed_countries: &NL, require_mobile: mobile }
+    }
+
+    #[test]
+    fn dutch_mobile_in_any_notation_becomes_e164() {
+        for input in ["+31612345678", "0612345678", "06-12345678", "+31 6 1234 5678"] {
+            assert_eq!(PhoneNumber::parse(input, &nl(true)).unwrap().e164(), "+31612345678", "{input}");
+        }
+    }
+
+    #[test]
+    fn landline_is_refused_for_sms_but_fine_otherwise() {
+        assert_eq!(PhoneNumber::parse("+31201234567", &nl(true)), Err(PhoneError::NotMobile));
+        assert!(PhoneNumber::parse("+31201234567", &nl(false)).is_ok());
+    }
+
+    #[test]
+    fn foreign_premium_and_garbage_are_refused() {
+        assert_eq!(PhoneNumber::parse("+4915123456789", &nl(true)), Err(PhoneError::CountryNotAllowed));
+        assert_eq!(PhoneNumber::parse("+31900123456", &nl(false)), Err(PhoneError::Premium));
+        assert_eq!(PhoneNumber::parse("hello", &nl(false)), Err(PhoneError::Invalid));
+        assert_eq!(PhoneNumber::parse("+3161234", &nl(false)), Err(PhoneError::Invalid));
+        assert_eq!(PhoneNumber::parse("", &nl(false)), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn debug_never_shows_the_number() {
+        let p = PhoneNumber::parse("+31612345678", &nl(true)).unwrap();
+        assert!(!format!("{p:?}").contains("12345678"));
+    }
+}

@@ -1,0 +1,182 @@
+//! The server key and everything derived from it.
+//!
+//! A verification stores a random 128-bit `seed`. Its code and link tokens are HMAC-SHA256
+//! outputs over that seed, so a resend sends the same code and link while Redis holds only
+//! the seed, the code's HMAC and the tokens' SHA-256: a copy of Redis without the server key
+//! yields no code and no usable link. HMAC under a secret key is a PRF, so the derived values
+//! are as unpredictable as CSPRNG output.
+
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::{Code, LinkToken, TokenKind, VerificationId};
+
+type HmacSha256 = Hmac<Sha256>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("the server key must be at least 32 bytes")]
+    TooShort,
+}
+
+/// Keys codes, tokens and CSRF values. Redacted in `Debug`.
+#[derive(Clone)]
+pub struct ServerKey(Vec<u8>);
+
+impl ServerKey {
+    /// Hex (64+ digits) is decoded; any other string of 32+ bytes is used as it is.
+    pub fn parse(s: &str) -> Result<Self, SecretError> {
+        let s = s.trim();
+        let bytes = match hex::decode(s) {
+            Ok(b) if s.len() >= 64 => b,
+            _ => s.as_bytes().to_vec(),
+        };
+        if bytes.len() < 32 {
+            return Err(SecretError::TooShort);
+        }
+        Ok(Self(bytes))
+    }
+
+    /// Dev mode only: a key that dies with the process.
+    pub fn ephemeral() -> Self {
+        let mut b = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut b);
+        Self(b)
+    }
+
+    /// A fresh per-verification seed from the thread CSPRNG.
+    pub fn new_seed() -> [u8; 16] {
+        let mut s = [0u8; 16];
+        rand::rng().fill_bytes(&mut s);
+        s
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut m = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        for p in parts {
+            // Length-prefix every part so that no two inputs concatenate to the same bytes.
+            m.update(&(p.len() as u32).to_be_bytes());
+            m.update(p);
+        }
+        m.finalize().into_bytes().into()
+    }
+
+    /// The verification's code, derived from its seed.
+    pub fn code_for(&self, id: &VerificationId, seed: &[u8], len: u8) -> Code {
+        let mut counter = 0u32;
+        let mut block = [0u8; 32];
+        let mut offset = 32;
+        Code::from_uniform_words(len, || {
+            if offset == 32 {
+                block = self.mac(&[b"code", id.as_str().as_bytes(), seed, &counter.to_be_bytes()]);
+                counter += 1;
+                offset = 0;
+            }
+            let w = u64::from_be_bytes(block[offset..offset + 8].try_into().expect("8 bytes"));
+            offset += 8;
+            w
+        })
+    }
+
+    /// HMAC-SHA256(server key, id ‖ code), hex: the only stored form of a code.
+    pub fn code_mac(&self, id: &VerificationId, code: &Code) -> String {
+        let mut m = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        m.update(id.as_str().as_bytes());
+        m.update(code.expose().as_bytes());
+        hex::encode(m.finalize().into_bytes())
+    }
+
+    pub fn token_for(&self, kind: TokenKind, id: &VerificationId, seed: &[u8]) -> LinkToken {
+        let full = self.mac(&[b"token", kind.label().as_bytes(), id.as_str().as_bytes(), seed]);
+        let mut secret = [0u8; 16];
+        secret.copy_from_slice(&full[..16]);
+        LinkToken::from_parts(id, &secret)
+    }
+
+    /// CSRF value for a page form, bound to the token it acts on.
+    pub fn csrf_for(&self, token_hash: &str) -> String {
+        hex::encode(&self.mac(&[b"csrf", token_hash.as_bytes()])[..16])
+    }
+
+    pub fn csrf_ok(&self, token_hash: &str, presented: &str) -> bool {
+        let expected = self.csrf_for(token_hash);
+        expected.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+
+    /// Pseudonym for a destination or IP in rate-limit key names: no PII in key names.
+    pub fn pseudonym(&self, kind: &str, value: &str) -> String {
+        hex::encode(&self.mac(&[b"pseudonym", kind.as_bytes(), value.as_bytes()])[..12])
+    }
+
+    /// The same tenant and Idempotency-Key always name the same verification id.
+    pub fn idempotent_id(&self, tenant: &str, key: &str, partitions: u16) -> VerificationId {
+        let full = self.mac(&[b"idempotency", tenant.as_bytes(), key.as_bytes()]);
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&full[..16]);
+        VerificationId::from_bytes(&b, partitions)
+    }
+}
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKey(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ServerKey {
+        ServerKey::parse(&"ab".repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn short_keys_are_refused() {
+        assert!(ServerKey::parse("short").is_err());
+        assert!(ServerKey::parse(&"x".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn code_is_stable_per_seed_and_differs_across_seeds() {
+        let id = VerificationId::random(16);
+        let k = key();
+        let a = k.code_for(&id, &[1; 16], 6);
+        assert_eq!(a.expose(), k.code_for(&id, &[1; 16], 6).expose());
+        assert_eq!(a.expose().len(), 6);
+        let distinct: std::collections::HashSet<String> =
+            (0..50u8).map(|i| k.code_for(&id, &[i; 16], 6).expose().to_string()).collect();
+        assert!(distinct.len() > 45);
+    }
+
+    #[test]
+    fn code_mac_depends_on_id_and_code() {
+        let k = key();
+        let id = VerificationId::random(16);
+        let c = Code::parse("123456", 6).unwrap();
+        assert_eq!(k.code_mac(&id, &c), k.code_mac(&id, &c));
+        assert_ne!(k.code_mac(&id, &c), k.code_mac(&VerificationId::random(16), &c));
+        assert_ne!(k.code_mac(&id, &c), k.code_mac(&id, &Code::parse("123457", 6).unwrap()));
+    }
+
+    #[test]
+    fn tokens_of_both_kinds_differ_and_name_their_verification() {
+        let k = key();
+        let id = VerificationId::random(16);
+        let c = k.token_for(TokenKind::Confirm, &id, &[3; 16]);
+        let o = k.token_for(TokenKind::OptOut, &id, &[3; 16]);
+        assert_ne!(c.expose(), o.expose());
+        assert_eq!(c.verification_id(), &id);
+    }
+
+    #[test]
+    fn csrf_checks_in_constant_time_and_binds_to_token() {
+        let k = key();
+        let v = k.csrf_for("abc");
+        assert!(k.csrf_ok("abc", &v));
+        assert!(!k.csrf_ok("abd", &v));
+        assert!(!k.csrf_ok("abc", ""));
+    }
+}

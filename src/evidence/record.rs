@@ -1,0 +1,119 @@
+//! Field names follow ISO/IEC TS 27560 and the Kantara Consent Receipt where they fit.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::{config::TenantSettings, domain::Context, store::VerificationRecord};
+
+pub const SCHEMA_VERSION: &str = "optin-verify/evidence/1";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceRecord {
+    pub record_id: String,
+    pub schema_version: &'static str,
+    pub subject: Subject,
+    pub controller: Controller,
+    pub caller: String,
+    pub purpose: PurposeView,
+    pub legal_basis: &'static str,
+    pub notice: Notice,
+    /// As sent by the marketer at start; `null` when it sent none.
+    #[schema(value_type = Object)]
+    pub collection: serde_json::Value,
+    pub verification: VerificationEvidence,
+    pub withdrawal: Withdrawal,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Subject {
+    /// The number that may be called, E.164.
+    pub phone: String,
+    /// Where the verification message went.
+    pub verified_destination: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Controller {
+    pub name: String,
+    pub kvk: String,
+    pub contact_email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurposeView {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notice {
+    pub consent_text_version: String,
+    pub consent_text: String,
+    /// SHA-256 (hex) of the exact consent text the person saw.
+    pub consent_text_sha256: String,
+    pub privacy_statement_url: Option<String>,
+    pub privacy_statement_version: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationEvidence {
+    pub method: &'static str,
+    pub channel: &'static str,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// `api` (code checked by the marketer), `link` (confirm page) or `optout`.
+    pub source: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Withdrawal {
+    /// How the person can withdraw: the link in every message, or the marketer's API.
+    pub methods: Vec<&'static str>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+pub fn at(ms: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+/// Builds the record of a confirmed verification.
+pub fn build(v: &VerificationRecord, ctx: &Context, tenant: &TenantSettings) -> EvidenceRecord {
+    let text = &ctx.consent_text.text;
+    EvidenceRecord {
+        record_id: format!("ev_{}", &v.id.as_str()[3..]),
+        schema_version: SCHEMA_VERSION,
+        subject: Subject { phone: v.phone.clone(), verified_destination: v.to.clone() },
+        controller: Controller {
+            name: tenant.name.clone(),
+            kvk: tenant.kvk.clone(),
+            contact_email: tenant.contact_email.clone(),
+        },
+        caller: ctx.caller.clone(),
+        purpose: PurposeView { id: ctx.purpose.id.clone(), text: ctx.purpose.text.clone() },
+        legal_basis: "Telecommunicatiewet art. 11.7 jo. AVG art. 6(1)(a)",
+        notice: Notice {
+            consent_text_version: ctx.consent_text.version.clone(),
+            consent_text: text.clone(),
+            consent_text_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            privacy_statement_url: ctx.privacy_statement.as_ref().map(|p| p.url.clone()),
+            privacy_statement_version: ctx.privacy_statement.as_ref().map(|p| p.version.clone()),
+        },
+        collection: serde_json::to_value(&ctx.collection).unwrap_or(serde_json::Value::Null),
+        verification: VerificationEvidence {
+            method: v.method.as_str(),
+            channel: v.channel.as_str(),
+            sent_at: v.first_sent_ms.and_then(at),
+            confirmed_at: v.finished_ms.and_then(at),
+            source: v.confirm_source.clone(),
+            ip: v.confirm_ip.clone().filter(|s| !s.is_empty()),
+            user_agent: v.confirm_user_agent.clone().filter(|s| !s.is_empty()),
+            attempts: v.attempts,
+        },
+        withdrawal: Withdrawal { methods: vec!["link", "api"], withdrawn_at: v.withdrawn_ms.and_then(at) },
+    }
+}

@@ -1,0 +1,57 @@
+//! The client address that goes into evidence and rate limits.
+
+use std::net::IpAddr;
+
+use actix_web::HttpRequest;
+
+/// The socket peer, unless the peer is a configured proxy: then the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy. A client cannot spoof its
+/// way into evidence by sending the header directly.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if !trusted.contains(&ip) => return Some(ip),
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    Some(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn req(peer: &str, xff: Option<&str>) -> HttpRequest {
+        let mut r = TestRequest::default().peer_addr(format!("{peer}:5000").parse().unwrap());
+        if let Some(x) = xff {
+            r = r.insert_header(("x-forwarded-for", x));
+        }
+        r.to_http_request()
+    }
+
+    #[test]
+    fn untrusted_peer_cannot_spoof() {
+        let ip = client_ip(&req("198.51.100.9", Some("203.0.113.7")), &[]).unwrap();
+        assert_eq!(ip.to_string(), "198.51.100.9");
+    }
+
+    #[test]
+    fn trusted_proxy_passes_the_rightmost_untrusted_hop() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let ip = client_ip(&req("10.0.0.1", Some("1.2.3.4, 203.0.113.7")), &[proxy]).unwrap();
+        assert_eq!(ip.to_string(), "203.0.113.7");
+    }
+}

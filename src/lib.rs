@@ -1,0 +1,15 @@
+pub mod api;
+pub mod channels;
+pub mod config;
+pub mod dev_redis;
+pub mod domain;
+pub mod error;
+pub mod evidence;
+pub mod http;
+pub mod metrics;
+pub mod pages;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod worker;

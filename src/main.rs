@@ -1,0 +1,123 @@
+//! `optin-verify serve | keygen | check-config | healthcheck`.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use optin_verify::{
+    config::{Mode, Settings},
+    dev_redis,
+    domain::ApiKey,
+    startup::{Application, Role},
+    telemetry,
+};
+
+#[derive(Parser)]
+#[command(name = "optin-verify", version, about = "Verified opt-in for telephone marketing")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve {
+        /// A TOML file layered over the defaults and the mode file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "all")]
+        role: Role,
+    },
+    /// Print a fresh API key and the SHA-256 hash to put in `tenants.api_key_sha256`.
+    Keygen,
+    /// Validate a configuration file (with the defaults and environment) and exit.
+    CheckConfig { file: PathBuf },
+    /// Exit 0 when the local service answers /health/live (for container healthchecks).
+    Healthcheck {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Keygen => {
+            let key = ApiKey::generate();
+            println!("api_key        = {}", key.expose());
+            println!("api_key_sha256 = {}", key.hash().as_str());
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig { file } => match Settings::load(Some(&file)) {
+            Ok(s) => {
+                println!("{}: valid ({:?} mode, {} tenant(s))", file.display(), s.mode, s.tenants.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                ExitCode::from(2)
+            }
+        },
+        Command::Healthcheck { addr } => healthcheck(&addr),
+        Command::Serve { config, role } => {
+            let settings = match Settings::load(config.as_deref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("optin-verify: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            telemetry::init(settings.mode == Mode::Production);
+            match actix_web::rt::System::new().block_on(serve(settings, role)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("optin-verify: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(settings: Settings, role: Role) -> Result<(), Box<dyn std::error::Error>> {
+    let _dev_redis = if settings.mode == Mode::Dev && settings.dev.spawn_redis && !settings.redis.cluster {
+        dev_redis::ensure(&settings.redis.url).await?
+    } else {
+        None
+    };
+    let demo = demo_key(&settings);
+    let bind = settings.http.bind.clone();
+    let app = Application::build(settings, role).await?;
+    tracing::info!(bind = %bind, port = app.port(), ?role, "optin-verify listening");
+    if let Some(key) = demo {
+        // The demo key is public (it ships in config/dev.toml), so printing it leaks nothing.
+        println!("\n  DEV MODE. Demo tenant API key: {key}\n  Outbox: GET /dev/outbox\n");
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+fn demo_key(settings: &Settings) -> Option<String> {
+    if settings.mode != Mode::Dev || settings.dev.demo_api_key.is_empty() {
+        return None;
+    }
+    let hash = optin_verify::domain::ApiKeyHash::of(&settings.dev.demo_api_key);
+    settings
+        .tenants
+        .iter()
+        .any(|t| t.api_key_sha256.eq_ignore_ascii_case(hash.as_str()))
+        .then(|| settings.dev.demo_api_key.clone())
+}
+
+fn healthcheck(addr: &str) -> ExitCode {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return ExitCode::FAILURE };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
+    if s.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return ExitCode::FAILURE;
+    }
+    let mut buf = [0u8; 32];
+    match s.read(&mut buf) {
+        Ok(n) if buf[..n].starts_with(b"HTTP/1.1 200") || buf[..n].starts_with(b"HTTP/1.0 200") => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
+}

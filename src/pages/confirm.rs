@@ -1,0 +1,131 @@
+//! `/c/{token}`: the confirm page and its two buttons.
+
+use actix_web::{HttpRequest, HttpResponse, Responder, http::StatusCode, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use subtle::ConstantTimeEq;
+
+use crate::{
+    domain::{Context, LinkToken, Status, mask_phone},
+    metrics::OutcomeLabels,
+    state::AppState,
+    store::{LinkAnswer, VerificationRecord},
+};
+
+use super::common::{CsrfForm, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/confirm.html")]
+struct ConfirmPage<'a> {
+    lang: &'static str,
+    lang_query: &'static str,
+    en: bool,
+    brand: &'a str,
+    caller: &'a str,
+    purpose: &'a str,
+    phone_masked: String,
+    consent_version: &'a str,
+    consent_text: &'a str,
+    privacy_url: Option<&'a str>,
+    token: &'a str,
+    csrf: String,
+}
+
+/// The verification behind a token, if the token is its confirm token and it is still open.
+async fn open_verification(
+    state: &AppState,
+    raw: &str,
+    lang_q: &LangQuery,
+) -> Result<(LinkToken, VerificationRecord), PageError> {
+    let en_hint = lang_q.lang.as_deref() == Some("en");
+    let token = LinkToken::parse(raw, state.settings.redis.partitions).ok_or(PageError::invalid(en_hint))?;
+    let v = state.store.get(token.verification_id()).await?.ok_or(PageError::invalid(en_hint))?;
+    let matches: bool = v.confirm_token_hash.as_bytes().ct_eq(token.hash().as_bytes()).into();
+    let open = v.status == Status::Pending && AppState::now_ms() < v.expires_ms;
+    if !matches || !open {
+        return Err(PageError::invalid(Lang::pick(lang_q, Some(v.locale)).en));
+    }
+    Ok((token, v))
+}
+
+/// GET and HEAD: shows the page, changes nothing.
+pub async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+) -> Result<HttpResponse, PageError> {
+    limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
+    let (token, v) = open_verification(&state, &path, &q).await?;
+    let lang = Lang::pick(&q, Some(v.locale));
+    let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
+    let ctx: Context = serde_json::from_str(&v.context_json).map_err(|_| PageError::invalid(lang.en))?;
+    let page = ConfirmPage {
+        lang: lang.code(),
+        lang_query: lang.query,
+        en: lang.en,
+        brand: &tenant.name,
+        caller: &ctx.caller,
+        purpose: &ctx.purpose.text,
+        phone_masked: mask_phone(&v.phone),
+        consent_version: &ctx.consent_text.version,
+        consent_text: &ctx.consent_text.text,
+        privacy_url: ctx.privacy_statement.as_ref().map(|p| p.url.as_str()),
+        token: token.expose(),
+        csrf: state.key.csrf_for(&token.hash()),
+    };
+    Ok(page.respond_to(&req).map_into_boxed_body())
+}
+
+pub async fn confirm(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    answer(state, req, path, q, form, Status::Confirmed).await
+}
+
+pub async fn decline(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    answer(state, req, path, q, form, Status::Declined).await
+}
+
+async fn answer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+    form: web::Form<CsrfForm>,
+    choice: Status,
+) -> Result<HttpResponse, PageError> {
+    limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
+    let (token, v) = open_verification(&state, &path, &q).await?;
+    let lang = Lang::pick(&q, Some(v.locale));
+    if !state.key.csrf_ok(&token.hash(), &form.csrf) {
+        return Err(PageError::invalid(lang.en));
+    }
+    let outcome = state
+        .store
+        .answer_link(&v.id, &token.hash(), choice, AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req))
+        .await?;
+    let LinkAnswer::Done(status) = outcome else {
+        return Err(PageError::invalid(lang.en));
+    };
+    state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: status.as_str() }).inc();
+    let brand = state.tenants.by_id(&v.tenant).map(|t| t.name.clone()).unwrap_or_default();
+    let (heading, body) = match (status, lang.en) {
+        (Status::Confirmed, true) => ("Thank you, your consent is recorded", "You can withdraw it at any time with the link in the message you received."),
+        (Status::Confirmed, false) => ("Dank u wel, uw toestemming is vastgelegd", "U kunt die altijd intrekken via de link in het bericht dat u ontving."),
+        (_, true) => ("Understood: you will not be called", "We have recorded that you do not give consent."),
+        (_, false) => ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft."),
+    };
+    let page = DonePage { lang: lang.code(), brand: &brand, heading, body };
+    Ok(html(StatusCode::OK, page.render()))
+}

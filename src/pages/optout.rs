@@ -1,0 +1,109 @@
+//! `/o/{token}`: "not me" for a pending verification, withdrawal for a confirmed consent.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use askama::Template;
+use subtle::ConstantTimeEq;
+
+use crate::{
+    domain::{LinkToken, Status, mask_phone},
+    metrics::OutcomeLabels,
+    state::AppState,
+    store::{OptOutOutcome, VerificationRecord},
+};
+
+use super::common::{CsrfForm, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent};
+
+#[derive(Template)]
+#[template(path = "pages/optout.html")]
+struct OptOutPage<'a> {
+    lang: &'static str,
+    lang_query: &'static str,
+    en: bool,
+    brand: &'a str,
+    phone_masked: String,
+    confirmed: bool,
+    token: &'a str,
+    csrf: String,
+}
+
+async fn load(state: &AppState, raw: &str, q: &LangQuery) -> Result<(LinkToken, VerificationRecord), PageError> {
+    let en_hint = q.lang.as_deref() == Some("en");
+    let token = LinkToken::parse(raw, state.settings.redis.partitions).ok_or(PageError::invalid(en_hint))?;
+    let v = state.store.get(token.verification_id()).await?.ok_or(PageError::invalid(en_hint))?;
+    let matches: bool = v.optout_token_hash.as_bytes().ct_eq(token.hash().as_bytes()).into();
+    if !matches {
+        return Err(PageError::invalid(en_hint));
+    }
+    Ok((token, v))
+}
+
+fn nothing_left(lang: &Lang, brand: &str) -> HttpResponse {
+    let (heading, body) = if lang.en {
+        ("You will not be called", "There is no consent on record for this request.")
+    } else {
+        ("U wordt niet gebeld", "Er staat voor dit verzoek geen toestemming geregistreerd.")
+    };
+    html(StatusCode::OK, DonePage { lang: lang.code(), brand, heading, body }.render())
+}
+
+/// GET and HEAD: shows the choice, changes nothing.
+pub async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+) -> Result<HttpResponse, PageError> {
+    limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
+    let (token, v) = load(&state, &path, &q).await?;
+    let lang = Lang::pick(&q, Some(v.locale));
+    let brand = state.tenants.by_id(&v.tenant).map(|t| t.name.clone()).unwrap_or_default();
+    let confirmed = v.status == Status::Confirmed && v.withdrawn_ms.is_none();
+    if !(confirmed || v.status == Status::Pending) {
+        return Ok(nothing_left(&lang, &brand));
+    }
+    let page = OptOutPage {
+        lang: lang.code(),
+        lang_query: lang.query,
+        en: lang.en,
+        brand: &brand,
+        phone_masked: mask_phone(&v.phone),
+        confirmed,
+        token: token.expose(),
+        csrf: state.key.csrf_for(&token.hash()),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
+    let (token, v) = load(&state, &path, &q).await?;
+    let lang = Lang::pick(&q, Some(v.locale));
+    if !state.key.csrf_ok(&token.hash(), &form.csrf) {
+        return Err(PageError::invalid(lang.en));
+    }
+    let outcome = state
+        .store
+        .opt_out(&v.id, &token.hash(), AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req))
+        .await?;
+    let brand = state.tenants.by_id(&v.tenant).map(|t| t.name.clone()).unwrap_or_default();
+    let label = match outcome {
+        OptOutOutcome::Declined => "opt_out_declined",
+        OptOutOutcome::Withdrawn => "withdrawn",
+        OptOutOutcome::AlreadyDone => "opt_out_noop",
+        OptOutOutcome::Invalid => return Err(PageError::invalid(lang.en)),
+    };
+    state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: label }).inc();
+    let (heading, body) = match (outcome, lang.en) {
+        (OptOutOutcome::Withdrawn, true) => ("Your consent is withdrawn", "You will not be called about this any more."),
+        (OptOutOutcome::Withdrawn, false) => ("Uw toestemming is ingetrokken", "U wordt hier niet meer over gebeld."),
+        (_, true) => ("Understood: you will not be called", "We have recorded that you do not give consent."),
+        (_, false) => ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft."),
+    };
+    Ok(html(StatusCode::OK, DonePage { lang: lang.code(), brand: &brand, heading, body }.render()))
+}

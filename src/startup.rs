@@ -1,0 +1,156 @@
+//! Builds the application from settings: store, HTTP server, workers; and stops it cleanly.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{App, HttpResponse, HttpServer, dev::Server, web};
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::{
+    api,
+    channels::{ConsoleTransport, Notifier},
+    config::{Mode, Settings},
+    domain::ServerKey,
+    error::ApiError,
+    metrics::Metrics,
+    pages,
+    state::{AppState, Tenants},
+    store::{Keys, Retention, Store, StoreError},
+    worker::{SenderDeps, spawn_senders},
+};
+
+/// Which parts this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    All,
+    Api,
+    Worker,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot reach Redis: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot bind {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("configuration key `secrets.server_key`: {0}")]
+    Secret(String),
+    #[error("configuration key `channels`: {0}")]
+    Channel(String),
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    workers: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+fn server_key(settings: &Settings) -> Result<ServerKey, StartupError> {
+    let s = &settings.secrets;
+    let raw = if !s.server_key_file.is_empty() {
+        std::fs::read_to_string(&s.server_key_file).map_err(|e| StartupError::Secret(format!("{}: {e}", s.server_key_file)))?
+    } else {
+        s.server_key.clone()
+    };
+    if raw.trim().is_empty() {
+        if settings.mode == Mode::Production {
+            return Err(StartupError::Secret("production needs a real server key".into()));
+        }
+        tracing::warn!("DEV MODE: no secrets.server_key configured; using an EPHEMERAL key. Codes and links die with this process.");
+        return Ok(ServerKey::ephemeral());
+    }
+    ServerKey::parse(&raw).map_err(|e| StartupError::Secret(e.to_string()))
+}
+
+fn notifier(settings: &Settings, store: &Store) -> Result<Arc<dyn Notifier>, StartupError> {
+    if settings.dev.outbox {
+        return Ok(Arc::new(ConsoleTransport::new(store.clone())));
+    }
+    Err(StartupError::Channel(
+        "no real transport is implemented yet; set dev.outbox = true to use the console transport".into(),
+    ))
+}
+
+impl Application {
+    pub async fn build(settings: Settings, role: Role) -> Result<Self, StartupError> {
+        let settings = Arc::new(settings);
+        let key = server_key(&settings)?;
+        let r = &settings.redis;
+        let v = &settings.verification;
+        let retention = Retention {
+            default_ms: (v.retention_days * 86_400_000) as i64,
+            receipt_ms: (v.receipt_retention_days * 86_400_000) as i64,
+        };
+        let store = Store::connect(
+            &r.url,
+            r.cluster,
+            Duration::from_millis(r.timeout_ms),
+            Keys::new(&r.key_prefix, r.partitions),
+            retention,
+        )
+        .await?;
+        let tenants = Tenants::from_settings(&settings.tenants);
+        let metrics = Arc::new(Metrics::new());
+        let (stop, stop_rx) = watch::channel(false);
+
+        let workers = if role != Role::Api {
+            let deps = SenderDeps {
+                settings: settings.clone(),
+                store: store.clone(),
+                key: key.clone(),
+                tenants: tenants.clone(),
+                notifier: notifier(&settings, &store)?,
+                metrics: metrics.clone(),
+            };
+            spawn_senders(deps, stop_rx).await?
+        } else {
+            Vec::new()
+        };
+
+        let listener =
+            TcpListener::bind(&settings.http.bind).map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?;
+        let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?.port();
+        let state = web::Data::new(AppState { settings: settings.clone(), store, key, tenants, metrics });
+        let serve_api = role != Role::Worker;
+        let dev_outbox = settings.dev.outbox;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()))
+                .wrap(actix_web::middleware::NormalizePath::trim())
+                .configure(|c| api::ops_routes(c, dev_outbox))
+                .configure(|c| {
+                    if serve_api {
+                        api::routes(c);
+                        pages::routes(c);
+                    }
+                })
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)
+        .map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?
+        .shutdown_timeout(30)
+        .run();
+        Ok(Self { server, port, workers, stop })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT (actix drains in-flight requests), then lets every worker
+    /// finish its current batch.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = self.stop.send(true);
+        for w in self.workers {
+            let _ = w.await;
+        }
+        result
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

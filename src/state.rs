@@ -1,0 +1,51 @@
+//! What every handler and worker shares.
+
+use std::{collections::HashMap, sync::Arc};
+
+use crate::{
+    config::{Settings, TenantSettings},
+    domain::{ApiKeyHash, ServerKey},
+    metrics::Metrics,
+    store::Store,
+};
+
+/// Tenants by the SHA-256 of their API key.
+#[derive(Debug, Clone, Default)]
+pub struct Tenants {
+    by_key_hash: HashMap<String, Arc<TenantSettings>>,
+    by_id: HashMap<String, Arc<TenantSettings>>,
+}
+
+impl Tenants {
+    pub fn from_settings(list: &[TenantSettings]) -> Self {
+        let mut t = Self::default();
+        for tenant in list {
+            let tenant = Arc::new(tenant.clone());
+            t.by_key_hash.insert(ApiKeyHash::from_hex(&tenant.api_key_sha256).as_str().to_string(), tenant.clone());
+            t.by_id.insert(tenant.id.clone(), tenant);
+        }
+        t
+    }
+
+    pub fn by_key_hash(&self, hash: &ApiKeyHash) -> Option<Arc<TenantSettings>> {
+        self.by_key_hash.get(hash.as_str()).cloned()
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<Arc<TenantSettings>> {
+        self.by_id.get(id).cloned()
+    }
+}
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub key: ServerKey,
+    pub tenants: Tenants,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn now_ms() -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}

@@ -1,0 +1,15 @@
+-- Fixed-window counters for one subject; all KEYS share its hash tag.
+-- KEYS: one counter per window
+-- ARGV: now, then limit and window_end pairs, one per key
+-- Returns {1} when every window has room (all are counted), or {0, retry_after_ms}.
+local now = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local limit, window_end = tonumber(ARGV[i * 2]), tonumber(ARGV[i * 2 + 1])
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used >= limit then return {0, window_end - now} end
+end
+for i = 1, #KEYS do
+  redis.call('INCR', KEYS[i])
+  redis.call('PEXPIREAT', KEYS[i], ARGV[i * 2 + 1])
+end
+return {1}

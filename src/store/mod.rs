@@ -1,0 +1,73 @@
+//! Redis, the one store. Every state change is one Lua script on one hash slot; reads are
+//! plain commands. The store knows nothing of HTTP.
+
+mod conn;
+mod error;
+mod keys;
+mod outbox;
+mod queue;
+mod rate_limit;
+mod record;
+mod scripts;
+mod verifications;
+
+use std::time::Duration;
+
+pub use conn::Conn;
+pub use error::StoreError;
+pub use keys::Keys;
+pub use outbox::OutboxMessage;
+pub use queue::{SendJob, SendQueue};
+pub use rate_limit::{Limit, RateDecision};
+pub use record::{NewVerification, VerificationRecord};
+pub use verifications::{CheckOutcome, CreateOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome};
+
+/// Time-to-live settings that scripts apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// How long a finished, not confirmed verification and the event streams are kept.
+    pub default_ms: i64,
+    /// How long a confirmed verification (the evidence) is kept.
+    pub receipt_ms: i64,
+}
+
+/// Handle to Redis: a multiplexed connection, the key schema and retention. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    conn: Conn,
+    keys: Keys,
+    retention: Retention,
+}
+
+impl Store {
+    pub async fn connect(
+        url: &str,
+        cluster: bool,
+        timeout: Duration,
+        keys: Keys,
+        retention: Retention,
+    ) -> Result<Self, StoreError> {
+        let conn = Conn::connect(url, cluster, timeout).await?;
+        Ok(Self { conn, keys, retention })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// A connection of its own, for blocking reads that must not stall the shared one.
+    pub fn conn(&self) -> Conn {
+        self.conn.clone()
+    }
+
+    /// Readiness: Redis answers a PING.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut c).await?;
+        Ok(())
+    }
+
+    fn minid(&self, now_ms: i64) -> i64 {
+        (now_ms - self.retention.default_ms).max(0)
+    }
+}

@@ -1,0 +1,48 @@
+//! The dev outbox: what the console transport "sent", newest first, shared by all processes.
+
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Store, StoreError, scripts};
+
+/// Kept so a dev session stays small.
+const OUTBOX_MAX: isize = 1000;
+
+/// One message as a person would have received it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub verification_id: String,
+    pub channel: String,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    pub created_at: String,
+}
+
+impl Store {
+    pub async fn outbox_push(&self, m: &OutboxMessage) -> Result<(), StoreError> {
+        let json = serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let _: i64 = scripts::OUTBOX_PUSH
+            .key(self.keys.outbox())
+            .arg(json)
+            .arg(OUTBOX_MAX)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Newest first, optionally only those sent to `to`.
+    pub async fn outbox_list(&self, to: Option<&str>) -> Result<Vec<OutboxMessage>, StoreError> {
+        let raw: Vec<String> = self.conn.clone().lrange(self.keys.outbox(), 0, OUTBOX_MAX - 1).await?;
+        Ok(raw
+            .iter()
+            .filter_map(|s| serde_json::from_str::<OutboxMessage>(s).ok())
+            .filter(|m| to.is_none_or(|t| m.to == t))
+            .collect())
+    }
+}

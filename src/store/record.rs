@@ -1,0 +1,185 @@
+//! How a verification is laid out in its Redis hash. Field names are short on purpose:
+//! they are repeated in every one of millions of hashes.
+
+use std::collections::HashMap;
+
+use crate::domain::{Channel, InitiatedBy, Locale, Method, Status, VerificationId};
+
+use super::StoreError;
+
+/// Everything `create` writes.
+#[derive(Debug, Clone)]
+pub struct NewVerification {
+    pub id: VerificationId,
+    pub tenant: String,
+    pub method: Method,
+    pub channel: Channel,
+    pub phone: String,
+    pub to: String,
+    pub seed_hex: String,
+    pub code_mac: String,
+    pub confirm_token_hash: String,
+    pub optout_token_hash: String,
+    pub code_length: u8,
+    pub max_attempts: u32,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub locale: Locale,
+    pub initiated_by: InitiatedBy,
+    /// The evidence context sent at start (purpose, consent text, collection ...), as JSON.
+    pub context_json: String,
+    /// SHA-256 of the request body, when an Idempotency-Key named this verification.
+    pub body_hash: Option<String>,
+}
+
+impl NewVerification {
+    pub(super) fn fields(&self) -> Vec<(&'static str, String)> {
+        let mut f = vec![
+            ("id", self.id.to_string()),
+            ("t", self.tenant.clone()),
+            ("st", Status::Pending.as_str().into()),
+            ("m", self.method.as_str().into()),
+            ("ch", self.channel.as_str().into()),
+            ("ph", self.phone.clone()),
+            ("to", self.to.clone()),
+            ("seed", self.seed_hex.clone()),
+            ("cm", self.code_mac.clone()),
+            ("ctk", self.confirm_token_hash.clone()),
+            ("otk", self.optout_token_hash.clone()),
+            ("cl", self.code_length.to_string()),
+            ("att", "0".into()),
+            ("max", self.max_attempts.to_string()),
+            ("cr", self.created_ms.to_string()),
+            ("exp", self.expires_ms.to_string()),
+            ("loc", self.locale.as_str().into()),
+            ("ib", self.initiated_by.as_str().into()),
+            ("dlv", "queued".into()),
+            ("ctx", self.context_json.clone()),
+        ];
+        if let Some(bh) = &self.body_hash {
+            f.push(("bh", bh.clone()));
+        }
+        f
+    }
+}
+
+/// A verification read back from Redis.
+#[derive(Debug, Clone)]
+pub struct VerificationRecord {
+    pub id: VerificationId,
+    pub tenant: String,
+    pub status: Status,
+    pub method: Method,
+    pub channel: Channel,
+    pub phone: String,
+    pub to: String,
+    pub seed_hex: String,
+    pub confirm_token_hash: String,
+    pub optout_token_hash: String,
+    pub code_length: u8,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub locale: Locale,
+    pub initiated_by: InitiatedBy,
+    pub context_json: String,
+    pub body_hash: Option<String>,
+    pub delivery: String,
+    pub sends: u32,
+    pub resends: u32,
+    pub first_sent_ms: Option<i64>,
+    pub last_sent_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub confirm_source: Option<String>,
+    pub confirm_ip: Option<String>,
+    pub confirm_user_agent: Option<String>,
+    pub withdrawn_ms: Option<i64>,
+}
+
+impl VerificationRecord {
+    pub(super) fn from_hash(id: &VerificationId, mut h: HashMap<String, String>) -> Result<Self, StoreError> {
+        let mut take = |k: &str| h.remove(k);
+        fn req<T>(v: Option<T>, k: &str) -> Result<T, StoreError> {
+            v.ok_or_else(|| StoreError::Corrupt(format!("field {k} missing")))
+        }
+        fn num<T: std::str::FromStr>(v: Option<String>, k: &str) -> Result<T, StoreError> {
+            req(v, k)?.parse().map_err(|_| StoreError::Corrupt(format!("field {k} not a number")))
+        }
+        fn opt_num(v: Option<String>) -> Option<i64> {
+            v.and_then(|s| s.parse().ok())
+        }
+        Ok(Self {
+            id: id.clone(),
+            tenant: req(take("t"), "t")?,
+            status: req(take("st").as_deref().and_then(Status::parse), "st")?,
+            method: req(take("m").as_deref().and_then(Method::parse), "m")?,
+            channel: req(take("ch").as_deref().and_then(Channel::parse), "ch")?,
+            phone: req(take("ph"), "ph")?,
+            to: req(take("to"), "to")?,
+            seed_hex: req(take("seed"), "seed")?,
+            confirm_token_hash: req(take("ctk"), "ctk")?,
+            optout_token_hash: req(take("otk"), "otk")?,
+            code_length: num(take("cl"), "cl")?,
+            attempts: num(take("att"), "att")?,
+            max_attempts: num(take("max"), "max")?,
+            created_ms: num(take("cr"), "cr")?,
+            expires_ms: num(take("exp"), "exp")?,
+            locale: take("loc").as_deref().and_then(Locale::parse).unwrap_or_default(),
+            initiated_by: take("ib").as_deref().and_then(InitiatedBy::parse).unwrap_or_default(),
+            context_json: take("ctx").unwrap_or_else(|| "{}".into()),
+            body_hash: take("bh"),
+            delivery: take("dlv").unwrap_or_else(|| "queued".into()),
+            sends: take("ns").and_then(|s| s.parse().ok()).unwrap_or(0),
+            resends: take("rs").and_then(|s| s.parse().ok()).unwrap_or(0),
+            first_sent_ms: opt_num(take("sent")),
+            last_sent_ms: opt_num(take("last_sent")),
+            finished_ms: opt_num(take("done")),
+            confirm_source: take("src"),
+            confirm_ip: take("cip"),
+            confirm_user_agent: take("cua"),
+            withdrawn_ms: opt_num(take("wd")),
+        })
+    }
+
+    pub fn seed(&self) -> Vec<u8> {
+        hex::decode(&self.seed_hex).unwrap_or_default()
+    }
+}
+
+impl From<&NewVerification> for VerificationRecord {
+    /// The record exactly as `create` wrote it, without reading it back.
+    fn from(n: &NewVerification) -> Self {
+        Self {
+            id: n.id.clone(),
+            tenant: n.tenant.clone(),
+            status: Status::Pending,
+            method: n.method,
+            channel: n.channel,
+            phone: n.phone.clone(),
+            to: n.to.clone(),
+            seed_hex: n.seed_hex.clone(),
+            confirm_token_hash: n.confirm_token_hash.clone(),
+            optout_token_hash: n.optout_token_hash.clone(),
+            code_length: n.code_length,
+            attempts: 0,
+            max_attempts: n.max_attempts,
+            created_ms: n.created_ms,
+            expires_ms: n.expires_ms,
+            locale: n.locale,
+            initiated_by: n.initiated_by,
+            context_json: n.context_json.clone(),
+            body_hash: n.body_hash.clone(),
+            delivery: "queued".into(),
+            sends: 0,
+            resends: 0,
+            first_sent_ms: None,
+            last_sent_ms: None,
+            finished_ms: None,
+            confirm_source: None,
+            confirm_ip: None,
+            confirm_user_agent: None,
+            withdrawn_ms: None,
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Verification state changes, one script each, and the plain reads around them.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands;
+
+use crate::domain::{Status, VerificationId};
+
+use super::{NewVerification, Store, StoreError, VerificationRecord, scripts};
+
+/// What `create` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created,
+    /// The id was taken: an earlier request with the same Idempotency-Key.
+    Exists { body_hash: String, tenant: String },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Missing,
+    /// The attempt was counted; the verification may have moved on.
+    Counted { status: Status, attempts_remaining: u32 },
+    /// Nothing changed: the verification had already finished.
+    Final { status: Status, attempts_remaining: u32 },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LinkAnswer {
+    Done(Status),
+    Invalid,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum OptOutOutcome {
+    Declined,
+    Withdrawn,
+    AlreadyDone,
+    Invalid,
+}
+
+/// Cancel and resend share this shape.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SimpleOutcome {
+    Missing,
+    Final(Status),
+    Done,
+}
+
+fn status(s: &str) -> Result<Status, StoreError> {
+    Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
+}
+
+fn simple(reply: Vec<String>) -> Result<SimpleOutcome, StoreError> {
+    match reply.first().map(String::as_str) {
+        Some("missing") => Ok(SimpleOutcome::Missing),
+        Some("final") => Ok(SimpleOutcome::Final(status(reply.get(1).map_or("", String::as_str))?)),
+        Some(_) => Ok(SimpleOutcome::Done),
+        None => Err(StoreError::Corrupt("empty script reply".into())),
+    }
+}
+
+impl Store {
+    /// Writes the verification and queues its first message in one script.
+    pub async fn create(&self, v: &NewVerification) -> Result<CreateOutcome, StoreError> {
+        let keep_until = v.expires_ms + self.retention.default_ms;
+        let mut inv = scripts::CREATE.prepare_invoke();
+        inv.key(self.keys.verification(&v.id))
+            .key(self.keys.send_stream(v.id.partition()))
+            .arg(v.id.as_str())
+            .arg(keep_until)
+            .arg(self.minid(v.created_ms));
+        for (k, val) in v.fields() {
+            inv.arg(k).arg(val);
+        }
+        let reply: Vec<String> = inv.invoke_async(&mut self.conn.clone()).await?;
+        match reply.first().map(String::as_str) {
+            Some("created") => Ok(CreateOutcome::Created),
+            Some("exists") => Ok(CreateOutcome::Exists {
+                body_hash: reply.get(1).cloned().unwrap_or_default(),
+                tenant: reply.get(2).cloned().unwrap_or_default(),
+            }),
+            _ => Err(StoreError::Corrupt("unexpected create reply".into())),
+        }
+    }
+
+    /// The whole verification, whoever owns it; callers check the tenant.
+    pub async fn get(&self, id: &VerificationId) -> Result<Option<VerificationRecord>, StoreError> {
+        let h: HashMap<String, String> = self.conn.clone().hgetall(self.keys.verification(id)).await?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        VerificationRecord::from_hash(id, h).map(Some)
+    }
+
+    /// Counts one attempt against the code; confirms, fails or expires as the rules say.
+    pub async fn check(
+        &self,
+        id: &VerificationId,
+        tenant: &str,
+        code_mac: &str,
+        now_ms: i64,
+    ) -> Result<CheckOutcome, StoreError> {
+        let (outcome, st, remaining): (String, String, u32) = scripts::CHECK
+            .key(self.keys.verification(id))
+            .key(self.keys.events(id.partition()))
+            .arg(id.as_str())
+            .arg(tenant)
+            .arg(code_mac)
+            .arg(now_ms)
+            .arg(self.minid(now_ms))
+            .arg(now_ms + self.retention.default_ms)
+            .arg(now_ms + self.retention.receipt_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        match outcome.as_str() {
+            "missing" => Ok(CheckOutcome::Missing),
+            "final" => Ok(CheckOutcome::Final { status: status(&st)?, attempts_remaining: remaining }),
+            _ => Ok(CheckOutcome::Counted { status: status(&st)?, attempts_remaining: remaining }),
+        }
+    }
+
+    /// Confirm or decline from the link page. `answer` is `Confirmed` or `Declined`.
+    pub async fn answer_link(
+        &self,
+        id: &VerificationId,
+        token_hash: &str,
+        answer: Status,
+        now_ms: i64,
+        client_ip: &str,
+        user_agent: &str,
+    ) -> Result<LinkAnswer, StoreError> {
+        let reply: Vec<String> = scripts::ANSWER_LINK
+            .key(self.keys.verification(id))
+            .key(self.keys.events(id.partition()))
+            .arg(id.as_str())
+            .arg(token_hash)
+            .arg(answer.as_str())
+            .arg(now_ms)
+            .arg(self.minid(now_ms))
+            .arg(now_ms + self.retention.default_ms)
+            .arg(now_ms + self.retention.receipt_ms)
+            .arg(client_ip)
+            .arg(user_agent)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        match reply.as_slice() {
+            [ok, st] if ok == "ok" => Ok(LinkAnswer::Done(status(st)?)),
+            _ => Ok(LinkAnswer::Invalid),
+        }
+    }
+
+    /// "Not me" for a pending verification, a withdrawal for a confirmed one.
+    pub async fn opt_out(
+        &self,
+        id: &VerificationId,
+        token_hash: &str,
+        now_ms: i64,
+        client_ip: &str,
+        user_agent: &str,
+    ) -> Result<OptOutOutcome, StoreError> {
+        let reply: Vec<String> = scripts::OPT_OUT
+            .key(self.keys.verification(id))
+            .key(self.keys.events(id.partition()))
+            .arg(id.as_str())
+            .arg(token_hash)
+            .arg(now_ms)
+            .arg(self.minid(now_ms))
+            .arg(now_ms + self.retention.default_ms)
+            .arg(client_ip)
+            .arg(user_agent)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(match reply.first().map(String::as_str) {
+            Some("declined") => OptOutOutcome::Declined,
+            Some("withdrawn") => OptOutOutcome::Withdrawn,
+            Some("already") => OptOutOutcome::AlreadyDone,
+            _ => OptOutOutcome::Invalid,
+        })
+    }
+
+    pub async fn cancel(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
+        let reply: Vec<String> = scripts::CANCEL
+            .key(self.keys.verification(id))
+            .key(self.keys.events(id.partition()))
+            .arg(id.as_str())
+            .arg(tenant)
+            .arg(now_ms)
+            .arg(self.minid(now_ms))
+            .arg(now_ms + self.retention.default_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        simple(reply)
+    }
+
+    /// Queues the same message again while the verification is pending.
+    pub async fn resend(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
+        let reply: Vec<String> = scripts::RESEND
+            .key(self.keys.verification(id))
+            .key(self.keys.events(id.partition()))
+            .key(self.keys.send_stream(id.partition()))
+            .arg(id.as_str())
+            .arg(tenant)
+            .arg(now_ms)
+            .arg(self.minid(now_ms))
+            .arg(now_ms + self.retention.default_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        simple(reply)
+    }
+
+    /// Records that a worker handed the message to its transport.
+    pub async fn mark_sent(&self, id: &VerificationId, now_ms: i64, state: &str) -> Result<(), StoreError> {
+        let _: i64 = scripts::MARK_SENT
+            .key(self.keys.verification(id))
+            .arg(now_ms)
+            .arg(state)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+}
