@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+
+# ---- build ---------------------------------------------------------------
+FROM rust:1-bookworm AS builder
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY templates ./templates
+COPY static ./static
+COPY config ./config
+RUN cargo build --release --locked
+
+# ---- runtime -------------------------------------------------------------
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 optin \
+    && useradd --system --uid 10001 --gid optin --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin optin
+COPY --from=builder /src/target/release/optin-verify /usr/local/bin/optin-verify
+USER optin
+EXPOSE 8080
+ENV OPTIN__HTTP__BIND=0.0.0.0:8080
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+    CMD ["/usr/local/bin/optin-verify","healthcheck","--addr","127.0.0.1:8080"]
+ENTRYPOINT ["/usr/local/bin/optin-verify"]
+CMD ["serve"]

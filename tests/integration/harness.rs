@@ -1,0 +1,244 @@
+//! Spawns the application for one test and gives it helpers.
+
+use std::collections::HashSet;
+
+use optin_verify::{
+    config::{Settings, TenantSettings},
+    domain::ApiKey,
+    startup::{Application, Role},
+};
+use rand::RngCore;
+use redis::AsyncCommands;
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// API key of tenant `acme`.
+    pub key: String,
+    /// API key of tenant `other`.
+    pub other_key: String,
+    pub prefix: String,
+    redis_url: String,
+    cluster: bool,
+}
+
+pub fn standalone_url() -> String {
+    std::env::var("OPTIN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+pub fn cluster_urls() -> String {
+    std::env::var("OPTIN_TEST_REDIS_CLUSTER")
+        .expect("OPTIN_TEST_REDIS_CLUSTER is not set: run the suite with scripts/test, which starts the cluster")
+}
+
+fn tenant(id: &str, name: &str, key: &ApiKey) -> TenantSettings {
+    TenantSettings {
+        id: id.into(),
+        name: name.into(),
+        kvk: "12345678".into(),
+        contact_email: format!("privacy@{id}.example"),
+        api_key_sha256: key.hash().as_str().to_string(),
+        allowed_countries: vec!["NL".into()],
+        send_window: None,
+        caller_numbers: vec![],
+        calling_hours: None,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_cluster() -> TestApp {
+    spawn_with(|s| {
+        s.redis.url = cluster_urls();
+        s.redis.cluster = true;
+    })
+    .await
+}
+
+pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    optin_verify::telemetry::init(false);
+    let mut s = Settings::load(None).expect("defaults load");
+    let port = free_port();
+    let mut rnd = [0u8; 6];
+    rand::rng().fill_bytes(&mut rnd);
+    let prefix = format!("t{}", hex::encode(rnd));
+    s.http.bind = format!("127.0.0.1:{port}");
+    s.http.public_base_url = format!("http://127.0.0.1:{port}");
+    s.redis.url = standalone_url();
+    s.redis.key_prefix = prefix.clone();
+    s.redis.partitions = 4;
+    s.secrets.server_key = "test-server-key-0123456789abcdef0123456789".into();
+    s.dev.spawn_redis = false;
+    s.worker.reclaim_idle_ms = 2000;
+    let key = ApiKey::generate();
+    let other = ApiKey::generate();
+    s.tenants = vec![tenant("acme", "Acme Energie B.V.", &key), tenant("other", "Other B.V.", &other)];
+    tweak(&mut s);
+    let (redis_url, cluster) = (s.redis.url.clone(), s.redis.cluster);
+    let app = Application::build(s, Role::All).await.expect("application starts");
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        key: key.expose().to_string(),
+        other_key: other.expose().to_string(),
+        prefix,
+        redis_url,
+        cluster,
+    }
+}
+
+/// A complete start request, as a real form would send it.
+pub fn start_body(method: &str, channel: &str) -> Value {
+    json!({
+        "method": method,
+        "channel": channel,
+        "phone": "+31612345678",
+        "locale": "nl",
+        "initiated_by": "consumer",
+        "purpose": {"id": "energy-offers", "text": "Telefonische aanbiedingen over energiecontracten"},
+        "caller": "Acme Energie B.V.",
+        "consent_text": {"version": "2026-03", "text": "Ja, Acme Energie mag mij bellen over energiecontracten."},
+        "privacy_statement": {"url": "https://example.nl/privacy", "version": "4.2"},
+        "collection": {"url": "https://example.nl/offerte", "ip": "203.0.113.7", "user_agent": "Mozilla/5.0 test",
+                       "collected_at": "2026-11-27T10:00:00Z", "checkbox_default": "unchecked"},
+        "metadata": {"crm_id": "123"}
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_as(&self, key: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(key).json(body).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.post_as(&self.key, path, body).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self.client.get(self.url(path)).bearer_auth(&self.key).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Starts a verification and returns its JSON (asserting 201).
+    pub async fn start(&self, body: &Value) -> Value {
+        let r = self.post("/v1/verifications", body).await;
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "start failed: {v}");
+        v
+    }
+
+    pub async fn status_of(&self, id: &str) -> String {
+        let (code, v) = self.get_json(&format!("/v1/verifications/{id}")).await;
+        assert_eq!(code, 200, "{v}");
+        v["status"].as_str().unwrap().to_string()
+    }
+
+    /// Waits for the worker to put the verification's message in the dev outbox.
+    pub async fn outbox_message(&self, vid: &str) -> Value {
+        for _ in 0..100 {
+            let list: Vec<Value> = self.client.get(self.url("/dev/outbox")).send().await.unwrap().json().await.unwrap();
+            if let Some(m) = list.into_iter().find(|m| m["verification_id"] == vid) {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no outbox message for {vid}");
+    }
+
+    pub async fn outbox_count(&self, vid: &str) -> usize {
+        let list: Vec<Value> = self.client.get(self.url("/dev/outbox")).send().await.unwrap().json().await.unwrap();
+        list.iter().filter(|m| m["verification_id"] == vid).count()
+    }
+
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        assert!(!self.cluster, "key inspection runs against standalone Redis");
+        redis::Client::open(self.redis_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap()
+    }
+
+    /// Every key under this test's prefix.
+    pub async fn keys(&self) -> HashSet<String> {
+        let mut c = self.redis().await;
+        let pattern = format!("{{{}:*", self.prefix);
+        let mut iter: redis::AsyncIter<String> = c.scan_match(pattern).await.unwrap();
+        let mut out = HashSet::new();
+        while let Some(k) = iter.next_item().await {
+            out.insert(k.unwrap());
+        }
+        out
+    }
+
+    /// The verification hash as stored.
+    pub async fn stored(&self, vid: &str) -> std::collections::HashMap<String, String> {
+        let mut c = self.redis().await;
+        let p = u16::from_str_radix(&vid[3..7], 16).unwrap();
+        c.hgetall(format!("{{{}:p{p}}}:v:{vid}", self.prefix)).await.unwrap()
+    }
+
+    /// Events written to the verification's partition stream, as (type, vid) pairs.
+    pub async fn events_for(&self, vid: &str) -> Vec<String> {
+        let mut c = self.redis().await;
+        let p = u16::from_str_radix(&vid[3..7], 16).unwrap();
+        let reply: redis::streams::StreamRangeReply =
+            c.xrange_all(format!("{{{}:p{p}}}:events", self.prefix)).await.unwrap();
+        reply
+            .ids
+            .iter()
+            .filter(|e| e.get::<String>("vid").as_deref() == Some(vid))
+            .map(|e| e.get::<String>("type").unwrap())
+            .collect()
+    }
+}
+
+/// The first run of `len` digits standing alone in a text.
+pub fn code_in(text: &str, len: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() && (i == 0 || chars[i - 1].is_whitespace()) {
+            let j = (i..chars.len()).find(|&j| !chars[j].is_ascii_digit()).unwrap_or(chars.len());
+            let clean_end = j == chars.len() || !(chars[j].is_ascii_alphanumeric() || chars[j] == '-' || chars[j] == '_');
+            if j - i == len && clean_end {
+                return chars[i..j].iter().collect();
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    panic!("no {len}-digit code in message");
+}
+
+/// The path of the first link to `/{kind}/...` in a text, e.g. `/c/abc...`.
+pub fn link_in(text: &str, kind: &str) -> String {
+    let marker = format!("/{kind}/");
+    let start = text.find(&marker).expect("link in message");
+    let rest = &text[start..];
+    let end = rest.find(|c: char| c.is_whitespace() || c == ')' || c == '"').unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+/// A different code of the same length.
+pub fn wrong(code: &str) -> String {
+    code.chars().map(|c| if c == '0' { '1' } else { '0' }).collect()
+}
+
+/// Pulls the CSRF value out of a page.
+pub fn csrf_in(html: &str) -> String {
+    let m = "name=\"csrf\" value=\"";
+    let s = html.find(m).expect("csrf field") + m.len();
+    html[s..s + html[s..].find('"').unwrap()].to_string()
+}

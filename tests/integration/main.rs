@@ -1,0 +1,10 @@
+//! Integration tests: the real HTTP server on a random port, a real Redis (standalone and a
+//! 3-master cluster, started by `scripts/test`), each test under its own key prefix.
+
+mod bad_input;
+mod code_flow;
+mod concurrency;
+mod email_and_misc;
+mod harness;
+mod link_flow;
+mod store_cluster;
