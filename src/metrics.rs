@@ -2,7 +2,7 @@
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family},
+    metrics::{counter::Counter, family::Family, info::Info},
     registry::Registry,
 };
 
@@ -35,6 +35,8 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("optin_verify");
+        // Always present, so a scrape of an idle instance is never empty.
+        registry.register("build", "Build information", Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]));
         let started = Family::<StartLabels, Counter>::default();
         let checks = Family::<OutcomeLabels, Counter>::default();
         let page_answers = Family::<OutcomeLabels, Counter>::default();

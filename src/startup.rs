@@ -73,6 +73,14 @@ fn notifier(settings: &Settings, store: &Store) -> Result<Arc<dyn Notifier>, Sta
 
 impl Application {
     pub async fn build(settings: Settings, role: Role) -> Result<Self, StartupError> {
+        let listener =
+            TcpListener::bind(&settings.http.bind).map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?;
+        Self::build_on(settings, role, listener).await
+    }
+
+    /// Like [`Application::build`] on a listener the caller bound (tests bind port 0 first,
+    /// so that `public_base_url` can name the real port).
+    pub async fn build_on(settings: Settings, role: Role, listener: TcpListener) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
         let key = server_key(&settings)?;
         let r = &settings.redis;
@@ -107,8 +115,6 @@ impl Application {
             Vec::new()
         };
 
-        let listener =
-            TcpListener::bind(&settings.http.bind).map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?;
         let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?.port();
         let state = web::Data::new(AppState { settings: settings.clone(), store, key, tenants, metrics });
         let serve_api = role != Role::Worker;

@@ -45,7 +45,7 @@ async fn unknown_fields_are_named() {
     let mut nested = start_body("code", "sms");
     nested["purpose"]["extra"] = json!(1);
     let b = refused(&app, start_req(&app).json(&nested), 422, "invalid-request").await;
-    assert_eq!(b["field"], "extra");
+    assert_eq!(b["field"], "purpose.extra");
 }
 
 #[tokio::test]
@@ -151,7 +151,8 @@ async fn malformed_codes_are_refused_without_counting() {
 async fn too_many_sends_to_one_destination_is_429_with_retry_after() {
     let app = spawn().await;
     for _ in 0..5 {
-        app.start(&start_body("code", "sms")).await;
+        let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
+        app.outbox_message(&id).await;
     }
     let before = app.keys().await;
     let r = start_req(&app).json(&start_body("link", "sms")).send().await.unwrap();
@@ -186,6 +187,8 @@ async fn idempotency_key_reuse_with_another_body_is_422() {
     let app = spawn().await;
     let first = start_req(&app).header("idempotency-key", "order-77").json(&start_body("code", "sms")).send().await.unwrap();
     assert_eq!(first.status().as_u16(), 201);
+    let id = first.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    app.outbox_message(&id).await;
     let req = start_req(&app).header("idempotency-key", "order-77").json(&start_body("link", "sms"));
     refused(&app, req, 422, "idempotency-key-reused").await;
 }

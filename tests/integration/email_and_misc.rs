@@ -122,7 +122,11 @@ async fn operations_endpoints_answer() {
     let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("# TYPE optin_verify_verifications_started counter"));
+    assert!(metrics.contains("optin_verify_build_info{version="), "{metrics}");
+    app.start(&start_body("code", "sms")).await;
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"optin_verify_verifications_started_total{method="code",channel="sms"} 1"#), "{metrics}");
+    assert!(!metrics.contains("+316"), "no phone numbers in metrics");
     let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in [

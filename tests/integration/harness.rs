@@ -46,9 +46,6 @@ fn tenant(id: &str, name: &str, key: &ApiKey) -> TenantSettings {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 pub async fn spawn() -> TestApp {
     spawn_with(|_| {}).await
@@ -65,7 +62,8 @@ pub async fn spawn_cluster() -> TestApp {
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     optin_verify::telemetry::init(false);
     let mut s = Settings::load(None).expect("defaults load");
-    let port = free_port();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
     let mut rnd = [0u8; 6];
     rand::rng().fill_bytes(&mut rnd);
     let prefix = format!("t{}", hex::encode(rnd));
@@ -82,7 +80,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     s.tenants = vec![tenant("acme", "Acme Energie B.V.", &key), tenant("other", "Other B.V.", &other)];
     tweak(&mut s);
     let (redis_url, cluster) = (s.redis.url.clone(), s.redis.cluster);
-    let app = Application::build(s, Role::All).await.expect("application starts");
+    let app = Application::build_on(s, Role::All, listener).await.expect("application starts");
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
