@@ -25,7 +25,10 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Invalid { key: key.into(), reason: reason.into() }
+        Self::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -157,7 +160,9 @@ impl Settings {
             probe = probe.merge(Toml::file_exact(f));
         }
         probe = probe.merge(env_provider());
-        let mode: Mode = probe.extract_inner("mode").map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let mode: Mode = probe
+            .extract_inner("mode")
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
         let mode_toml = match mode {
             Mode::Dev => DEV_TOML,
             Mode::Production => PRODUCTION_TOML,
@@ -167,7 +172,9 @@ impl Settings {
             fig = fig.merge(Toml::file_exact(f));
         }
         fig = fig.merge(env_provider());
-        let settings: Settings = fig.extract().map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let settings: Settings = fig
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -175,7 +182,10 @@ impl Settings {
     /// Checks what the types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.http.bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError::invalid("http.bind", "must be an address like 127.0.0.1:8080"));
+            return Err(ConfigError::invalid(
+                "http.bind",
+                "must be an address like 127.0.0.1:8080",
+            ));
         }
         let base = &self.http.public_base_url;
         if !(base.starts_with("http://") || base.starts_with("https://")) || base.ends_with('/') {
@@ -188,19 +198,35 @@ impl Settings {
             return Err(ConfigError::invalid("redis.partitions", "must be 1..=1024"));
         }
         let prefix_ok = !self.redis.key_prefix.is_empty()
-            && self.redis.key_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && self
+                .redis
+                .key_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !prefix_ok {
-            return Err(ConfigError::invalid("redis.key_prefix", "letters, digits, _ and - only"));
+            return Err(ConfigError::invalid(
+                "redis.key_prefix",
+                "letters, digits, _ and - only",
+            ));
         }
         let v = &self.verification;
         if !(4..=10).contains(&v.code_length) {
-            return Err(ConfigError::invalid("verification.code_length", "must be 4..=10"));
+            return Err(ConfigError::invalid(
+                "verification.code_length",
+                "must be 4..=10",
+            ));
         }
         if v.max_attempts == 0 || v.max_attempts > 10 {
-            return Err(ConfigError::invalid("verification.max_attempts", "must be 1..=10"));
+            return Err(ConfigError::invalid(
+                "verification.max_attempts",
+                "must be 1..=10",
+            ));
         }
         if v.code_ttl_seconds < 60 || v.link_ttl_seconds < 60 {
-            return Err(ConfigError::invalid("verification.*_ttl_seconds", "must be at least 60"));
+            return Err(ConfigError::invalid(
+                "verification.*_ttl_seconds",
+                "must be at least 60",
+            ));
         }
         self.validate_tenants()?;
         if self.mode == Mode::Production {
@@ -213,21 +239,37 @@ impl Settings {
         let mut seen = std::collections::HashSet::new();
         for (i, t) in self.tenants.iter().enumerate() {
             let key = |f: &str| format!("tenants[{i}].{f}");
-            if t.id.is_empty() || !t.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                return Err(ConfigError::invalid(key("id"), "letters, digits, _ and - only"));
+            if t.id.is_empty()
+                || !t
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(ConfigError::invalid(
+                    key("id"),
+                    "letters, digits, _ and - only",
+                ));
             }
             if !seen.insert(t.id.clone()) {
                 return Err(ConfigError::invalid(key("id"), "duplicate tenant id"));
             }
-            if t.api_key_sha256.len() != 64 || !t.api_key_sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(ConfigError::invalid(key("api_key_sha256"), "must be 64 hex digits"));
+            if t.api_key_sha256.len() != 64
+                || !t.api_key_sha256.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                return Err(ConfigError::invalid(
+                    key("api_key_sha256"),
+                    "must be 64 hex digits",
+                ));
             }
             if t.name.trim().is_empty() {
                 return Err(ConfigError::invalid(key("name"), "must not be empty"));
             }
             for c in &t.allowed_countries {
                 if c.parse::<phonenumber::country::Id>().is_err() {
-                    return Err(ConfigError::invalid(key("allowed_countries"), format!("unknown country {c:?}")));
+                    return Err(ConfigError::invalid(
+                        key("allowed_countries"),
+                        format!("unknown country {c:?}"),
+                    ));
                 }
             }
         }
@@ -236,17 +278,33 @@ impl Settings {
 
     fn validate_production(&self) -> Result<(), ConfigError> {
         if self.dev.outbox {
-            return Err(ConfigError::invalid("dev.outbox", "must be false in production"));
+            return Err(ConfigError::invalid(
+                "dev.outbox",
+                "must be false in production",
+            ));
         }
         if self.secrets.server_key.is_empty() && self.secrets.server_key_file.is_empty() {
-            return Err(ConfigError::invalid("secrets.server_key", "production needs a real server key"));
+            return Err(ConfigError::invalid(
+                "secrets.server_key",
+                "production needs a real server key",
+            ));
         }
         let demo_hash = crate::domain::ApiKeyHash::of(&self.dev.demo_api_key_or_default());
-        if self.tenants.iter().any(|t| t.api_key_sha256.eq_ignore_ascii_case(demo_hash.as_str())) {
-            return Err(ConfigError::invalid("tenants.api_key_sha256", "the public demo key is not allowed in production"));
+        if self
+            .tenants
+            .iter()
+            .any(|t| t.api_key_sha256.eq_ignore_ascii_case(demo_hash.as_str()))
+        {
+            return Err(ConfigError::invalid(
+                "tenants.api_key_sha256",
+                "the public demo key is not allowed in production",
+            ));
         }
         if self.tenants.is_empty() {
-            return Err(ConfigError::invalid("tenants", "production needs at least one tenant"));
+            return Err(ConfigError::invalid(
+                "tenants",
+                "production needs at least one tenant",
+            ));
         }
         Ok(())
     }
@@ -256,7 +314,11 @@ impl DevSettings {
     /// The demo key that ships in `config/dev.toml`; production refuses its hash even when the
     /// operator's file cleared `dev.demo_api_key`.
     pub fn demo_api_key_or_default(&self) -> String {
-        if self.demo_api_key.is_empty() { DEMO_API_KEY.to_string() } else { self.demo_api_key.clone() }
+        if self.demo_api_key.is_empty() {
+            DEMO_API_KEY.to_string()
+        } else {
+            self.demo_api_key.clone()
+        }
     }
 }
 

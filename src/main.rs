@@ -12,7 +12,11 @@ use optin_verify::{
 };
 
 #[derive(Parser)]
-#[command(name = "optin-verify", version, about = "Verified opt-in for telephone marketing")]
+#[command(
+    name = "optin-verify",
+    version,
+    about = "Verified opt-in for telephone marketing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,7 +53,12 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { file } => match Settings::load(Some(&file)) {
             Ok(s) => {
-                println!("{}: valid ({:?} mode, {} tenant(s))", file.display(), s.mode, s.tenants.len());
+                println!(
+                    "{}: valid ({:?} mode, {} tenant(s))",
+                    file.display(),
+                    s.mode,
+                    s.tenants.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -79,11 +88,12 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings, role: Role) -> Result<(), Box<dyn std::error::Error>> {
-    let _dev_redis = if settings.mode == Mode::Dev && settings.dev.spawn_redis && !settings.redis.cluster {
-        dev_redis::ensure(&settings.redis.url).await?
-    } else {
-        None
-    };
+    let _dev_redis =
+        if settings.mode == Mode::Dev && settings.dev.spawn_redis && !settings.redis.cluster {
+            dev_redis::ensure(&settings.redis.url).await?
+        } else {
+            None
+        };
     let demo = demo_key(&settings);
     let bind = settings.http.bind.clone();
     let app = Application::build(settings, role).await?;
@@ -110,14 +120,20 @@ fn demo_key(settings: &Settings) -> Option<String> {
 
 fn healthcheck(addr: &str) -> ExitCode {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return ExitCode::FAILURE };
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return ExitCode::FAILURE;
+    };
     let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
-    if s.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+    if s.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
         return ExitCode::FAILURE;
     }
     let mut buf = [0u8; 32];
     match s.read(&mut buf) {
-        Ok(n) if buf[..n].starts_with(b"HTTP/1.1 200") || buf[..n].starts_with(b"HTTP/1.0 200") => ExitCode::SUCCESS,
+        Ok(n) if buf[..n].starts_with(b"HTTP/1.1 200") || buf[..n].starts_with(b"HTTP/1.0 200") => {
+            ExitCode::SUCCESS
+        }
         _ => ExitCode::FAILURE,
     }
 }

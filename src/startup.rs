@@ -48,15 +48,20 @@ pub struct Application {
 fn server_key(settings: &Settings) -> Result<ServerKey, StartupError> {
     let s = &settings.secrets;
     let raw = if !s.server_key_file.is_empty() {
-        std::fs::read_to_string(&s.server_key_file).map_err(|e| StartupError::Secret(format!("{}: {e}", s.server_key_file)))?
+        std::fs::read_to_string(&s.server_key_file)
+            .map_err(|e| StartupError::Secret(format!("{}: {e}", s.server_key_file)))?
     } else {
         s.server_key.clone()
     };
     if raw.trim().is_empty() {
         if settings.mode == Mode::Production {
-            return Err(StartupError::Secret("production needs a real server key".into()));
+            return Err(StartupError::Secret(
+                "production needs a real server key".into(),
+            ));
         }
-        tracing::warn!("DEV MODE: no secrets.server_key configured; using an EPHEMERAL key. Codes and links die with this process.");
+        tracing::warn!(
+            "DEV MODE: no secrets.server_key configured; using an EPHEMERAL key. Codes and links die with this process."
+        );
         return Ok(ServerKey::ephemeral());
     }
     ServerKey::parse(&raw).map_err(|e| StartupError::Secret(e.to_string()))
@@ -67,20 +72,25 @@ fn notifier(settings: &Settings, store: &Store) -> Result<Arc<dyn Notifier>, Sta
         return Ok(Arc::new(ConsoleTransport::new(store.clone())));
     }
     Err(StartupError::Channel(
-        "no real transport is implemented yet; set dev.outbox = true to use the console transport".into(),
+        "no real transport is implemented yet; set dev.outbox = true to use the console transport"
+            .into(),
     ))
 }
 
 impl Application {
     pub async fn build(settings: Settings, role: Role) -> Result<Self, StartupError> {
-        let listener =
-            TcpListener::bind(&settings.http.bind).map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?;
+        let listener = TcpListener::bind(&settings.http.bind)
+            .map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?;
         Self::build_on(settings, role, listener).await
     }
 
     /// Like [`Application::build`] on a listener the caller bound (tests bind port 0 first,
     /// so that `public_base_url` can name the real port).
-    pub async fn build_on(settings: Settings, role: Role, listener: TcpListener) -> Result<Self, StartupError> {
+    pub async fn build_on(
+        settings: Settings,
+        role: Role,
+        listener: TcpListener,
+    ) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
         let key = server_key(&settings)?;
         let r = &settings.redis;
@@ -115,15 +125,29 @@ impl Application {
             Vec::new()
         };
 
-        let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?.port();
-        let state = web::Data::new(AppState { settings: settings.clone(), store, key, tenants, metrics });
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?
+            .port();
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            store,
+            key,
+            tenants,
+            metrics,
+        });
         let serve_api = role != Role::Worker;
         let dev_outbox = settings.dev.outbox;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-                .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()))
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
+                )
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
+                )
                 .wrap(actix_web::middleware::NormalizePath::trim())
                 .configure(|c| api::ops_routes(c, dev_outbox))
                 .configure(|c| {
@@ -138,7 +162,12 @@ impl Application {
         .map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { server, port, workers, stop })
+        Ok(Self {
+            server,
+            port,
+            workers,
+            stop,
+        })
     }
 
     pub fn port(&self) -> u16 {

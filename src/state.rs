@@ -21,7 +21,12 @@ impl Tenants {
         let mut t = Self::default();
         for tenant in list {
             let tenant = Arc::new(tenant.clone());
-            t.by_key_hash.insert(ApiKeyHash::from_hex(&tenant.api_key_sha256).as_str().to_string(), tenant.clone());
+            t.by_key_hash.insert(
+                ApiKeyHash::from_hex(&tenant.api_key_sha256)
+                    .as_str()
+                    .to_string(),
+                tenant.clone(),
+            );
             t.by_id.insert(tenant.id.clone(), tenant);
         }
         t

@@ -51,9 +51,18 @@ impl Modify for BearerAuth {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/verifications", web::post().to(verifications::start))
         .route("/v1/verifications/{id}", web::get().to(verifications::get))
-        .route("/v1/verifications/{id}/check", web::post().to(verifications::check))
-        .route("/v1/verifications/{id}/resend", web::post().to(verifications::resend))
-        .route("/v1/verifications/{id}/cancel", web::post().to(verifications::cancel));
+        .route(
+            "/v1/verifications/{id}/check",
+            web::post().to(verifications::check),
+        )
+        .route(
+            "/v1/verifications/{id}/resend",
+            web::post().to(verifications::resend),
+        )
+        .route(
+            "/v1/verifications/{id}/cancel",
+            web::post().to(verifications::cancel),
+        );
 }
 
 /// Health, metrics, the OpenAPI document and, in dev, the outbox.

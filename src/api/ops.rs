@@ -41,7 +41,10 @@ pub struct OutboxQuery {
     params(("to" = Option<String>, Query, description = "Only messages to this destination (E.164 or email)")),
     responses((status = 200, body = Vec<crate::store::OutboxMessage>))
 )]
-pub async fn outbox(state: web::Data<AppState>, q: web::Query<OutboxQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn outbox(
+    state: web::Data<AppState>,
+    q: web::Query<OutboxQuery>,
+) -> Result<HttpResponse, ApiError> {
     let list = state.store.outbox_list(q.to.as_deref()).await?;
     Ok(HttpResponse::Ok().json(list))
 }

@@ -33,7 +33,10 @@ impl Notifier for ConsoleTransport {
                 html: m.html.clone(),
                 created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             };
-            self.store.outbox_push(&entry).await.map_err(|e| ChannelError::Transient(e.to_string()))?;
+            self.store
+                .outbox_push(&entry)
+                .await
+                .map_err(|e| ChannelError::Transient(e.to_string()))?;
             let masked = match m.channel {
                 Channel::Email => mask_email(&m.to),
                 _ => mask_phone(&m.to),

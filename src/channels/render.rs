@@ -127,7 +127,11 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
                 optout_url: i.optout_url,
             };
             let subject = EmailSubject(&parts).render()?;
-            (Some(subject.trim().to_string()), EmailText(&parts).render()?, Some(EmailHtml(&parts).render()?))
+            (
+                Some(subject.trim().to_string()),
+                EmailText(&parts).render()?,
+                Some(EmailHtml(&parts).render()?),
+            )
         }
     };
     Ok(Message {

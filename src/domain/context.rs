@@ -56,4 +56,3 @@ pub struct Context {
     pub collection: Option<Collection>,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
-

@@ -26,7 +26,11 @@ impl VerificationId {
     /// Parses an id from a URL. Anything malformed is simply "not found" to the caller.
     pub fn parse(s: &str, partitions: u16) -> Option<Self> {
         let hexpart = s.strip_prefix("vf_")?;
-        if hexpart.len() != 32 || !hexpart.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if hexpart.len() != 32
+            || !hexpart
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return None;
         }
         let p = u16::from_str_radix(&hexpart[..4], 16).ok()?;
@@ -64,7 +68,14 @@ mod tests {
 
     #[test]
     fn malformed_ids_do_not_parse() {
-        for bad in ["", "vf_", "vf_XYZ", "vf_0000", "xx_00000000000000000000000000000000", "vf_0011AABBCCDDEEFF00112233445566778"] {
+        for bad in [
+            "",
+            "vf_",
+            "vf_XYZ",
+            "vf_0000",
+            "xx_00000000000000000000000000000000",
+            "vf_0011AABBCCDDEEFF00112233445566778",
+        ] {
             assert!(VerificationId::parse(bad, 16).is_none(), "{bad}");
         }
         // A partition beyond the configured count is not ours.

@@ -4,11 +4,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 macro_rules! str_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vm])* $variant),+ }
 
         impl $name {
             pub fn as_str(self) -> &'static str {
@@ -23,15 +23,16 @@ macro_rules! str_enum {
 
 str_enum!(
     /// How consent is confirmed.
-    Method { Link => "link", Code => "code" }
+    Method { #[default] Link => "link", Code => "code" }
 );
 str_enum!(
     /// How the verification message travels.
-    Channel { Sms => "sms", Whatsapp => "whatsapp", Email => "email" }
+    Channel { #[default] Sms => "sms", Whatsapp => "whatsapp", Email => "email" }
 );
 str_enum!(
     /// Lifecycle of a verification. Every move away from `pending` happens once.
     Status {
+        #[default]
         Pending => "pending",
         Confirmed => "confirmed",
         Declined => "declined",
@@ -42,28 +43,16 @@ str_enum!(
 );
 str_enum!(
     /// Who asked for the message: a waiting consumer or a marketer's campaign.
-    InitiatedBy { Consumer => "consumer", Marketer => "marketer" }
+    InitiatedBy { #[default] Consumer => "consumer", Marketer => "marketer" }
 );
 str_enum!(
     /// Language of messages and pages.
-    Locale { Nl => "nl", En => "en" }
+    Locale { #[default] Nl => "nl", En => "en" }
 );
 
 impl Channel {
     /// SMS and WhatsApp reach a phone, so the destination must be a mobile number.
     pub fn needs_mobile(self) -> bool {
         matches!(self, Self::Sms | Self::Whatsapp)
-    }
-}
-
-impl Default for Locale {
-    fn default() -> Self {
-        Self::Nl
-    }
-}
-
-impl Default for InitiatedBy {
-    fn default() -> Self {
-        Self::Consumer
     }
 }

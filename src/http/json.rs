@@ -55,13 +55,20 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     if !value.is_object() {
-        return Err(ApiError::invalid("", "the request body must be a JSON object"));
+        return Err(ApiError::invalid(
+            "",
+            "the request body must be a JSON object",
+        ));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         // An unknown or missing field is named by serde inside the message; lift it out.
-        let field = if path == "." { named_field(&inner).unwrap_or_default() } else { path };
+        let field = if path == "." {
+            named_field(&inner).unwrap_or_default()
+        } else {
+            path
+        };
         ApiError::invalid(field, inner)
     })
 }
@@ -107,6 +114,9 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_malformed_json() {
-        assert!(matches!(parse::<T>(b"{\"a\":"), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(
+            parse::<T>(b"{\"a\":"),
+            Err(ApiError::MalformedJson(_))
+        ));
     }
 }

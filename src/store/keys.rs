@@ -10,7 +10,10 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(prefix: &str, partitions: u16) -> Self {
-        Self { prefix: prefix.to_string(), partitions }
+        Self {
+            prefix: prefix.to_string(),
+            partitions,
+        }
     }
 
     pub fn partitions(&self) -> u16 {
@@ -38,7 +41,10 @@ impl Keys {
 
     /// `{ov:rl:<scope>:<subject>}:<window>:<index>`: one fixed-window counter.
     pub fn rate(&self, scope: &str, subject: &str, window_secs: u64, index: u64) -> String {
-        format!("{{{}:rl:{scope}:{subject}}}:{window_secs}:{index}", self.prefix)
+        format!(
+            "{{{}:rl:{scope}:{subject}}}:{window_secs}:{index}",
+            self.prefix
+        )
     }
 
     /// `{ov:dev}:outbox`: what the console transport "sent" (dev mode only).

@@ -48,7 +48,11 @@ impl Store {
         retention: Retention,
     ) -> Result<Self, StoreError> {
         let conn = Conn::connect(url, cluster, timeout).await?;
-        Ok(Self { conn, keys, retention })
+        Ok(Self {
+            conn,
+            keys,
+            retention,
+        })
     }
 
     pub fn keys(&self) -> &Keys {

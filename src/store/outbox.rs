@@ -38,7 +38,11 @@ impl Store {
 
     /// Newest first, optionally only those sent to `to`.
     pub async fn outbox_list(&self, to: Option<&str>) -> Result<Vec<OutboxMessage>, StoreError> {
-        let raw: Vec<String> = self.conn.clone().lrange(self.keys.outbox(), 0, OUTBOX_MAX - 1).await?;
+        let raw: Vec<String> = self
+            .conn
+            .clone()
+            .lrange(self.keys.outbox(), 0, OUTBOX_MAX - 1)
+            .await?;
         Ok(raw
             .iter()
             .filter_map(|s| serde_json::from_str::<OutboxMessage>(s).ok())

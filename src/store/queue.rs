@@ -30,7 +30,12 @@ pub struct SendQueue {
 
 impl Store {
     /// Opens the queue of `p`, creating the stream and group on first use.
-    pub async fn send_queue(&self, p: Partition, consumer: &str, conn: Conn) -> Result<SendQueue, StoreError> {
+    pub async fn send_queue(
+        &self,
+        p: Partition,
+        consumer: &str,
+        conn: Conn,
+    ) -> Result<SendQueue, StoreError> {
         let stream = self.keys.send_stream(p);
         let mut c = conn.clone();
         let created: redis::RedisResult<()> = redis::cmd("XGROUP")
@@ -41,12 +46,17 @@ impl Store {
             .arg("MKSTREAM")
             .query_async(&mut c)
             .await;
-        if let Err(e) = created {
-            if e.code() != Some("BUSYGROUP") {
-                return Err(e.into());
-            }
+        if let Err(e) = created
+            && e.code() != Some("BUSYGROUP")
+        {
+            return Err(e.into());
         }
-        Ok(SendQueue { conn, stream, consumer: consumer.to_string(), partitions: self.keys.partitions() })
+        Ok(SendQueue {
+            conn,
+            stream,
+            consumer: consumer.to_string(),
+            partitions: self.keys.partitions(),
+        })
     }
 }
 
@@ -66,7 +76,11 @@ impl SendQueue {
     }
 
     /// New entries, waiting up to `block_ms` for some to arrive.
-    pub async fn read_new(&mut self, count: usize, block_ms: u64) -> Result<Vec<SendJob>, StoreError> {
+    pub async fn read_new(
+        &mut self,
+        count: usize,
+        block_ms: u64,
+    ) -> Result<Vec<SendJob>, StoreError> {
         let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
             .arg("GROUP")
             .arg(GROUP)
@@ -80,12 +94,18 @@ impl SendQueue {
             .arg(">")
             .query_async(&mut self.conn)
             .await?;
-        let ids = reply.map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect()).unwrap_or_default();
+        let ids = reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default();
         Ok(self.jobs(ids))
     }
 
     /// Entries another worker took but did not acknowledge within `min_idle_ms`.
-    pub async fn reclaim(&mut self, count: usize, min_idle_ms: u64) -> Result<Vec<SendJob>, StoreError> {
+    pub async fn reclaim(
+        &mut self,
+        count: usize,
+        min_idle_ms: u64,
+    ) -> Result<Vec<SendJob>, StoreError> {
         let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(&self.stream)
             .arg(GROUP)

@@ -13,16 +13,25 @@ use super::{NewVerification, Store, StoreError, VerificationRecord, scripts};
 pub enum CreateOutcome {
     Created,
     /// The id was taken: an earlier request with the same Idempotency-Key.
-    Exists { body_hash: String, tenant: String },
+    Exists {
+        body_hash: String,
+        tenant: String,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum CheckOutcome {
     Missing,
     /// The attempt was counted; the verification may have moved on.
-    Counted { status: Status, attempts_remaining: u32 },
+    Counted {
+        status: Status,
+        attempts_remaining: u32,
+    },
     /// Nothing changed: the verification had already finished.
-    Final { status: Status, attempts_remaining: u32 },
+    Final {
+        status: Status,
+        attempts_remaining: u32,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -54,7 +63,9 @@ fn status(s: &str) -> Result<Status, StoreError> {
 fn simple(reply: Vec<String>) -> Result<SimpleOutcome, StoreError> {
     match reply.first().map(String::as_str) {
         Some("missing") => Ok(SimpleOutcome::Missing),
-        Some("final") => Ok(SimpleOutcome::Final(status(reply.get(1).map_or("", String::as_str))?)),
+        Some("final") => Ok(SimpleOutcome::Final(status(
+            reply.get(1).map_or("", String::as_str),
+        )?)),
         Some(_) => Ok(SimpleOutcome::Done),
         None => Err(StoreError::Corrupt("empty script reply".into())),
     }
@@ -86,7 +97,11 @@ impl Store {
 
     /// The whole verification, whoever owns it; callers check the tenant.
     pub async fn get(&self, id: &VerificationId) -> Result<Option<VerificationRecord>, StoreError> {
-        let h: HashMap<String, String> = self.conn.clone().hgetall(self.keys.verification(id)).await?;
+        let h: HashMap<String, String> = self
+            .conn
+            .clone()
+            .hgetall(self.keys.verification(id))
+            .await?;
         if h.is_empty() {
             return Ok(None);
         }
@@ -115,8 +130,14 @@ impl Store {
             .await?;
         match outcome.as_str() {
             "missing" => Ok(CheckOutcome::Missing),
-            "final" => Ok(CheckOutcome::Final { status: status(&st)?, attempts_remaining: remaining }),
-            _ => Ok(CheckOutcome::Counted { status: status(&st)?, attempts_remaining: remaining }),
+            "final" => Ok(CheckOutcome::Final {
+                status: status(&st)?,
+                attempts_remaining: remaining,
+            }),
+            _ => Ok(CheckOutcome::Counted {
+                status: status(&st)?,
+                attempts_remaining: remaining,
+            }),
         }
     }
 
@@ -179,7 +200,12 @@ impl Store {
         })
     }
 
-    pub async fn cancel(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
+    pub async fn cancel(
+        &self,
+        id: &VerificationId,
+        tenant: &str,
+        now_ms: i64,
+    ) -> Result<SimpleOutcome, StoreError> {
         let reply: Vec<String> = scripts::CANCEL
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
@@ -194,7 +220,12 @@ impl Store {
     }
 
     /// Queues the same message again while the verification is pending.
-    pub async fn resend(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
+    pub async fn resend(
+        &self,
+        id: &VerificationId,
+        tenant: &str,
+        now_ms: i64,
+    ) -> Result<SimpleOutcome, StoreError> {
         let reply: Vec<String> = scripts::RESEND
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
@@ -210,7 +241,12 @@ impl Store {
     }
 
     /// Records that a worker handed the message to its transport.
-    pub async fn mark_sent(&self, id: &VerificationId, now_ms: i64, state: &str) -> Result<(), StoreError> {
+    pub async fn mark_sent(
+        &self,
+        id: &VerificationId,
+        now_ms: i64,
+        state: &str,
+    ) -> Result<(), StoreError> {
         let _: i64 = scripts::MARK_SENT
             .key(self.keys.verification(id))
             .arg(now_ms)

@@ -27,19 +27,41 @@ pub struct SenderDeps {
 }
 
 /// Starts one task per partition. They stop after their current batch once `stop` flips.
-pub async fn spawn_senders(deps: SenderDeps, stop: watch::Receiver<bool>) -> Result<Vec<JoinHandle<()>>, StoreError> {
-    let consumer = format!("{}-{}", std::process::id(), hex::encode(&ServerKey::new_seed()[..4]));
+pub async fn spawn_senders(
+    deps: SenderDeps,
+    stop: watch::Receiver<bool>,
+) -> Result<Vec<JoinHandle<()>>, StoreError> {
+    let consumer = format!(
+        "{}-{}",
+        std::process::id(),
+        hex::encode(&ServerKey::new_seed()[..4])
+    );
     let timeout = Duration::from_millis(deps.settings.redis.timeout_ms);
     let mut handles = Vec::new();
     for p in deps.store.keys().all_partitions() {
-        let conn = Conn::connect(&deps.settings.redis.url, deps.settings.redis.cluster, timeout).await?;
+        let conn = Conn::connect(
+            &deps.settings.redis.url,
+            deps.settings.redis.cluster,
+            timeout,
+        )
+        .await?;
         let queue = deps.store.send_queue(p, &consumer, conn).await?;
-        handles.push(tokio::spawn(run_partition(deps.clone(), p, queue, stop.clone())));
+        handles.push(tokio::spawn(run_partition(
+            deps.clone(),
+            p,
+            queue,
+            stop.clone(),
+        )));
     }
     Ok(handles)
 }
 
-async fn run_partition(deps: SenderDeps, p: Partition, mut queue: SendQueue, mut stop: watch::Receiver<bool>) {
+async fn run_partition(
+    deps: SenderDeps,
+    p: Partition,
+    mut queue: SendQueue,
+    mut stop: watch::Receiver<bool>,
+) {
     let batch = deps.settings.worker.batch;
     let idle = deps.settings.worker.reclaim_idle_ms;
     // Block for less than the response timeout, or the read itself would time out.
@@ -99,8 +121,16 @@ async fn handle(deps: &SenderDeps, queue: &mut SendQueue, job: &SendJob) -> Resu
     let seed = v.seed();
     let code = deps.key.code_for(&v.id, &seed, v.code_length);
     let base = &deps.settings.http.public_base_url;
-    let confirm_url = format!("{base}/c/{}", deps.key.token_for(TokenKind::Confirm, &v.id, &seed).expose());
-    let optout_url = format!("{base}/o/{}", deps.key.token_for(TokenKind::OptOut, &v.id, &seed).expose());
+    let confirm_url = format!(
+        "{base}/c/{}",
+        deps.key
+            .token_for(TokenKind::Confirm, &v.id, &seed)
+            .expose()
+    );
+    let optout_url = format!(
+        "{base}/o/{}",
+        deps.key.token_for(TokenKind::OptOut, &v.id, &seed).expose()
+    );
     let now = chrono::Utc::now().timestamp_millis();
     let message = channels::render(&MessageInputs {
         verification_id: v.id.as_str(),
@@ -117,7 +147,10 @@ async fn handle(deps: &SenderDeps, queue: &mut SendQueue, job: &SendJob) -> Resu
         valid_minutes: ((v.expires_ms - now).max(0) + 59_999) / 60_000,
     })?;
     let result = deps.notifier.send(&message).await;
-    let labels = ChannelLabels { channel: v.channel.as_str(), result: if result.is_ok() { "ok" } else { "error" } };
+    let labels = ChannelLabels {
+        channel: v.channel.as_str(),
+        result: if result.is_ok() { "ok" } else { "error" },
+    };
     deps.metrics.sent.get_or_create(&labels).inc();
     result?;
     deps.store.mark_sent(&v.id, now, "sent").await?;
