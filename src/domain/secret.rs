@@ -197,3 +197,50 @@ mod tests {
         assert!(!k.csrf_ok("abc", ""));
     }
 }
+
+#[cfg(test)]
+mod uniformity {
+    use super::*;
+
+    /// Chi-square over every digit position of many codes: a biased generator fails this.
+    #[test]
+    fn code_digits_are_uniform() {
+        let k = ServerKey::ephemeral();
+        let id = VerificationId::random(16);
+        let n = 20_000;
+        let mut counts = [[0u32; 10]; 6];
+        for i in 0..n {
+            let seed = (i as u128).to_be_bytes();
+            let code = k.code_for(&id, &seed, 6);
+            assert_eq!(code.expose().len(), 6);
+            for (pos, d) in code.expose().bytes().enumerate() {
+                counts[pos][usize::from(d - b'0')] += 1;
+            }
+        }
+        let expected = f64::from(n) / 10.0;
+        for (pos, row) in counts.iter().enumerate() {
+            let chi2: f64 = row
+                .iter()
+                .map(|&c| (f64::from(c) - expected).powi(2) / expected)
+                .sum();
+            // 9 degrees of freedom: 27.88 is the 0.999 quantile.
+            assert!(
+                chi2 < 27.88,
+                "position {pos} looks biased: chi2 = {chi2:.1}, {row:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_configured_length_is_honoured() {
+        let k = ServerKey::ephemeral();
+        let id = VerificationId::random(16);
+        for len in 4..=10u8 {
+            for s in 0..50u8 {
+                let c = k.code_for(&id, &[s; 16], len);
+                assert_eq!(c.expose().len(), usize::from(len));
+                assert!(c.expose().bytes().all(|b| b.is_ascii_digit()));
+            }
+        }
+    }
+}

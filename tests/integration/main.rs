@@ -7,4 +7,5 @@ mod concurrency;
 mod email_and_misc;
 mod harness;
 mod link_flow;
+mod parsers;
 mod store_cluster;
