@@ -25,10 +25,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Invalid {
-            key: key.into(),
-            reason: reason.into(),
-        }
+        Self::Invalid { key: key.into(), reason: reason.into() }
     }
 }
 
@@ -50,6 +47,8 @@ pub struct Settings {
     pub secrets: SecretSettings,
     pub dev: DevSettings,
     pub worker: WorkerSettings,
+    pub webhooks: WebhookSettings,
+    pub receipts: ReceiptSettings,
     #[serde(default)]
     pub tenants: Vec<TenantSettings>,
     /// Channel transports arrive with the delivery-channels work; accepted here so files stay valid.
@@ -122,6 +121,33 @@ pub struct DevSettings {
 pub struct WorkerSettings {
     pub batch: usize,
     pub reclaim_idle_ms: u64,
+    pub tick_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub retry_schedule_seconds: Vec<u64>,
+    pub timeout_seconds: u64,
+    pub concurrency: usize,
+    pub per_endpoint_concurrency: usize,
+    pub rotation_overlap_seconds: u64,
+    pub max_retry_after_seconds: u64,
+    pub max_endpoints_per_tenant: u32,
+    pub allow_private_targets: bool,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptSettings {
+    pub signing_key: String,
+    pub signing_key_file: String,
+}
+
+impl std::fmt::Debug for ReceiptSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReceiptSettings { .. }")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,9 +186,7 @@ impl Settings {
             probe = probe.merge(Toml::file_exact(f));
         }
         probe = probe.merge(env_provider());
-        let mode: Mode = probe
-            .extract_inner("mode")
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let mode: Mode = probe.extract_inner("mode").map_err(|e| ConfigError::Parse(e.to_string()))?;
         let mode_toml = match mode {
             Mode::Dev => DEV_TOML,
             Mode::Production => PRODUCTION_TOML,
@@ -172,9 +196,7 @@ impl Settings {
             fig = fig.merge(Toml::file_exact(f));
         }
         fig = fig.merge(env_provider());
-        let settings: Settings = fig
-            .extract()
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let settings: Settings = fig.extract().map_err(|e| ConfigError::Parse(e.to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -182,10 +204,7 @@ impl Settings {
     /// Checks what the types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.http.bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError::invalid(
-                "http.bind",
-                "must be an address like 127.0.0.1:8080",
-            ));
+            return Err(ConfigError::invalid("http.bind", "must be an address like 127.0.0.1:8080"));
         }
         let base = &self.http.public_base_url;
         if !(base.starts_with("http://") || base.starts_with("https://")) || base.ends_with('/') {
@@ -198,35 +217,26 @@ impl Settings {
             return Err(ConfigError::invalid("redis.partitions", "must be 1..=1024"));
         }
         let prefix_ok = !self.redis.key_prefix.is_empty()
-            && self
-                .redis
-                .key_prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && self.redis.key_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !prefix_ok {
-            return Err(ConfigError::invalid(
-                "redis.key_prefix",
-                "letters, digits, _ and - only",
-            ));
+            return Err(ConfigError::invalid("redis.key_prefix", "letters, digits, _ and - only"));
         }
         let v = &self.verification;
         if !(4..=10).contains(&v.code_length) {
-            return Err(ConfigError::invalid(
-                "verification.code_length",
-                "must be 4..=10",
-            ));
+            return Err(ConfigError::invalid("verification.code_length", "must be 4..=10"));
         }
         if v.max_attempts == 0 || v.max_attempts > 10 {
-            return Err(ConfigError::invalid(
-                "verification.max_attempts",
-                "must be 1..=10",
-            ));
+            return Err(ConfigError::invalid("verification.max_attempts", "must be 1..=10"));
         }
         if v.code_ttl_seconds < 60 || v.link_ttl_seconds < 60 {
-            return Err(ConfigError::invalid(
-                "verification.*_ttl_seconds",
-                "must be at least 60",
-            ));
+            return Err(ConfigError::invalid("verification.*_ttl_seconds", "must be at least 60"));
+        }
+        let w = &self.webhooks;
+        if w.retry_schedule_seconds.is_empty() || w.retry_schedule_seconds.len() > 20 {
+            return Err(ConfigError::invalid("webhooks.retry_schedule_seconds", "1 to 20 delays"));
+        }
+        if w.timeout_seconds == 0 || w.concurrency == 0 || w.per_endpoint_concurrency == 0 {
+            return Err(ConfigError::invalid("webhooks", "timeout and concurrency must be positive"));
         }
         self.validate_tenants()?;
         if self.mode == Mode::Production {
@@ -239,37 +249,21 @@ impl Settings {
         let mut seen = std::collections::HashSet::new();
         for (i, t) in self.tenants.iter().enumerate() {
             let key = |f: &str| format!("tenants[{i}].{f}");
-            if t.id.is_empty()
-                || !t
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                return Err(ConfigError::invalid(
-                    key("id"),
-                    "letters, digits, _ and - only",
-                ));
+            if t.id.is_empty() || !t.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(ConfigError::invalid(key("id"), "letters, digits, _ and - only"));
             }
             if !seen.insert(t.id.clone()) {
                 return Err(ConfigError::invalid(key("id"), "duplicate tenant id"));
             }
-            if t.api_key_sha256.len() != 64
-                || !t.api_key_sha256.chars().all(|c| c.is_ascii_hexdigit())
-            {
-                return Err(ConfigError::invalid(
-                    key("api_key_sha256"),
-                    "must be 64 hex digits",
-                ));
+            if t.api_key_sha256.len() != 64 || !t.api_key_sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(ConfigError::invalid(key("api_key_sha256"), "must be 64 hex digits"));
             }
             if t.name.trim().is_empty() {
                 return Err(ConfigError::invalid(key("name"), "must not be empty"));
             }
             for c in &t.allowed_countries {
                 if c.parse::<phonenumber::country::Id>().is_err() {
-                    return Err(ConfigError::invalid(
-                        key("allowed_countries"),
-                        format!("unknown country {c:?}"),
-                    ));
+                    return Err(ConfigError::invalid(key("allowed_countries"), format!("unknown country {c:?}")));
                 }
             }
         }
@@ -278,33 +272,23 @@ impl Settings {
 
     fn validate_production(&self) -> Result<(), ConfigError> {
         if self.dev.outbox {
-            return Err(ConfigError::invalid(
-                "dev.outbox",
-                "must be false in production",
-            ));
+            return Err(ConfigError::invalid("dev.outbox", "must be false in production"));
         }
         if self.secrets.server_key.is_empty() && self.secrets.server_key_file.is_empty() {
-            return Err(ConfigError::invalid(
-                "secrets.server_key",
-                "production needs a real server key",
-            ));
+            return Err(ConfigError::invalid("secrets.server_key", "production needs a real server key"));
         }
         let demo_hash = crate::domain::ApiKeyHash::of(&self.dev.demo_api_key_or_default());
-        if self
-            .tenants
-            .iter()
-            .any(|t| t.api_key_sha256.eq_ignore_ascii_case(demo_hash.as_str()))
-        {
+        if self.tenants.iter().any(|t| t.api_key_sha256.eq_ignore_ascii_case(demo_hash.as_str())) {
             return Err(ConfigError::invalid(
                 "tenants.api_key_sha256",
                 "the public demo key is not allowed in production",
             ));
         }
         if self.tenants.is_empty() {
-            return Err(ConfigError::invalid(
-                "tenants",
-                "production needs at least one tenant",
-            ));
+            return Err(ConfigError::invalid("tenants", "production needs at least one tenant"));
+        }
+        if self.receipts.signing_key.is_empty() && self.receipts.signing_key_file.is_empty() {
+            return Err(ConfigError::invalid("receipts.signing_key", "production needs a receipt signing key"));
         }
         Ok(())
     }
@@ -314,11 +298,7 @@ impl DevSettings {
     /// The demo key that ships in `config/dev.toml`; production refuses its hash even when the
     /// operator's file cleared `dev.demo_api_key`.
     pub fn demo_api_key_or_default(&self) -> String {
-        if self.demo_api_key.is_empty() {
-            DEMO_API_KEY.to_string()
-        } else {
-            self.demo_api_key.clone()
-        }
+        if self.demo_api_key.is_empty() { DEMO_API_KEY.to_string() } else { self.demo_api_key.clone() }
     }
 }
 
@@ -370,49 +350,35 @@ api_key_sha256 = "11111111111111111111111111111111111111111111111111111111111111
     #[test]
     fn production_refuses_missing_secrets_and_the_demo_key() {
         let base = "mode = \"production\"\n";
-        assert_eq!(
-            key_of(load_str(&format!("{base}{REAL_TENANT}"))),
-            "secrets.server_key"
-        );
+        assert_eq!(key_of(load_str(&format!("{base}{REAL_TENANT}"))), "secrets.server_key");
         let demo = format!(
             "{base}[secrets]\nserver_key = \"{}\"\n[[tenants]]\nid = \"x\"\nname = \"X\"\nkvk = \"1\"\napi_key_sha256 = \"{}\"\n",
             "k".repeat(40),
             crate::domain::ApiKeyHash::of(DEMO_API_KEY).as_str()
         );
         assert_eq!(key_of(load_str(&demo)), "tenants.api_key_sha256");
-        let outbox = format!(
-            "{base}[secrets]\nserver_key = \"{}\"\n[dev]\noutbox = true\n{REAL_TENANT}",
-            "k".repeat(40)
-        );
+        let outbox =
+            format!("{base}[secrets]\nserver_key = \"{}\"\n[dev]\noutbox = true\n{REAL_TENANT}", "k".repeat(40));
         assert_eq!(key_of(load_str(&outbox)), "dev.outbox");
+        let no_receipt_key = format!("{base}[secrets]\nserver_key = \"{}\"\n{REAL_TENANT}", "k".repeat(40));
+        assert_eq!(key_of(load_str(&no_receipt_key)), "receipts.signing_key");
         let ok = format!(
-            "{base}[secrets]\nserver_key = \"{}\"\n{REAL_TENANT}",
-            "k".repeat(40)
+            "{base}[secrets]\nserver_key = \"{}\"\n[receipts]\nsigning_key = \"{}\"\n{REAL_TENANT}",
+            "k".repeat(40),
+            "ab".repeat(32)
         );
         assert_eq!(key_of(load_str(&ok)), "accepted");
     }
 
     #[test]
     fn bad_values_name_their_key() {
-        assert_eq!(
-            key_of(load_str("[verification]\ncode_length = 3\n")),
-            "verification.code_length"
-        );
+        assert_eq!(key_of(load_str("[verification]\ncode_length = 3\n")), "verification.code_length");
         assert_eq!(key_of(load_str("[http]\nbind = \"nope\"\n")), "http.bind");
-        assert_eq!(
-            key_of(load_str("[redis]\nkey_prefix = \"a b\"\n")),
-            "redis.key_prefix"
-        );
-        let bad_hash = REAL_TENANT.replace(
-            "1111111111111111111111111111111111111111111111111111111111111111",
-            "xyz",
-        );
+        assert_eq!(key_of(load_str("[redis]\nkey_prefix = \"a b\"\n")), "redis.key_prefix");
+        let bad_hash = REAL_TENANT.replace("1111111111111111111111111111111111111111111111111111111111111111", "xyz");
         assert_eq!(key_of(load_str(&bad_hash)), "tenants[0].api_key_sha256");
         let bad_country = format!("{REAL_TENANT}allowed_countries = [\"XX\"]\n");
-        assert_eq!(
-            key_of(load_str(&bad_country)),
-            "tenants[0].allowed_countries"
-        );
+        assert_eq!(key_of(load_str(&bad_country)), "tenants[0].allowed_countries");
         let unknown = key_of(load_str("[http]\nbindd = \"x\"\n"));
         assert!(unknown.contains("bindd"), "{unknown}");
         assert!(key_of(load_str("mode = 7\n")).contains("mode"));

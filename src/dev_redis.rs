@@ -16,18 +16,11 @@ async fn answers(url: &str) -> bool {
     let Ok(client) = redis::Client::open(url) else {
         return false;
     };
-    let Ok(Ok(mut c)) = tokio::time::timeout(
-        Duration::from_secs(1),
-        client.get_multiplexed_async_connection(),
-    )
-    .await
+    let Ok(Ok(mut c)) = tokio::time::timeout(Duration::from_secs(1), client.get_multiplexed_async_connection()).await
     else {
         return false;
     };
-    redis::cmd("PING")
-        .query_async::<String>(&mut c)
-        .await
-        .is_ok()
+    redis::cmd("PING").query_async::<String>(&mut c).await.is_ok()
 }
 
 /// Returns the child when one was started; dropping it stops the server.
@@ -42,21 +35,9 @@ pub async fn ensure(url: &str) -> Result<Option<Child>, DevRedisError> {
             _ => None,
         })
         .unwrap_or(6379);
-    tracing::warn!(
-        port,
-        "no Redis answered; starting a throw-away redis-server (dev mode, nothing is persisted)"
-    );
+    tracing::warn!(port, "no Redis answered; starting a throw-away redis-server (dev mode, nothing is persisted)");
     let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)

@@ -17,10 +17,7 @@ pub enum ApiError {
     #[error("{detail}")]
     InvalidRequest { field: String, detail: String },
     #[error("{source}")]
-    InvalidPhone {
-        field: &'static str,
-        source: PhoneError,
-    },
+    InvalidPhone { field: &'static str, source: PhoneError },
     #[error("not a valid email address")]
     InvalidEmail { field: &'static str },
     #[error("a valid API key is required: Authorization: Bearer <key>")]
@@ -32,10 +29,7 @@ pub enum ApiError {
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
     #[error("too many requests for this {scope}; retry after {retry_after_secs} s")]
-    RateLimited {
-        scope: &'static str,
-        retry_after_secs: u64,
-    },
+    RateLimited { scope: &'static str, retry_after_secs: u64 },
     #[error("this Idempotency-Key was used with a different request body")]
     IdempotencyKeyReused,
     #[error("the verification is {status}, not pending")]
@@ -48,10 +42,7 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::InvalidRequest {
-            field: field.into(),
-            detail: detail.into(),
-        }
+        Self::InvalidRequest { field: field.into(), detail: detail.into() }
     }
 
     fn slug(&self) -> &'static str {
@@ -167,9 +158,7 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(status);
         resp.content_type("application/problem+json");
         match self {
-            Self::RateLimited {
-                retry_after_secs, ..
-            } => {
+            Self::RateLimited { retry_after_secs, .. } => {
                 resp.insert_header(("Retry-After", retry_after_secs.to_string()));
             }
             Self::Unavailable(_) => {

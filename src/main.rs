@@ -12,11 +12,7 @@ use optin_verify::{
 };
 
 #[derive(Parser)]
-#[command(
-    name = "optin-verify",
-    version,
-    about = "Verified opt-in for telephone marketing"
-)]
+#[command(name = "optin-verify", version, about = "Verified opt-in for telephone marketing")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,12 +49,7 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { file } => match Settings::load(Some(&file)) {
             Ok(s) => {
-                println!(
-                    "{}: valid ({:?} mode, {} tenant(s))",
-                    file.display(),
-                    s.mode,
-                    s.tenants.len()
-                );
+                println!("{}: valid ({:?} mode, {} tenant(s))", file.display(), s.mode, s.tenants.len());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -88,12 +79,11 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings, role: Role) -> Result<(), Box<dyn std::error::Error>> {
-    let _dev_redis =
-        if settings.mode == Mode::Dev && settings.dev.spawn_redis && !settings.redis.cluster {
-            dev_redis::ensure(&settings.redis.url).await?
-        } else {
-            None
-        };
+    let _dev_redis = if settings.mode == Mode::Dev && settings.dev.spawn_redis && !settings.redis.cluster {
+        dev_redis::ensure(&settings.redis.url).await?
+    } else {
+        None
+    };
     let demo = demo_key(&settings);
     let bind = settings.http.bind.clone();
     let app = Application::build(settings, role).await?;
@@ -124,16 +114,12 @@ fn healthcheck(addr: &str) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
-    if s.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .is_err()
-    {
+    if s.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
         return ExitCode::FAILURE;
     }
     let mut buf = [0u8; 32];
     match s.read(&mut buf) {
-        Ok(n) if buf[..n].starts_with(b"HTTP/1.1 200") || buf[..n].starts_with(b"HTTP/1.0 200") => {
-            ExitCode::SUCCESS
-        }
+        Ok(n) if buf[..n].starts_with(b"HTTP/1.1 200") || buf[..n].starts_with(b"HTTP/1.0 200") => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
     }
 }

@@ -36,45 +36,18 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("optin_verify");
         // Always present, so a scrape of an idle instance is never empty.
-        registry.register(
-            "build",
-            "Build information",
-            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
-        );
+        registry.register("build", "Build information", Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]));
         let started = Family::<StartLabels, Counter>::default();
         let checks = Family::<OutcomeLabels, Counter>::default();
         let page_answers = Family::<OutcomeLabels, Counter>::default();
         let rate_limited = Family::<OutcomeLabels, Counter>::default();
         let sent = Family::<ChannelLabels, Counter>::default();
-        registry.register(
-            "verifications_started",
-            "Verifications started",
-            started.clone(),
-        );
+        registry.register("verifications_started", "Verifications started", started.clone());
         registry.register("checks", "Code checks by outcome", checks.clone());
-        registry.register(
-            "page_answers",
-            "Answers on the consumer pages",
-            page_answers.clone(),
-        );
-        registry.register(
-            "rate_limited",
-            "Requests refused by a rate limit, by scope",
-            rate_limited.clone(),
-        );
-        registry.register(
-            "messages_sent",
-            "Messages handed to a transport",
-            sent.clone(),
-        );
-        Self {
-            registry,
-            started,
-            checks,
-            page_answers,
-            rate_limited,
-            sent,
-        }
+        registry.register("page_answers", "Answers on the consumer pages", page_answers.clone());
+        registry.register("rate_limited", "Requests refused by a rate limit, by scope", rate_limited.clone());
+        registry.register("messages_sent", "Messages handed to a transport", sent.clone());
+        Self { registry, started, checks, page_answers, rate_limited, sent }
     }
 
     pub fn render(&self) -> String {

@@ -11,10 +11,12 @@ use crate::{
     config::{Mode, Settings},
     domain::ServerKey,
     error::ApiError,
+    evidence::ReceiptSigner,
     metrics::Metrics,
     pages,
     state::{AppState, Tenants},
     store::{Keys, Retention, Store, StoreError},
+    webhooks::{Deliverer, WebhookDeps, spawn_dispatchers, spawn_schedulers},
     worker::{SenderDeps, spawn_senders},
 };
 
@@ -36,6 +38,8 @@ pub enum StartupError {
     Secret(String),
     #[error("configuration key `channels`: {0}")]
     Channel(String),
+    #[error("configuration key `receipts.signing_key`: {0}")]
+    ReceiptKey(String),
 }
 
 pub struct Application {
@@ -55,9 +59,7 @@ fn server_key(settings: &Settings) -> Result<ServerKey, StartupError> {
     };
     if raw.trim().is_empty() {
         if settings.mode == Mode::Production {
-            return Err(StartupError::Secret(
-                "production needs a real server key".into(),
-            ));
+            return Err(StartupError::Secret("production needs a real server key".into()));
         }
         tracing::warn!(
             "DEV MODE: no secrets.server_key configured; using an EPHEMERAL key. Codes and links die with this process."
@@ -67,32 +69,46 @@ fn server_key(settings: &Settings) -> Result<ServerKey, StartupError> {
     ServerKey::parse(&raw).map_err(|e| StartupError::Secret(e.to_string()))
 }
 
+fn receipt_signer(settings: &Settings) -> Result<ReceiptSigner, StartupError> {
+    let r = &settings.receipts;
+    let raw = if !r.signing_key_file.is_empty() {
+        std::fs::read_to_string(&r.signing_key_file)
+            .map_err(|e| StartupError::ReceiptKey(format!("{}: {e}", r.signing_key_file)))?
+    } else {
+        r.signing_key.clone()
+    };
+    if raw.trim().is_empty() {
+        if settings.mode == Mode::Production {
+            return Err(StartupError::ReceiptKey("production needs a receipt signing key".into()));
+        }
+        tracing::warn!("DEV MODE: no receipts.signing_key configured; receipts are signed with an EPHEMERAL key.");
+        return Ok(ReceiptSigner::ephemeral());
+    }
+    ReceiptSigner::parse(&raw).map_err(|e| StartupError::ReceiptKey(e.to_string()))
+}
+
 fn notifier(settings: &Settings, store: &Store) -> Result<Arc<dyn Notifier>, StartupError> {
     if settings.dev.outbox {
         return Ok(Arc::new(ConsoleTransport::new(store.clone())));
     }
     Err(StartupError::Channel(
-        "no real transport is implemented yet; set dev.outbox = true to use the console transport"
-            .into(),
+        "no real transport is implemented yet; set dev.outbox = true to use the console transport".into(),
     ))
 }
 
 impl Application {
     pub async fn build(settings: Settings, role: Role) -> Result<Self, StartupError> {
-        let listener = TcpListener::bind(&settings.http.bind)
-            .map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?;
+        let listener =
+            TcpListener::bind(&settings.http.bind).map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?;
         Self::build_on(settings, role, listener).await
     }
 
     /// Like [`Application::build`] on a listener the caller bound (tests bind port 0 first,
     /// so that `public_base_url` can name the real port).
-    pub async fn build_on(
-        settings: Settings,
-        role: Role,
-        listener: TcpListener,
-    ) -> Result<Self, StartupError> {
+    pub async fn build_on(settings: Settings, role: Role, listener: TcpListener) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
         let key = server_key(&settings)?;
+        let signer = receipt_signer(&settings)?;
         let r = &settings.redis;
         let v = &settings.verification;
         let retention = Retention {
@@ -120,33 +136,31 @@ impl Application {
                 notifier: notifier(&settings, &store)?,
                 metrics: metrics.clone(),
             };
-            spawn_senders(deps, stop_rx).await?
+            let mut handles = spawn_senders(deps, stop_rx.clone()).await?;
+            let hooks = WebhookDeps {
+                settings: settings.clone(),
+                store: store.clone(),
+                tenants: tenants.clone(),
+                signer: signer.clone(),
+            };
+            handles.extend(spawn_dispatchers(hooks.clone(), stop_rx.clone()).await?);
+            handles.extend(Deliverer::spawn(hooks.clone(), stop_rx.clone()).await?);
+            handles.extend(spawn_schedulers(hooks, stop_rx));
+            handles
         } else {
             Vec::new()
         };
 
-        let port = listener
-            .local_addr()
-            .map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?
-            .port();
-        let state = web::Data::new(AppState {
-            settings: settings.clone(),
-            store,
-            key,
-            tenants,
-            metrics,
-        });
+        let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?.port();
+        let state = web::Data::new(AppState { settings: settings.clone(), store, key, signer, tenants, metrics });
         let serve_api = role != Role::Worker;
         let dev_outbox = settings.dev.outbox;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
                 .app_data(
-                    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
-                )
-                .app_data(
-                    web::QueryConfig::default()
-                        .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
+                    web::QueryConfig::default().error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
                 )
                 .wrap(actix_web::middleware::NormalizePath::trim())
                 .configure(|c| api::ops_routes(c, dev_outbox))
@@ -162,12 +176,7 @@ impl Application {
         .map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?
         .shutdown_timeout(30)
         .run();
-        Ok(Self {
-            server,
-            port,
-            workers,
-            stop,
-        })
+        Ok(Self { server, port, workers, stop })
     }
 
     pub fn port(&self) -> u16 {

@@ -7,9 +7,5 @@ pub fn init(json: bool) {
     let filter = EnvFilter::try_from_env("OPTIN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt().with_env_filter(filter).with_target(false);
     // A second init (tests) is harmless.
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

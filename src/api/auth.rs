@@ -19,21 +19,11 @@ impl FromRequest for AuthTenant {
 }
 
 fn authenticate(req: &HttpRequest) -> Result<AuthTenant, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal("no state".into()))?;
-    let header = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .ok_or(ApiError::Unauthorized)?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal("no state".into()))?;
+    let header = req.headers().get("authorization").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
     let (scheme, key) = header.split_once(' ').ok_or(ApiError::Unauthorized)?;
     if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
         return Err(ApiError::Unauthorized);
     }
-    state
-        .tenants
-        .by_key_hash(&ApiKeyHash::of(key.trim()))
-        .map(AuthTenant)
-        .ok_or(ApiError::Unauthorized)
+    state.tenants.by_key_hash(&ApiKeyHash::of(key.trim())).map(AuthTenant).ok_or(ApiError::Unauthorized)
 }

@@ -2,10 +2,13 @@
 //! they never send.
 
 mod auth;
+mod events;
 mod ops;
 mod start_request;
 mod verifications;
 mod view;
+mod webhook_endpoints;
+mod withdrawals;
 
 use actix_web::web;
 use utoipa::{
@@ -26,6 +29,17 @@ pub use view::{CheckResponse, VerificationView};
         verifications::check,
         verifications::resend,
         verifications::cancel,
+        webhook_endpoints::create,
+        webhook_endpoints::list,
+        webhook_endpoints::get,
+        webhook_endpoints::delete,
+        webhook_endpoints::rotate_secret,
+        events::list,
+        events::get,
+        events::deliveries,
+        events::redeliver,
+        withdrawals::create,
+        ops::jwks,
         ops::live,
         ops::ready,
         ops::outbox,
@@ -51,18 +65,19 @@ impl Modify for BearerAuth {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/verifications", web::post().to(verifications::start))
         .route("/v1/verifications/{id}", web::get().to(verifications::get))
-        .route(
-            "/v1/verifications/{id}/check",
-            web::post().to(verifications::check),
-        )
-        .route(
-            "/v1/verifications/{id}/resend",
-            web::post().to(verifications::resend),
-        )
-        .route(
-            "/v1/verifications/{id}/cancel",
-            web::post().to(verifications::cancel),
-        );
+        .route("/v1/verifications/{id}/check", web::post().to(verifications::check))
+        .route("/v1/verifications/{id}/resend", web::post().to(verifications::resend))
+        .route("/v1/verifications/{id}/cancel", web::post().to(verifications::cancel))
+        .route("/v1/webhook-endpoints", web::post().to(webhook_endpoints::create))
+        .route("/v1/webhook-endpoints", web::get().to(webhook_endpoints::list))
+        .route("/v1/webhook-endpoints/{id}", web::get().to(webhook_endpoints::get))
+        .route("/v1/webhook-endpoints/{id}", web::delete().to(webhook_endpoints::delete))
+        .route("/v1/webhook-endpoints/{id}/rotate-secret", web::post().to(webhook_endpoints::rotate_secret))
+        .route("/v1/events", web::get().to(events::list))
+        .route("/v1/events/{id}", web::get().to(events::get))
+        .route("/v1/events/{id}/deliveries", web::get().to(events::deliveries))
+        .route("/v1/events/{id}/redeliver", web::post().to(events::redeliver))
+        .route("/v1/withdrawals", web::post().to(withdrawals::create));
 }
 
 /// Health, metrics, the OpenAPI document and, in dev, the outbox.
@@ -70,7 +85,8 @@ pub fn ops_routes(cfg: &mut web::ServiceConfig, dev_outbox: bool) {
     cfg.route("/health/live", web::get().to(ops::live))
         .route("/health/ready", web::get().to(ops::ready))
         .route("/metrics", web::get().to(ops::metrics))
-        .route("/openapi.json", web::get().to(ops::openapi));
+        .route("/openapi.json", web::get().to(ops::openapi))
+        .route("/.well-known/jwks.json", web::get().to(ops::jwks));
     if dev_outbox {
         cfg.route("/dev/outbox", web::get().to(ops::outbox));
     }

@@ -19,6 +19,12 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"})))
 }
 
+/// The public keys that verify receipts.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations", responses((status = 200)))]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(state.signer.jwks())
+}
+
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
@@ -41,10 +47,7 @@ pub struct OutboxQuery {
     params(("to" = Option<String>, Query, description = "Only messages to this destination (E.164 or email)")),
     responses((status = 200, body = Vec<crate::store::OutboxMessage>))
 )]
-pub async fn outbox(
-    state: web::Data<AppState>,
-    q: web::Query<OutboxQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn outbox(state: web::Data<AppState>, q: web::Query<OutboxQuery>) -> Result<HttpResponse, ApiError> {
     let list = state.store.outbox_list(q.to.as_deref()).await?;
     Ok(HttpResponse::Ok().json(list))
 }

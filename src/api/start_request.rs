@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 use crate::{
     config::TenantSettings,
     domain::{
-        Channel, Collection, ConsentText, Context, Email, InitiatedBy, Locale, Method, PhoneNumber,
-        PhonePolicy, PrivacyStatement, Purpose,
+        Channel, Collection, ConsentText, Context, Email, InitiatedBy, Locale, Method, PhoneNumber, PhonePolicy,
+        PrivacyStatement, Purpose,
     },
     error::ApiError,
 };
@@ -61,25 +61,17 @@ fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
         return Err(ApiError::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
     }
     if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ApiError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(ApiError::invalid(field, "must not contain control characters"));
     }
     Ok(())
 }
 
 fn url(field: &str, value: &str) -> Result<(), ApiError> {
     text(field, value, 2048)?;
-    if !(value.starts_with("https://") || value.starts_with("http://"))
-        || value.contains(char::is_whitespace)
-    {
+    if !(value.starts_with("https://") || value.starts_with("http://")) || value.contains(char::is_whitespace) {
         return Err(ApiError::invalid(field, "must be an http(s) URL"));
     }
     Ok(())
@@ -87,27 +79,13 @@ fn url(field: &str, value: &str) -> Result<(), ApiError> {
 
 impl StartRequest {
     /// Applies the tenant's rules. `default_ttl` comes from config per method.
-    pub fn validate(
-        self,
-        tenant: &TenantSettings,
-        code_ttl: u64,
-        link_ttl: u64,
-    ) -> Result<ValidStart, ApiError> {
-        let phone_policy = PhonePolicy {
-            allowed_countries: &tenant.allowed_countries,
-            require_mobile: false,
-        };
-        let phone =
-            PhoneNumber::parse(&self.phone, &phone_policy).map_err(|e| ApiError::InvalidPhone {
-                field: "phone",
-                source: e,
-            })?;
+    pub fn validate(self, tenant: &TenantSettings, code_ttl: u64, link_ttl: u64) -> Result<ValidStart, ApiError> {
+        let phone_policy = PhonePolicy { allowed_countries: &tenant.allowed_countries, require_mobile: false };
+        let phone = PhoneNumber::parse(&self.phone, &phone_policy)
+            .map_err(|e| ApiError::InvalidPhone { field: "phone", source: e })?;
         let to = match self.channel {
             Channel::Sms | Channel::Whatsapp => {
-                let policy = PhonePolicy {
-                    allowed_countries: &tenant.allowed_countries,
-                    require_mobile: true,
-                };
+                let policy = PhonePolicy { allowed_countries: &tenant.allowed_countries, require_mobile: true };
                 let field = if self.to.is_some() { "to" } else { "phone" };
                 let raw = self.to.as_deref().unwrap_or(&self.phone);
                 PhoneNumber::parse(raw, &policy)
@@ -116,13 +94,11 @@ impl StartRequest {
                     .to_string()
             }
             Channel::Email => {
-                let raw = self.to.as_deref().ok_or_else(|| {
-                    ApiError::invalid("to", "an email address is required for channel email")
-                })?;
-                Email::parse(raw)
-                    .map_err(|_| ApiError::InvalidEmail { field: "to" })?
-                    .as_str()
-                    .to_string()
+                let raw = self
+                    .to
+                    .as_deref()
+                    .ok_or_else(|| ApiError::invalid("to", "an email address is required for channel email"))?;
+                Email::parse(raw).map_err(|_| ApiError::InvalidEmail { field: "to" })?.as_str().to_string()
             }
         };
         text("purpose.id", &self.purpose.id, 100)?;
@@ -147,10 +123,7 @@ impl StartRequest {
         if let Some(m) = &self.metadata {
             let size = serde_json::to_string(m).map_or(usize::MAX, |s| s.len());
             if m.len() > 20 || size > 2048 {
-                return Err(ApiError::invalid(
-                    "metadata",
-                    "at most 20 keys and 2048 bytes",
-                ));
+                return Err(ApiError::invalid("metadata", "at most 20 keys and 2048 bytes"));
             }
         }
         let default_ttl = match self.method {
@@ -159,10 +132,7 @@ impl StartRequest {
         };
         let ttl_seconds = self.expires_in_seconds.unwrap_or(default_ttl);
         if !(60..=7 * 86400).contains(&ttl_seconds) {
-            return Err(ApiError::invalid(
-                "expires_in_seconds",
-                "must be between 60 and 604800",
-            ));
+            return Err(ApiError::invalid("expires_in_seconds", "must be between 60 and 604800"));
         }
         Ok(ValidStart {
             method: self.method,

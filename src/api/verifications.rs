@@ -11,10 +11,7 @@ use crate::{
     http::ApiJson,
     metrics::{OutcomeLabels, StartLabels},
     state::AppState,
-    store::{
-        CheckOutcome, CreateOutcome, Limit, NewVerification, RateDecision, SimpleOutcome,
-        VerificationRecord,
-    },
+    store::{CheckOutcome, CreateOutcome, Limit, NewVerification, RateDecision, SimpleOutcome, VerificationRecord},
 };
 
 use super::{
@@ -37,11 +34,7 @@ fn parse_id(state: &AppState, raw: &str) -> Result<VerificationId, ApiError> {
 }
 
 /// Another tenant's verification is indistinguishable from a missing one.
-async fn load_own(
-    state: &AppState,
-    id: &VerificationId,
-    tenant: &str,
-) -> Result<VerificationRecord, ApiError> {
+async fn load_own(state: &AppState, id: &VerificationId, tenant: &str) -> Result<VerificationRecord, ApiError> {
     match state.store.get(id).await? {
         Some(v) if v.tenant == tenant => Ok(v),
         _ => Err(ApiError::NotFound),
@@ -51,59 +44,26 @@ async fn load_own(
 async fn limit_destination(state: &AppState, to: &str) -> Result<(), ApiError> {
     let l = &state.settings.limits;
     let limits = [
-        Limit {
-            max: l.destination_per_10m,
-            window_secs: 600,
-        },
-        Limit {
-            max: l.destination_per_day,
-            window_secs: 86_400,
-        },
+        Limit { max: l.destination_per_10m, window_secs: 600 },
+        Limit { max: l.destination_per_day, window_secs: 86_400 },
     ];
     let subject = state.key.pseudonym("dest", to);
-    match state
-        .store
-        .rate_limit("dest", &subject, &limits, AppState::now_ms())
-        .await?
-    {
+    match state.store.rate_limit("dest", &subject, &limits, AppState::now_ms()).await? {
         RateDecision::Allowed => Ok(()),
         RateDecision::Limited { retry_after_secs } => {
-            state
-                .metrics
-                .rate_limited
-                .get_or_create(&OutcomeLabels {
-                    outcome: "destination",
-                })
-                .inc();
-            Err(ApiError::RateLimited {
-                scope: "destination",
-                retry_after_secs,
-            })
+            state.metrics.rate_limited.get_or_create(&OutcomeLabels { outcome: "destination" }).inc();
+            Err(ApiError::RateLimited { scope: "destination", retry_after_secs })
         }
     }
 }
 
 async fn limit_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
-    let limits = [Limit {
-        max: state.settings.limits.tenant_per_minute,
-        window_secs: 60,
-    }];
-    match state
-        .store
-        .rate_limit("tenant", tenant, &limits, AppState::now_ms())
-        .await?
-    {
+    let limits = [Limit { max: state.settings.limits.tenant_per_minute, window_secs: 60 }];
+    match state.store.rate_limit("tenant", tenant, &limits, AppState::now_ms()).await? {
         RateDecision::Allowed => Ok(()),
         RateDecision::Limited { retry_after_secs } => {
-            state
-                .metrics
-                .rate_limited
-                .get_or_create(&OutcomeLabels { outcome: "tenant" })
-                .inc();
-            Err(ApiError::RateLimited {
-                scope: "tenant",
-                retry_after_secs,
-            })
+            state.metrics.rate_limited.get_or_create(&OutcomeLabels { outcome: "tenant" }).inc();
+            Err(ApiError::RateLimited { scope: "tenant", retry_after_secs })
         }
     }
 }
@@ -112,14 +72,9 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(v) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
-    let s = v
-        .to_str()
-        .map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))?;
+    let s = v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))?;
     if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            "Idempotency-Key",
-            "must be 1 to 255 visible ASCII characters",
-        ));
+        return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
     }
     Ok(Some(s.to_string()))
 }
@@ -158,10 +113,7 @@ pub async fn start(
     let idem = idempotency_key(&req)?;
     let partitions = state.settings.redis.partitions;
     let (id, body_hash) = match &idem {
-        Some(k) => (
-            state.key.idempotent_id(&tenant.id, k, partitions),
-            Some(hex::encode(Sha256::digest(&raw))),
-        ),
+        Some(k) => (state.key.idempotent_id(&tenant.id, k, partitions), Some(hex::encode(Sha256::digest(&raw)))),
         None => (VerificationId::random(partitions), None),
     };
     if body_hash.is_some()
@@ -192,22 +144,15 @@ pub async fn start(
         expires_ms: now + (valid.ttl_seconds as i64) * 1000,
         locale: valid.locale,
         initiated_by: valid.initiated_by,
-        context_json: serde_json::to_string(&valid.context)
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        context_json: serde_json::to_string(&valid.context).map_err(|e| ApiError::Internal(e.to_string()))?,
         body_hash,
     };
     match state.store.create(&new).await? {
         CreateOutcome::Created => {
-            let labels = StartLabels {
-                method: new.method.as_str(),
-                channel: new.channel.as_str(),
-            };
+            let labels = StartLabels { method: new.method.as_str(), channel: new.channel.as_str() };
             state.metrics.started.get_or_create(&labels).inc();
             tracing::info!(verification = %new.id, method = new.method.as_str(), channel = new.channel.as_str(), "verification started");
-            Ok(created(
-                VerificationView::build(&VerificationRecord::from(&new), &tenant),
-                false,
-            ))
+            Ok(created(VerificationView::build(&VerificationRecord::from(&new), &tenant), false))
         }
         CreateOutcome::Exists { .. } => {
             // Lost a race with the same Idempotency-Key: answer as the winner did.
@@ -265,38 +210,21 @@ pub async fn check(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&state, &path)?;
     let len = state.settings.verification.code_length;
-    let code =
-        Code::parse(&body.code, len).map_err(|e| ApiError::invalid("code", e.to_string()))?;
+    let code = Code::parse(&body.code, len).map_err(|e| ApiError::invalid("code", e.to_string()))?;
     let mac = state.key.code_mac(&id, &code);
-    let (status, attempts_remaining) = match state
-        .store
-        .check(&id, &tenant.id, &mac, AppState::now_ms())
-        .await?
-    {
+    let (status, attempts_remaining) = match state.store.check(&id, &tenant.id, &mac, AppState::now_ms()).await? {
         CheckOutcome::Missing => return Err(ApiError::NotFound),
-        CheckOutcome::Counted {
-            status,
-            attempts_remaining,
+        CheckOutcome::Counted { status, attempts_remaining } | CheckOutcome::Final { status, attempts_remaining } => {
+            (status, attempts_remaining)
         }
-        | CheckOutcome::Final {
-            status,
-            attempts_remaining,
-        } => (status, attempts_remaining),
     };
     let outcome = match status {
         Status::Confirmed => "confirmed",
         Status::Pending => "wrong_code",
         _ => "refused",
     };
-    state
-        .metrics
-        .checks
-        .get_or_create(&OutcomeLabels { outcome })
-        .inc();
-    Ok(HttpResponse::Ok().json(CheckResponse {
-        status,
-        attempts_remaining,
-    }))
+    state.metrics.checks.get_or_create(&OutcomeLabels { outcome }).inc();
+    Ok(HttpResponse::Ok().json(CheckResponse { status, attempts_remaining }))
 }
 
 /// Send the same code or link again, within the expiry window.
@@ -319,16 +247,10 @@ pub async fn resend(
     let id = parse_id(&state, &path)?;
     let v = load_own(&state, &id, &tenant.id).await?;
     if v.status != Status::Pending {
-        return Err(ApiError::NotPending {
-            status: v.status.as_str(),
-        });
+        return Err(ApiError::NotPending { status: v.status.as_str() });
     }
     limit_destination(&state, &v.to).await?;
-    match state
-        .store
-        .resend(&id, &tenant.id, AppState::now_ms())
-        .await?
-    {
+    match state.store.resend(&id, &tenant.id, AppState::now_ms()).await? {
         SimpleOutcome::Missing => Err(ApiError::NotFound),
         SimpleOutcome::Final(s) => Err(ApiError::NotPending { status: s.as_str() }),
         SimpleOutcome::Done => {
@@ -355,11 +277,7 @@ pub async fn cancel(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&state, &path)?;
-    match state
-        .store
-        .cancel(&id, &tenant.id, AppState::now_ms())
-        .await?
-    {
+    match state.store.cancel(&id, &tenant.id, AppState::now_ms()).await? {
         SimpleOutcome::Missing => Err(ApiError::NotFound),
         SimpleOutcome::Final(s) => Err(ApiError::NotPending { status: s.as_str() }),
         SimpleOutcome::Done => {

@@ -35,6 +35,11 @@ pub struct VerificationView {
     /// Present once confirmed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceRecord>,
+    /// The signed receipt (compact JWS, EdDSA) over the evidence, moments after confirmation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -85,11 +90,10 @@ impl VerificationView {
                 last_sent_at: v.last_sent_ms.and_then(record_at),
             },
             finished_at: v.finished_ms.and_then(record_at),
-            metadata: ctx
-                .and_then(|c| c.metadata)
-                .map(serde_json::Value::Object)
-                .unwrap_or(serde_json::Value::Null),
+            metadata: ctx.and_then(|c| c.metadata).map(serde_json::Value::Object).unwrap_or(serde_json::Value::Null),
+            receipt_id: evidence.as_ref().map(|_| crate::webhooks::receipt_id(v.id.as_str())),
             evidence,
+            receipt: v.receipt.clone(),
         }
     }
 }

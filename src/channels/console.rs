@@ -31,12 +31,10 @@ impl Notifier for ConsoleTransport {
                 subject: m.subject.clone(),
                 text: m.text.clone(),
                 html: m.html.clone(),
+                headers: m.headers.iter().cloned().collect(),
                 created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             };
-            self.store
-                .outbox_push(&entry)
-                .await
-                .map_err(|e| ChannelError::Transient(e.to_string()))?;
+            self.store.outbox_push(&entry).await.map_err(|e| ChannelError::Transient(e.to_string()))?;
             let masked = match m.channel {
                 Channel::Email => mask_email(&m.to),
                 _ => mask_phone(&m.to),

@@ -20,6 +20,8 @@ pub struct Message {
     pub subject: Option<String>,
     pub text: String,
     pub html: Option<String>,
+    /// Extra headers (email: RFC 8058 one-click unsubscribe).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Messages carry codes and links: never print them.

@@ -127,14 +127,18 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
                 optout_url: i.optout_url,
             };
             let subject = EmailSubject(&parts).render()?;
-            (
-                Some(subject.trim().to_string()),
-                EmailText(&parts).render()?,
-                Some(EmailHtml(&parts).render()?),
-            )
+            (Some(subject.trim().to_string()), EmailText(&parts).render()?, Some(EmailHtml(&parts).render()?))
         }
     };
+    let headers = match i.channel {
+        Channel::Email => vec![
+            ("List-Unsubscribe".to_string(), format!("<{}>", i.optout_url)),
+            ("List-Unsubscribe-Post".to_string(), "List-Unsubscribe=One-Click".to_string()),
+        ],
+        _ => Vec::new(),
+    };
     Ok(Message {
+        headers,
         verification_id: i.verification_id.to_string(),
         channel: i.channel,
         to: i.to.to_string(),

@@ -10,10 +10,7 @@ impl ApiKey {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         use base64::Engine;
-        Self(format!(
-            "ovk_{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        ))
+        Self(format!("ovk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
     }
 
     pub fn expose(&self) -> &str {
@@ -59,10 +56,7 @@ mod tests {
         let k = ApiKey::generate();
         assert!(k.expose().starts_with("ovk_"));
         assert_eq!(k.expose().len(), 4 + 43);
-        assert_eq!(
-            k.hash().as_str(),
-            hex::encode(Sha256::digest(k.expose().as_bytes()))
-        );
+        assert_eq!(k.hash().as_str(), hex::encode(Sha256::digest(k.expose().as_bytes())));
         assert_ne!(ApiKey::generate().expose(), k.expose());
         assert_eq!(format!("{k:?}"), "ApiKey(***)");
     }

@@ -59,9 +59,6 @@ mod tests {
     #[test]
     fn rejection_zone_is_skipped() {
         let mut words = vec![u64::MAX, 42].into_iter();
-        assert_eq!(
-            Code::from_uniform_words(6, || words.next().unwrap()).expose(),
-            "000042"
-        );
+        assert_eq!(Code::from_uniform_words(6, || words.next().unwrap()).expose(), "000042");
     }
 }

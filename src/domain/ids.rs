@@ -26,11 +26,7 @@ impl VerificationId {
     /// Parses an id from a URL. Anything malformed is simply "not found" to the caller.
     pub fn parse(s: &str, partitions: u16) -> Option<Self> {
         let hexpart = s.strip_prefix("vf_")?;
-        if hexpart.len() != 32
-            || !hexpart
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        {
+        if hexpart.len() != 32 || !hexpart.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return None;
         }
         let p = u16::from_str_radix(&hexpart[..4], 16).ok()?;

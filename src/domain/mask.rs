@@ -6,11 +6,7 @@ pub fn mask_phone(e164: &str) -> String {
     if digits.len() < 6 {
         return "***".into();
     }
-    let cc_len = if digits.starts_with(&['3', '1']) {
-        2
-    } else {
-        country_code_len(&digits)
-    };
+    let cc_len = if digits.starts_with(&['3', '1']) { 2 } else { country_code_len(&digits) };
     let cc: String = digits[..cc_len].iter().collect();
     let national = &digits[cc_len..];
     let n = national.len();
@@ -41,11 +37,7 @@ pub fn mask_email(email: &str) -> String {
     let local_masked = mask_word(local);
     let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
     let host_masked = mask_word(host);
-    if tld.is_empty() {
-        format!("{local_masked}@{host_masked}")
-    } else {
-        format!("{local_masked}@{host_masked}.{tld}")
-    }
+    if tld.is_empty() { format!("{local_masked}@{host_masked}") } else { format!("{local_masked}@{host_masked}.{tld}") }
 }
 
 fn mask_word(w: &str) -> String {

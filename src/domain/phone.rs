@@ -32,16 +32,12 @@ impl PhoneNumber {
         if trimmed.is_empty() || trimmed.len() > 32 {
             return Err(PhoneError::Invalid);
         }
-        let parsed =
-            phonenumber::parse(Some(country::Id::NL), trimmed).map_err(|_| PhoneError::Invalid)?;
+        let parsed = phonenumber::parse(Some(country::Id::NL), trimmed).map_err(|_| PhoneError::Invalid)?;
         if !parsed.is_valid() {
             return Err(PhoneError::Invalid);
         }
         let region = parsed.country().id().ok_or(PhoneError::Invalid)?;
-        let allowed = policy
-            .allowed_countries
-            .iter()
-            .any(|c| c.parse::<country::Id>().ok() == Some(region));
+        let allowed = policy.allowed_countries.iter().any(|c| c.parse::<country::Id>().ok() == Some(region));
         if !allowed {
             return Err(PhoneError::CountryNotAllowed);
         }
@@ -53,6 +49,21 @@ impl PhoneNumber {
             return Err(PhoneError::NotMobile);
         }
         Ok(Self(parsed.format().mode(Mode::E164).to_string()))
+    }
+
+    /// Like [`PhoneNumber::parse`] but for any country (withdrawals are never refused for it).
+    pub fn parse_any_country(input: &str, policy: &PhonePolicy<'_>) -> Result<Self, PhoneError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() || trimmed.len() > 32 {
+            return Err(PhoneError::Invalid);
+        }
+        let parsed = phonenumber::parse(Some(country::Id::NL), trimmed).map_err(|_| PhoneError::Invalid)?;
+        if !parsed.is_valid() {
+            return Err(PhoneError::Invalid);
+        }
+        let region = parsed.country().id().map(|r| r.as_ref().to_string()).unwrap_or_default();
+        let countries = [region];
+        Self::parse(trimmed, &PhonePolicy { allowed_countries: &countries, require_mobile: policy.require_mobile })
     }
 
     /// Trusted E.164 text read back from our own store.
@@ -80,57 +91,29 @@ mod tests {
     use super::*;
 
     fn nl(mobile: bool) -> PhonePolicy<'static> {
-        static NL: std::sync::LazyLock<Vec<String>> =
-            std::sync::LazyLock::new(|| vec!["NL".to_string()]);
-        PhonePolicy {
-            allowed_countries: &NL,
-            require_mobile: mobile,
-        }
+        static NL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["NL".to_string()]);
+        PhonePolicy { allowed_countries: &NL, require_mobile: mobile }
     }
 
     #[test]
     fn dutch_mobile_in_any_notation_becomes_e164() {
-        for input in [
-            "+31612345678",
-            "0612345678",
-            "06-12345678",
-            "+31 6 1234 5678",
-        ] {
-            assert_eq!(
-                PhoneNumber::parse(input, &nl(true)).unwrap().e164(),
-                "+31612345678",
-                "{input}"
-            );
+        for input in ["+31612345678", "0612345678", "06-12345678", "+31 6 1234 5678"] {
+            assert_eq!(PhoneNumber::parse(input, &nl(true)).unwrap().e164(), "+31612345678", "{input}");
         }
     }
 
     #[test]
     fn landline_is_refused_for_sms_but_fine_otherwise() {
-        assert_eq!(
-            PhoneNumber::parse("+31201234567", &nl(true)),
-            Err(PhoneError::NotMobile)
-        );
+        assert_eq!(PhoneNumber::parse("+31201234567", &nl(true)), Err(PhoneError::NotMobile));
         assert!(PhoneNumber::parse("+31201234567", &nl(false)).is_ok());
     }
 
     #[test]
     fn foreign_premium_and_garbage_are_refused() {
-        assert_eq!(
-            PhoneNumber::parse("+4915123456789", &nl(true)),
-            Err(PhoneError::CountryNotAllowed)
-        );
-        assert_eq!(
-            PhoneNumber::parse("+31900123456", &nl(false)),
-            Err(PhoneError::Premium)
-        );
-        assert_eq!(
-            PhoneNumber::parse("hello", &nl(false)),
-            Err(PhoneError::Invalid)
-        );
-        assert_eq!(
-            PhoneNumber::parse("+3161234", &nl(false)),
-            Err(PhoneError::Invalid)
-        );
+        assert_eq!(PhoneNumber::parse("+4915123456789", &nl(true)), Err(PhoneError::CountryNotAllowed));
+        assert_eq!(PhoneNumber::parse("+31900123456", &nl(false)), Err(PhoneError::Premium));
+        assert_eq!(PhoneNumber::parse("hello", &nl(false)), Err(PhoneError::Invalid));
+        assert_eq!(PhoneNumber::parse("+3161234", &nl(false)), Err(PhoneError::Invalid));
         assert_eq!(PhoneNumber::parse("", &nl(false)), Err(PhoneError::Invalid));
     }
 

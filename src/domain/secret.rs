@@ -70,12 +70,7 @@ impl ServerKey {
         let mut offset = 32;
         Code::from_uniform_words(len, || {
             if offset == 32 {
-                block = self.mac(&[
-                    b"code",
-                    id.as_str().as_bytes(),
-                    seed,
-                    &counter.to_be_bytes(),
-                ]);
+                block = self.mac(&[b"code", id.as_str().as_bytes(), seed, &counter.to_be_bytes()]);
                 counter += 1;
                 offset = 0;
             }
@@ -94,12 +89,7 @@ impl ServerKey {
     }
 
     pub fn token_for(&self, kind: TokenKind, id: &VerificationId, seed: &[u8]) -> LinkToken {
-        let full = self.mac(&[
-            b"token",
-            kind.label().as_bytes(),
-            id.as_str().as_bytes(),
-            seed,
-        ]);
+        let full = self.mac(&[b"token", kind.label().as_bytes(), id.as_str().as_bytes(), seed]);
         let mut secret = [0u8; 16];
         secret.copy_from_slice(&full[..16]);
         LinkToken::from_parts(id, &secret)
@@ -156,9 +146,8 @@ mod tests {
         let a = k.code_for(&id, &[1; 16], 6);
         assert_eq!(a.expose(), k.code_for(&id, &[1; 16], 6).expose());
         assert_eq!(a.expose().len(), 6);
-        let distinct: std::collections::HashSet<String> = (0..50u8)
-            .map(|i| k.code_for(&id, &[i; 16], 6).expose().to_string())
-            .collect();
+        let distinct: std::collections::HashSet<String> =
+            (0..50u8).map(|i| k.code_for(&id, &[i; 16], 6).expose().to_string()).collect();
         assert!(distinct.len() > 45);
     }
 
@@ -168,14 +157,8 @@ mod tests {
         let id = VerificationId::random(16);
         let c = Code::parse("123456", 6).unwrap();
         assert_eq!(k.code_mac(&id, &c), k.code_mac(&id, &c));
-        assert_ne!(
-            k.code_mac(&id, &c),
-            k.code_mac(&VerificationId::random(16), &c)
-        );
-        assert_ne!(
-            k.code_mac(&id, &c),
-            k.code_mac(&id, &Code::parse("123457", 6).unwrap())
-        );
+        assert_ne!(k.code_mac(&id, &c), k.code_mac(&VerificationId::random(16), &c));
+        assert_ne!(k.code_mac(&id, &c), k.code_mac(&id, &Code::parse("123457", 6).unwrap()));
     }
 
     #[test]
@@ -219,15 +202,9 @@ mod uniformity {
         }
         let expected = f64::from(n) / 10.0;
         for (pos, row) in counts.iter().enumerate() {
-            let chi2: f64 = row
-                .iter()
-                .map(|&c| (f64::from(c) - expected).powi(2) / expected)
-                .sum();
+            let chi2: f64 = row.iter().map(|&c| (f64::from(c) - expected).powi(2) / expected).sum();
             // 9 degrees of freedom: 27.88 is the 0.999 quantile.
-            assert!(
-                chi2 < 27.88,
-                "position {pos} looks biased: chi2 = {chi2:.1}, {row:?}"
-            );
+            assert!(chi2 < 27.88, "position {pos} looks biased: chi2 = {chi2:.1}, {row:?}");
         }
     }
 

@@ -37,10 +37,7 @@ impl LinkToken {
     pub(super) fn from_parts(id: &VerificationId, secret: &[u8; 16]) -> Self {
         let mut raw = hex::decode(&id.as_str()[3..]).expect("ids are hex");
         raw.extend_from_slice(secret);
-        Self {
-            text: URL_SAFE_NO_PAD.encode(raw),
-            id: id.clone(),
-        }
+        Self { text: URL_SAFE_NO_PAD.encode(raw), id: id.clone() }
     }
 
     /// Any string that is not a well-formed token for one of our partitions is refused.
@@ -53,10 +50,7 @@ impl LinkToken {
             return None;
         }
         let id = VerificationId::parse(&format!("vf_{}", hex::encode(&raw[..16])), partitions)?;
-        Some(Self {
-            text: s.to_string(),
-            id,
-        })
+        Some(Self { text: s.to_string(), id })
     }
 
     pub fn verification_id(&self) -> &VerificationId {

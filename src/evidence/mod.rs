@@ -1,6 +1,7 @@
-//! The evidence record of a finished verification (DESIGN.md §4). Signed receipts over it
-//! arrive with the webhooks work; the record's shape is fixed here.
+//! The evidence record of a finished verification (DESIGN.md §4) and its signed receipt.
 
+mod receipt;
 mod record;
 
+pub use receipt::{ReceiptKeyError, ReceiptSigner};
 pub use record::{EvidenceRecord, at as record_at, build};

@@ -87,20 +87,14 @@ pub fn build(v: &VerificationRecord, ctx: &Context, tenant: &TenantSettings) -> 
     EvidenceRecord {
         record_id: format!("ev_{}", &v.id.as_str()[3..]),
         schema_version: SCHEMA_VERSION,
-        subject: Subject {
-            phone: v.phone.clone(),
-            verified_destination: v.to.clone(),
-        },
+        subject: Subject { phone: v.phone.clone(), verified_destination: v.to.clone() },
         controller: Controller {
             name: tenant.name.clone(),
             kvk: tenant.kvk.clone(),
             contact_email: tenant.contact_email.clone(),
         },
         caller: ctx.caller.clone(),
-        purpose: PurposeView {
-            id: ctx.purpose.id.clone(),
-            text: ctx.purpose.text.clone(),
-        },
+        purpose: PurposeView { id: ctx.purpose.id.clone(), text: ctx.purpose.text.clone() },
         legal_basis: "Telecommunicatiewet art. 11.7 jo. AVG art. 6(1)(a)",
         notice: Notice {
             consent_text_version: ctx.consent_text.version.clone(),
@@ -120,9 +114,6 @@ pub fn build(v: &VerificationRecord, ctx: &Context, tenant: &TenantSettings) -> 
             user_agent: v.confirm_user_agent.clone().filter(|s| !s.is_empty()),
             attempts: v.attempts,
         },
-        withdrawal: Withdrawal {
-            methods: vec!["link", "api"],
-            withdrawn_at: v.withdrawn_ms.and_then(at),
-        },
+        withdrawal: Withdrawal { methods: vec!["link", "api"], withdrawn_at: v.withdrawn_ms.and_then(at) },
     }
 }

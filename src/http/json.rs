@@ -14,14 +14,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(64 * 1024, |s| s.settings.http.max_body_bytes);
-        let declared = req
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let limit = req.app_data::<web::Data<AppState>>().map_or(64 * 1024, |s| s.settings.http.max_body_bytes);
+        let declared =
+            req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
         let is_json = req
             .headers()
             .get("content-type")
@@ -52,23 +47,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
 /// Parses in two steps so that syntax and schema errors get different answers.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     if !value.is_object() {
-        return Err(ApiError::invalid(
-            "",
-            "the request body must be a JSON object",
-        ));
+        return Err(ApiError::invalid("", "the request body must be a JSON object"));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         // An unknown or missing field is named by serde inside the message; lift it out.
-        let field = if path == "." {
-            named_field(&inner).unwrap_or_default()
-        } else {
-            path
-        };
+        let field = if path == "." { named_field(&inner).unwrap_or_default() } else { path };
         ApiError::invalid(field, inner)
     })
 }
@@ -114,9 +101,6 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_malformed_json() {
-        assert!(matches!(
-            parse::<T>(b"{\"a\":"),
-            Err(ApiError::MalformedJson(_))
-        ));
+        assert!(matches!(parse::<T>(b"{\"a\":"), Err(ApiError::MalformedJson(_))));
     }
 }

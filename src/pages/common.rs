@@ -26,18 +26,9 @@ pub struct Lang {
 impl Lang {
     pub fn pick(q: &LangQuery, locale: Option<Locale>) -> Self {
         match q.lang.as_deref() {
-            Some("en") => Self {
-                en: true,
-                query: "?lang=en",
-            },
-            Some("nl") => Self {
-                en: false,
-                query: "?lang=nl",
-            },
-            _ => Self {
-                en: locale == Some(Locale::En),
-                query: "",
-            },
+            Some("en") => Self { en: true, query: "?lang=en" },
+            Some("nl") => Self { en: false, query: "?lang=nl" },
+            _ => Self { en: locale == Some(Locale::En), query: "" },
         }
     }
 
@@ -89,9 +80,7 @@ impl From<crate::store::StoreError> for PageError {
 
 pub fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
     match body {
-        Ok(b) => HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(b),
+        Ok(b) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(b),
         Err(e) => {
             tracing::error!(error = %e, "page template failed");
             HttpResponse::InternalServerError().finish()
@@ -111,48 +100,20 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         let (en, heading, body) = match self {
             Self::Invalid { en } => {
-                let page = InvalidPage {
-                    lang: if *en { "en" } else { "nl" },
-                    brand: brand(*en),
-                    en: *en,
-                };
+                let page = InvalidPage { lang: if *en { "en" } else { "nl" }, brand: brand(*en), en: *en };
                 return html(self.status_code(), page.render());
             }
-            Self::RateLimited { en, .. } if *en => (
-                true,
-                "Too many requests",
-                "Please wait a minute and try again.",
-            ),
-            Self::RateLimited { .. } => (
-                false,
-                "Te veel verzoeken",
-                "Wacht een minuut en probeer het opnieuw.",
-            ),
-            Self::Unavailable { en: true } => (
-                true,
-                "Temporarily unavailable",
-                "Please try again in a moment.",
-            ),
-            Self::Unavailable { .. } => (
-                false,
-                "Tijdelijk niet beschikbaar",
-                "Probeer het over een moment opnieuw.",
-            ),
+            Self::RateLimited { en, .. } if *en => (true, "Too many requests", "Please wait a minute and try again."),
+            Self::RateLimited { .. } => (false, "Te veel verzoeken", "Wacht een minuut en probeer het opnieuw."),
+            Self::Unavailable { en: true } => (true, "Temporarily unavailable", "Please try again in a moment."),
+            Self::Unavailable { .. } => (false, "Tijdelijk niet beschikbaar", "Probeer het over een moment opnieuw."),
         };
-        let page = DonePage {
-            lang: if en { "en" } else { "nl" },
-            brand: brand(en),
-            heading,
-            body,
-        };
+        let page = DonePage { lang: if en { "en" } else { "nl" }, brand: brand(en), heading, body };
         let mut resp = html(self.status_code(), page.render());
-        if let Self::RateLimited {
-            retry_after_secs, ..
-        } = self
+        if let Self::RateLimited { retry_after_secs, .. } = self
             && let Ok(v) = retry_after_secs.to_string().parse()
         {
-            resp.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, v);
+            resp.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
         }
         resp
     }
@@ -166,35 +127,19 @@ fn brand(en: bool) -> &'static str {
 pub async fn limit_ip(state: &AppState, req: &HttpRequest, en: bool) -> Result<(), PageError> {
     let ip = ip_of(state, req);
     let subject = state.key.pseudonym("ip", &ip);
-    let limits = [Limit {
-        max: state.settings.limits.page_ip_per_minute,
-        window_secs: 60,
-    }];
-    match state
-        .store
-        .rate_limit("ip", &subject, &limits, AppState::now_ms())
-        .await?
-    {
+    let limits = [Limit { max: state.settings.limits.page_ip_per_minute, window_secs: 60 }];
+    match state.store.rate_limit("ip", &subject, &limits, AppState::now_ms()).await? {
         RateDecision::Allowed => Ok(()),
-        RateDecision::Limited { retry_after_secs } => Err(PageError::RateLimited {
-            en,
-            retry_after_secs,
-        }),
+        RateDecision::Limited { retry_after_secs } => Err(PageError::RateLimited { en, retry_after_secs }),
     }
 }
 
 pub fn ip_of(state: &AppState, req: &HttpRequest) -> String {
-    client_ip(req, &state.settings.http.trusted_proxies)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default()
+    client_ip(req, &state.settings.http.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default()
 }
 
 pub fn user_agent(req: &HttpRequest) -> String {
-    let ua = req
-        .headers()
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let ua = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     ua.chars().take(512).collect()
 }
 

@@ -12,9 +12,7 @@ use crate::{
     store::{LinkAnswer, VerificationRecord},
 };
 
-use super::common::{
-    CsrfForm, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent,
-};
+use super::common::{CsrfForm, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/confirm.html")]
@@ -40,18 +38,9 @@ async fn open_verification(
     lang_q: &LangQuery,
 ) -> Result<(LinkToken, VerificationRecord), PageError> {
     let en_hint = lang_q.lang.as_deref() == Some("en");
-    let token = LinkToken::parse(raw, state.settings.redis.partitions)
-        .ok_or(PageError::invalid(en_hint))?;
-    let v = state
-        .store
-        .get(token.verification_id())
-        .await?
-        .ok_or(PageError::invalid(en_hint))?;
-    let matches: bool = v
-        .confirm_token_hash
-        .as_bytes()
-        .ct_eq(token.hash().as_bytes())
-        .into();
+    let token = LinkToken::parse(raw, state.settings.redis.partitions).ok_or(PageError::invalid(en_hint))?;
+    let v = state.store.get(token.verification_id()).await?.ok_or(PageError::invalid(en_hint))?;
+    let matches: bool = v.confirm_token_hash.as_bytes().ct_eq(token.hash().as_bytes()).into();
     let open = v.status == Status::Pending && AppState::now_ms() < v.expires_ms;
     if !matches || !open {
         return Err(PageError::invalid(Lang::pick(lang_q, Some(v.locale)).en));
@@ -69,12 +58,8 @@ pub async fn show(
     limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
     let (token, v) = open_verification(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
-    let tenant = state
-        .tenants
-        .by_id(&v.tenant)
-        .ok_or(PageError::invalid(lang.en))?;
-    let ctx: Context =
-        serde_json::from_str(&v.context_json).map_err(|_| PageError::invalid(lang.en))?;
+    let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
+    let ctx: Context = serde_json::from_str(&v.context_json).map_err(|_| PageError::invalid(lang.en))?;
     let page = ConfirmPage {
         lang: lang.code(),
         lang_query: lang.query,
@@ -128,30 +113,13 @@ async fn answer(
     }
     let outcome = state
         .store
-        .answer_link(
-            &v.id,
-            &token.hash(),
-            choice,
-            AppState::now_ms(),
-            &ip_of(&state, &req),
-            &user_agent(&req),
-        )
+        .answer_link(&v.id, &token.hash(), choice, AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req))
         .await?;
     let LinkAnswer::Done(status) = outcome else {
         return Err(PageError::invalid(lang.en));
     };
-    state
-        .metrics
-        .page_answers
-        .get_or_create(&OutcomeLabels {
-            outcome: status.as_str(),
-        })
-        .inc();
-    let brand = state
-        .tenants
-        .by_id(&v.tenant)
-        .map(|t| t.name.clone())
-        .unwrap_or_default();
+    state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: status.as_str() }).inc();
+    let brand = state.tenants.by_id(&v.tenant).map(|t| t.name.clone()).unwrap_or_default();
     let (heading, body) = match (status, lang.en) {
         (Status::Confirmed, true) => (
             "Thank you, your consent is recorded",
@@ -161,20 +129,9 @@ async fn answer(
             "Dank u wel, uw toestemming is vastgelegd",
             "U kunt die altijd intrekken via de link in het bericht dat u ontving.",
         ),
-        (_, true) => (
-            "Understood: you will not be called",
-            "We have recorded that you do not give consent.",
-        ),
-        (_, false) => (
-            "Duidelijk: u wordt niet gebeld",
-            "We hebben vastgelegd dat u geen toestemming geeft.",
-        ),
+        (_, true) => ("Understood: you will not be called", "We have recorded that you do not give consent."),
+        (_, false) => ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft."),
     };
-    let page = DonePage {
-        lang: lang.code(),
-        brand: &brand,
-        heading,
-        body,
-    };
+    let page = DonePage { lang: lang.code(), brand: &brand, heading, body };
     Ok(html(StatusCode::OK, page.render()))
 }

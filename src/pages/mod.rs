@@ -28,17 +28,12 @@ fn get_or_head() -> guard::AnyGuard {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let form = web::FormConfig::default()
-        .limit(4096)
-        .error_handler(|_, _| PageError::invalid(false).into());
+    let form = web::FormConfig::default().limit(4096).error_handler(|_, _| PageError::invalid(false).into());
     cfg.service(
         web::scope("/c")
             .wrap(page_headers())
             .app_data(form.clone())
-            .route(
-                "/{token}",
-                web::route().guard(get_or_head()).to(confirm::show),
-            )
+            .route("/{token}", web::route().guard(get_or_head()).to(confirm::show))
             .route("/{token}/confirm", web::post().to(confirm::confirm))
             .route("/{token}/decline", web::post().to(confirm::decline)),
     )
@@ -46,10 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/o")
             .wrap(page_headers())
             .app_data(form)
-            .route(
-                "/{token}",
-                web::route().guard(get_or_head()).to(optout::show),
-            )
+            .route("/{token}", web::route().guard(get_or_head()).to(optout::show))
             .route("/{token}", web::post().to(optout::submit)),
     )
     .route("/static/app.css", web::get().to(stylesheet));

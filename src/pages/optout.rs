@@ -11,9 +11,7 @@ use crate::{
     store::{OptOutOutcome, VerificationRecord},
 };
 
-use super::common::{
-    CsrfForm, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent,
-};
+use super::common::{DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent};
 
 #[derive(Template)]
 #[template(path = "pages/optout.html")]
@@ -28,24 +26,20 @@ struct OptOutPage<'a> {
     csrf: String,
 }
 
-async fn load(
-    state: &AppState,
-    raw: &str,
-    q: &LangQuery,
-) -> Result<(LinkToken, VerificationRecord), PageError> {
+/// The form behind the button, or an RFC 8058 one-click POST from a mail client, which
+/// carries `List-Unsubscribe=One-Click` instead of our CSRF value.
+#[derive(Debug, serde::Deserialize)]
+pub struct OptOutForm {
+    csrf: Option<String>,
+    #[serde(rename = "List-Unsubscribe")]
+    one_click: Option<String>,
+}
+
+async fn load(state: &AppState, raw: &str, q: &LangQuery) -> Result<(LinkToken, VerificationRecord), PageError> {
     let en_hint = q.lang.as_deref() == Some("en");
-    let token = LinkToken::parse(raw, state.settings.redis.partitions)
-        .ok_or(PageError::invalid(en_hint))?;
-    let v = state
-        .store
-        .get(token.verification_id())
-        .await?
-        .ok_or(PageError::invalid(en_hint))?;
-    let matches: bool = v
-        .optout_token_hash
-        .as_bytes()
-        .ct_eq(token.hash().as_bytes())
-        .into();
+    let token = LinkToken::parse(raw, state.settings.redis.partitions).ok_or(PageError::invalid(en_hint))?;
+    let v = state.store.get(token.verification_id()).await?.ok_or(PageError::invalid(en_hint))?;
+    let matches: bool = v.optout_token_hash.as_bytes().ct_eq(token.hash().as_bytes()).into();
     if !matches {
         return Err(PageError::invalid(en_hint));
     }
@@ -54,26 +48,11 @@ async fn load(
 
 fn nothing_left(lang: &Lang, brand: &str) -> HttpResponse {
     let (heading, body) = if lang.en {
-        (
-            "You will not be called",
-            "There is no consent on record for this request.",
-        )
+        ("You will not be called", "There is no consent on record for this request.")
     } else {
-        (
-            "U wordt niet gebeld",
-            "Er staat voor dit verzoek geen toestemming geregistreerd.",
-        )
+        ("U wordt niet gebeld", "Er staat voor dit verzoek geen toestemming geregistreerd.")
     };
-    html(
-        StatusCode::OK,
-        DonePage {
-            lang: lang.code(),
-            brand,
-            heading,
-            body,
-        }
-        .render(),
-    )
+    html(StatusCode::OK, DonePage { lang: lang.code(), brand, heading, body }.render())
 }
 
 /// GET and HEAD: shows the choice, changes nothing.
@@ -86,11 +65,7 @@ pub async fn show(
     limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
     let (token, v) = load(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
-    let brand = state
-        .tenants
-        .by_id(&v.tenant)
-        .map(|t| t.name.clone())
-        .unwrap_or_default();
+    let brand = state.tenants.by_id(&v.tenant).map(|t| t.name.clone()).unwrap_or_default();
     let confirmed = v.status == Status::Confirmed && v.withdrawn_ms.is_none();
     if !(confirmed || v.status == Status::Pending) {
         return Ok(nothing_left(&lang, &brand));
@@ -113,66 +88,33 @@ pub async fn submit(
     req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<LangQuery>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<OptOutForm>,
 ) -> Result<HttpResponse, PageError> {
     limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
     let (token, v) = load(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
-    if !state.key.csrf_ok(&token.hash(), &form.csrf) {
+    let one_click = form.one_click.as_deref() == Some("One-Click");
+    let csrf_ok = form.csrf.as_deref().is_some_and(|c| state.key.csrf_ok(&token.hash(), c));
+    if !(one_click || csrf_ok) {
         return Err(PageError::invalid(lang.en));
     }
-    let outcome = state
-        .store
-        .opt_out(
-            &v.id,
-            &token.hash(),
-            AppState::now_ms(),
-            &ip_of(&state, &req),
-            &user_agent(&req),
-        )
-        .await?;
-    let brand = state
-        .tenants
-        .by_id(&v.tenant)
-        .map(|t| t.name.clone())
-        .unwrap_or_default();
+    let outcome =
+        state.store.opt_out(&v.id, &token.hash(), AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req)).await?;
+    let brand = state.tenants.by_id(&v.tenant).map(|t| t.name.clone()).unwrap_or_default();
     let label = match outcome {
         OptOutOutcome::Declined => "opt_out_declined",
         OptOutOutcome::Withdrawn => "withdrawn",
         OptOutOutcome::AlreadyDone => "opt_out_noop",
         OptOutOutcome::Invalid => return Err(PageError::invalid(lang.en)),
     };
-    state
-        .metrics
-        .page_answers
-        .get_or_create(&OutcomeLabels { outcome: label })
-        .inc();
+    state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: label }).inc();
     let (heading, body) = match (outcome, lang.en) {
-        (OptOutOutcome::Withdrawn, true) => (
-            "Your consent is withdrawn",
-            "You will not be called about this any more.",
-        ),
-        (OptOutOutcome::Withdrawn, false) => (
-            "Uw toestemming is ingetrokken",
-            "U wordt hier niet meer over gebeld.",
-        ),
-        (_, true) => (
-            "Understood: you will not be called",
-            "We have recorded that you do not give consent.",
-        ),
-        (_, false) => (
-            "Duidelijk: u wordt niet gebeld",
-            "We hebben vastgelegd dat u geen toestemming geeft.",
-        ),
-    };
-    Ok(html(
-        StatusCode::OK,
-        DonePage {
-            lang: lang.code(),
-            brand: &brand,
-            heading,
-            body,
+        (OptOutOutcome::Withdrawn, true) => {
+            ("Your consent is withdrawn", "You will not be called about this any more.")
         }
-        .render(),
-    ))
+        (OptOutOutcome::Withdrawn, false) => ("Uw toestemming is ingetrokken", "U wordt hier niet meer over gebeld."),
+        (_, true) => ("Understood: you will not be called", "We have recorded that you do not give consent."),
+        (_, false) => ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft."),
+    };
+    Ok(html(StatusCode::OK, DonePage { lang: lang.code(), brand: &brand, heading, body }.render()))
 }

@@ -33,9 +33,7 @@ impl Conn {
                 .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(timeout))
                 .set_number_of_retries(1);
-            Ok(Self::Single(
-                client.get_connection_manager_with_config(cfg).await?,
-            ))
+            Ok(Self::Single(client.get_connection_manager_with_config(cfg).await?))
         }
     }
 }

@@ -10,10 +10,7 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(prefix: &str, partitions: u16) -> Self {
-        Self {
-            prefix: prefix.to_string(),
-            partitions,
-        }
+        Self { prefix: prefix.to_string(), partitions }
     }
 
     pub fn partitions(&self) -> u16 {
@@ -39,12 +36,55 @@ impl Keys {
         format!("{}:events", self.tag(p))
     }
 
+    /// `{ov:p17}:exp`: pending verifications by deadline, for the expiry sweeper.
+    pub fn deadlines(&self, p: Partition) -> String {
+        format!("{}:exp", self.tag(p))
+    }
+
+    /// `{ov:p17}:msg:<event id>`: a webhook message and its per-endpoint delivery state.
+    pub fn message(&self, p: Partition, event_id: &str) -> String {
+        format!("{}:msg:{event_id}", self.tag(p))
+    }
+
+    /// `{ov:p17}:att:<event id>`: the attempt log of a message, newest first.
+    pub fn attempts(&self, p: Partition, event_id: &str) -> String {
+        format!("{}:att:{event_id}", self.tag(p))
+    }
+
+    /// `{ov:p17}:deliver`: deliveries to make now.
+    pub fn deliver_stream(&self, p: Partition) -> String {
+        format!("{}:deliver", self.tag(p))
+    }
+
+    /// `{ov:p17}:retry`: deliveries waiting for their next attempt, by due time.
+    pub fn retries(&self, p: Partition) -> String {
+        format!("{}:retry", self.tag(p))
+    }
+
+    /// `{ov:p17}:dead`: deliveries that used up their schedule.
+    pub fn dead_letters(&self, p: Partition) -> String {
+        format!("{}:dead", self.tag(p))
+    }
+
+    /// `{ov:p17}:tev:<tenant>`: the tenant's events in this partition, by time.
+    pub fn tenant_events(&self, p: Partition, tenant: &str) -> String {
+        format!("{}:tev:{tenant}", self.tag(p))
+    }
+
+    /// `{ov:t:<tenant>}:ep`: the tenant's webhook endpoints.
+    pub fn endpoints(&self, tenant: &str) -> String {
+        format!("{{{}:t:{tenant}}}:ep", self.prefix)
+    }
+
+    /// The partition that holds events about a phone number with no verification.
+    pub fn partition_for(&self, pseudonym: &str) -> Partition {
+        let n = u64::from_str_radix(&pseudonym[..8.min(pseudonym.len())], 16).unwrap_or(0);
+        Partition((n % u64::from(self.partitions)) as u16)
+    }
+
     /// `{ov:rl:<scope>:<subject>}:<window>:<index>`: one fixed-window counter.
     pub fn rate(&self, scope: &str, subject: &str, window_secs: u64, index: u64) -> String {
-        format!(
-            "{{{}:rl:{scope}:{subject}}}:{window_secs}:{index}",
-            self.prefix
-        )
+        format!("{{{}:rl:{scope}:{subject}}}:{window_secs}:{index}", self.prefix)
     }
 
     /// `{ov:dev}:outbox`: what the console transport "sent" (dev mode only).

@@ -2,6 +2,7 @@
 //! plain commands. The store knows nothing of HTTP.
 
 mod conn;
+mod endpoints;
 mod error;
 mod keys;
 mod outbox;
@@ -10,17 +11,23 @@ mod rate_limit;
 mod record;
 mod scripts;
 mod verifications;
+mod webhooks;
 
 use std::time::Duration;
 
 pub use conn::Conn;
+pub use endpoints::{EndpointChange, EndpointRecord};
 pub use error::StoreError;
 pub use keys::Keys;
 pub use outbox::OutboxMessage;
-pub use queue::{SendJob, SendQueue};
+pub use queue::{SEND_GROUP, SendJob, StreamReader};
 pub use rate_limit::{Limit, RateDecision};
 pub use record::{NewVerification, VerificationRecord};
-pub use verifications::{CheckOutcome, CreateOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome};
+pub use verifications::{CheckOutcome, CreateOutcome, ExpireOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome};
+pub use webhooks::{
+    DELIVER_GROUP, DISPATCH_GROUP, DeliveryJob, DeliveryOutcome, EventEntry, Fanout, StoredMessage, event_id,
+    parse_event_id, to_delivery, to_event,
+};
 
 /// Time-to-live settings that scripts apply.
 #[derive(Debug, Clone, Copy)]
@@ -48,11 +55,7 @@ impl Store {
         retention: Retention,
     ) -> Result<Self, StoreError> {
         let conn = Conn::connect(url, cluster, timeout).await?;
-        Ok(Self {
-            conn,
-            keys,
-            retention,
-        })
+        Ok(Self { conn, keys, retention })
     }
 
     pub fn keys(&self) -> &Keys {

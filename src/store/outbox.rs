@@ -21,6 +21,9 @@ pub struct OutboxMessage {
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
+    /// Email only: the extra headers, such as `List-Unsubscribe`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
     pub created_at: String,
 }
 
@@ -38,11 +41,7 @@ impl Store {
 
     /// Newest first, optionally only those sent to `to`.
     pub async fn outbox_list(&self, to: Option<&str>) -> Result<Vec<OutboxMessage>, StoreError> {
-        let raw: Vec<String> = self
-            .conn
-            .clone()
-            .lrange(self.keys.outbox(), 0, OUTBOX_MAX - 1)
-            .await?;
+        let raw: Vec<String> = self.conn.clone().lrange(self.keys.outbox(), 0, OUTBOX_MAX - 1).await?;
         Ok(raw
             .iter()
             .filter_map(|s| serde_json::from_str::<OutboxMessage>(s).ok())

@@ -1,15 +1,16 @@
-//! The per-partition send streams, read by workers in a consumer group.
+//! Consumer-group readers of the per-partition streams (sends, events, deliveries).
 //!
-//! An entry stays in the group's pending list until a worker acknowledges it after the
-//! transport took the message; entries a dead worker left are reclaimed with XAUTOCLAIM.
+//! An entry stays in the group's pending list until its consumer acknowledges it after the
+//! work is done: a crash in between means the entry is reclaimed with XAUTOCLAIM and done
+//! again (at least once).
 
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 
-use crate::domain::{Partition, VerificationId};
+use crate::domain::VerificationId;
 
 use super::{Conn, Store, StoreError, scripts};
 
-const GROUP: &str = "senders";
+pub const SEND_GROUP: &str = "senders";
 
 /// One message to send.
 #[derive(Debug, Clone)]
@@ -20,70 +21,30 @@ pub struct SendJob {
     pub kind: String,
 }
 
-/// A worker's view of one partition's send stream, on its own connection.
-pub struct SendQueue {
-    conn: Conn,
-    stream: String,
-    consumer: String,
-    partitions: u16,
-}
-
-impl Store {
-    /// Opens the queue of `p`, creating the stream and group on first use.
-    pub async fn send_queue(
-        &self,
-        p: Partition,
-        consumer: &str,
-        conn: Conn,
-    ) -> Result<SendQueue, StoreError> {
-        let stream = self.keys.send_stream(p);
-        let mut c = conn.clone();
-        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(&stream)
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM")
-            .query_async(&mut c)
-            .await;
-        if let Err(e) = created
-            && e.code() != Some("BUSYGROUP")
-        {
-            return Err(e.into());
-        }
-        Ok(SendQueue {
-            conn,
-            stream,
-            consumer: consumer.to_string(),
-            partitions: self.keys.partitions(),
+impl SendJob {
+    pub fn from_entry(e: StreamId, partitions: u16) -> Option<Self> {
+        let vid: String = e.get("vid")?;
+        Some(Self {
+            verification_id: VerificationId::parse(&vid, partitions)?,
+            kind: e.get("kind").unwrap_or_else(|| "initial".into()),
+            entry_id: e.id,
         })
     }
 }
 
-impl SendQueue {
-    fn jobs(&self, ids: Vec<StreamId>) -> Vec<SendJob> {
-        ids.into_iter()
-            .filter_map(|e| {
-                let vid: String = e.get("vid")?;
-                let kind: String = e.get("kind").unwrap_or_else(|| "initial".into());
-                Some(SendJob {
-                    verification_id: VerificationId::parse(&vid, self.partitions)?,
-                    entry_id: e.id,
-                    kind,
-                })
-            })
-            .collect()
-    }
+/// A consumer of one partition's stream in one group, on its own connection.
+pub struct StreamReader {
+    conn: Conn,
+    stream: String,
+    group: &'static str,
+    consumer: String,
+}
 
-    /// New entries, waiting up to `block_ms` for some to arrive.
-    pub async fn read_new(
-        &mut self,
-        count: usize,
-        block_ms: u64,
-    ) -> Result<Vec<SendJob>, StoreError> {
+impl StreamReader {
+    async fn entries(&mut self, count: usize, block_ms: u64) -> Result<Vec<StreamId>, StoreError> {
         let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
             .arg("GROUP")
-            .arg(GROUP)
+            .arg(self.group)
             .arg(&self.consumer)
             .arg("COUNT")
             .arg(count)
@@ -94,21 +55,13 @@ impl SendQueue {
             .arg(">")
             .query_async(&mut self.conn)
             .await?;
-        let ids = reply
-            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
-            .unwrap_or_default();
-        Ok(self.jobs(ids))
+        Ok(reply.map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect()).unwrap_or_default())
     }
 
-    /// Entries another worker took but did not acknowledge within `min_idle_ms`.
-    pub async fn reclaim(
-        &mut self,
-        count: usize,
-        min_idle_ms: u64,
-    ) -> Result<Vec<SendJob>, StoreError> {
+    async fn reclaimed(&mut self, count: usize, min_idle_ms: u64) -> Result<Vec<StreamId>, StoreError> {
         let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(&self.stream)
-            .arg(GROUP)
+            .arg(self.group)
             .arg(&self.consumer)
             .arg(min_idle_ms)
             .arg("0-0")
@@ -116,17 +69,52 @@ impl SendQueue {
             .arg(count)
             .query_async(&mut self.conn)
             .await?;
-        Ok(self.jobs(reply.claimed))
+        Ok(reply.claimed)
     }
 
-    /// Done with an entry: acknowledge and delete it, so the stream stays small.
-    pub async fn ack(&mut self, entry_id: &str) -> Result<(), StoreError> {
-        let _: i64 = scripts::ACK
-            .key(&self.stream)
-            .arg(GROUP)
-            .arg(entry_id)
-            .invoke_async(&mut self.conn)
-            .await?;
+    /// New entries (`reclaim = None`) or ones a dead consumer left (`Some(min_idle_ms)`).
+    pub async fn read(
+        &mut self,
+        count: usize,
+        block_ms: u64,
+        reclaim: Option<u64>,
+    ) -> Result<Vec<StreamId>, StoreError> {
+        match reclaim {
+            Some(idle) => self.reclaimed(count, idle).await,
+            None => self.entries(count, block_ms).await,
+        }
+    }
+}
+
+impl Store {
+    /// Done with an entry of `stream`: acknowledge and delete it, so the stream stays small.
+    pub async fn ack(&self, stream: &str, group: &str, entry_id: &str) -> Result<(), StoreError> {
+        let _: i64 = scripts::ACK.key(stream).arg(group).arg(entry_id).invoke_async(&mut self.conn.clone()).await?;
         Ok(())
+    }
+
+    /// A reader of `stream` in `group`, creating both on first use.
+    pub async fn stream_reader(
+        &self,
+        stream: String,
+        group: &'static str,
+        consumer: &str,
+        conn: Conn,
+    ) -> Result<StreamReader, StoreError> {
+        let mut c = conn.clone();
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&stream)
+            .arg(group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut c)
+            .await;
+        if let Err(e) = created
+            && e.code() != Some("BUSYGROUP")
+        {
+            return Err(e.into());
+        }
+        Ok(StreamReader { conn, stream, group, consumer: consumer.to_string() })
     }
 }

@@ -37,9 +37,7 @@ impl Store {
         let reply: Vec<i64> = inv.invoke_async(&mut self.conn.clone()).await?;
         match reply.as_slice() {
             [1] => Ok(RateDecision::Allowed),
-            [0, ms] => Ok(RateDecision::Limited {
-                retry_after_secs: (*ms as u64).div_ceil(1000).max(1),
-            }),
+            [0, ms] => Ok(RateDecision::Limited { retry_after_secs: (*ms as u64).div_ceil(1000).max(1) }),
             _ => Err(StoreError::Corrupt("unexpected rate-limit reply".into())),
         }
     }

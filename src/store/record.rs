@@ -95,21 +95,18 @@ pub struct VerificationRecord {
     pub confirm_ip: Option<String>,
     pub confirm_user_agent: Option<String>,
     pub withdrawn_ms: Option<i64>,
+    /// The signed receipt (compact JWS), once the dispatcher made it.
+    pub receipt: Option<String>,
 }
 
 impl VerificationRecord {
-    pub(super) fn from_hash(
-        id: &VerificationId,
-        mut h: HashMap<String, String>,
-    ) -> Result<Self, StoreError> {
+    pub(super) fn from_hash(id: &VerificationId, mut h: HashMap<String, String>) -> Result<Self, StoreError> {
         let mut take = |k: &str| h.remove(k);
         fn req<T>(v: Option<T>, k: &str) -> Result<T, StoreError> {
             v.ok_or_else(|| StoreError::Corrupt(format!("field {k} missing")))
         }
         fn num<T: std::str::FromStr>(v: Option<String>, k: &str) -> Result<T, StoreError> {
-            req(v, k)?
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("field {k} not a number")))
+            req(v, k)?.parse().map_err(|_| StoreError::Corrupt(format!("field {k} not a number")))
         }
         fn opt_num(v: Option<String>) -> Option<i64> {
             v.and_then(|s| s.parse().ok())
@@ -130,14 +127,8 @@ impl VerificationRecord {
             max_attempts: num(take("max"), "max")?,
             created_ms: num(take("cr"), "cr")?,
             expires_ms: num(take("exp"), "exp")?,
-            locale: take("loc")
-                .as_deref()
-                .and_then(Locale::parse)
-                .unwrap_or_default(),
-            initiated_by: take("ib")
-                .as_deref()
-                .and_then(InitiatedBy::parse)
-                .unwrap_or_default(),
+            locale: take("loc").as_deref().and_then(Locale::parse).unwrap_or_default(),
+            initiated_by: take("ib").as_deref().and_then(InitiatedBy::parse).unwrap_or_default(),
             context_json: take("ctx").unwrap_or_else(|| "{}".into()),
             body_hash: take("bh"),
             delivery: take("dlv").unwrap_or_else(|| "queued".into()),
@@ -150,6 +141,7 @@ impl VerificationRecord {
             confirm_ip: take("cip"),
             confirm_user_agent: take("cua"),
             withdrawn_ms: opt_num(take("wd")),
+            receipt: take("rcpt"),
         })
     }
 
@@ -191,6 +183,7 @@ impl From<&NewVerification> for VerificationRecord {
             confirm_ip: None,
             confirm_user_agent: None,
             withdrawn_ms: None,
+            receipt: None,
         }
     }
 }

@@ -48,6 +48,13 @@ pub enum OptOutOutcome {
     Invalid,
 }
 
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExpireOutcome {
+    Expired,
+    Later,
+    Gone,
+}
+
 /// Cancel and resend share this shape.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SimpleOutcome {
@@ -63,9 +70,7 @@ fn status(s: &str) -> Result<Status, StoreError> {
 fn simple(reply: Vec<String>) -> Result<SimpleOutcome, StoreError> {
     match reply.first().map(String::as_str) {
         Some("missing") => Ok(SimpleOutcome::Missing),
-        Some("final") => Ok(SimpleOutcome::Final(status(
-            reply.get(1).map_or("", String::as_str),
-        )?)),
+        Some("final") => Ok(SimpleOutcome::Final(status(reply.get(1).map_or("", String::as_str))?)),
         Some(_) => Ok(SimpleOutcome::Done),
         None => Err(StoreError::Corrupt("empty script reply".into())),
     }
@@ -78,9 +83,11 @@ impl Store {
         let mut inv = scripts::CREATE.prepare_invoke();
         inv.key(self.keys.verification(&v.id))
             .key(self.keys.send_stream(v.id.partition()))
+            .key(self.keys.deadlines(v.id.partition()))
             .arg(v.id.as_str())
             .arg(keep_until)
-            .arg(self.minid(v.created_ms));
+            .arg(self.minid(v.created_ms))
+            .arg(v.expires_ms);
         for (k, val) in v.fields() {
             inv.arg(k).arg(val);
         }
@@ -97,11 +104,7 @@ impl Store {
 
     /// The whole verification, whoever owns it; callers check the tenant.
     pub async fn get(&self, id: &VerificationId) -> Result<Option<VerificationRecord>, StoreError> {
-        let h: HashMap<String, String> = self
-            .conn
-            .clone()
-            .hgetall(self.keys.verification(id))
-            .await?;
+        let h: HashMap<String, String> = self.conn.clone().hgetall(self.keys.verification(id)).await?;
         if h.is_empty() {
             return Ok(None);
         }
@@ -119,6 +122,7 @@ impl Store {
         let (outcome, st, remaining): (String, String, u32) = scripts::CHECK
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
+            .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
             .arg(tenant)
             .arg(code_mac)
@@ -130,14 +134,8 @@ impl Store {
             .await?;
         match outcome.as_str() {
             "missing" => Ok(CheckOutcome::Missing),
-            "final" => Ok(CheckOutcome::Final {
-                status: status(&st)?,
-                attempts_remaining: remaining,
-            }),
-            _ => Ok(CheckOutcome::Counted {
-                status: status(&st)?,
-                attempts_remaining: remaining,
-            }),
+            "final" => Ok(CheckOutcome::Final { status: status(&st)?, attempts_remaining: remaining }),
+            _ => Ok(CheckOutcome::Counted { status: status(&st)?, attempts_remaining: remaining }),
         }
     }
 
@@ -154,6 +152,7 @@ impl Store {
         let reply: Vec<String> = scripts::ANSWER_LINK
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
+            .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
             .arg(token_hash)
             .arg(answer.as_str())
@@ -183,6 +182,7 @@ impl Store {
         let reply: Vec<String> = scripts::OPT_OUT
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
+            .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
             .arg(token_hash)
             .arg(now_ms)
@@ -200,15 +200,11 @@ impl Store {
         })
     }
 
-    pub async fn cancel(
-        &self,
-        id: &VerificationId,
-        tenant: &str,
-        now_ms: i64,
-    ) -> Result<SimpleOutcome, StoreError> {
+    pub async fn cancel(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
         let reply: Vec<String> = scripts::CANCEL
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
+            .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
             .arg(tenant)
             .arg(now_ms)
@@ -220,15 +216,11 @@ impl Store {
     }
 
     /// Queues the same message again while the verification is pending.
-    pub async fn resend(
-        &self,
-        id: &VerificationId,
-        tenant: &str,
-        now_ms: i64,
-    ) -> Result<SimpleOutcome, StoreError> {
+    pub async fn resend(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
         let reply: Vec<String> = scripts::RESEND
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
+            .key(self.keys.deadlines(id.partition()))
             .key(self.keys.send_stream(id.partition()))
             .arg(id.as_str())
             .arg(tenant)
@@ -241,12 +233,7 @@ impl Store {
     }
 
     /// Records that a worker handed the message to its transport.
-    pub async fn mark_sent(
-        &self,
-        id: &VerificationId,
-        now_ms: i64,
-        state: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn mark_sent(&self, id: &VerificationId, now_ms: i64, state: &str) -> Result<(), StoreError> {
         let _: i64 = scripts::MARK_SENT
             .key(self.keys.verification(id))
             .arg(now_ms)
@@ -254,5 +241,24 @@ impl Store {
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(())
+    }
+
+    /// The sweeper's transition: expires a pending verification whose deadline passed.
+    pub async fn expire(&self, id: &VerificationId, now_ms: i64) -> Result<ExpireOutcome, StoreError> {
+        let r: String = scripts::EXPIRE
+            .key(self.keys.verification(id))
+            .key(self.keys.events(id.partition()))
+            .key(self.keys.deadlines(id.partition()))
+            .arg(id.as_str())
+            .arg(now_ms)
+            .arg(self.minid(now_ms))
+            .arg(now_ms + self.retention.default_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(match r.as_str() {
+            "expired" => ExpireOutcome::Expired,
+            "later" => ExpireOutcome::Later,
+            _ => ExpireOutcome::Gone,
+        })
     }
 }

@@ -1,6 +1,7 @@
-//! Background work: sending queued messages. One task per partition, each on its own
-//! connection, so a blocking stream read never stalls the API's shared connection.
+//! Background work: sending queued messages. Each partition has its own task and connection,
+//! so a blocking stream read never stalls the API's shared connection.
 
 mod sender;
+pub mod stream_loop;
 
-pub use sender::{SenderDeps, spawn_senders};
+pub use sender::{SenderDeps, consumer_name, spawn_senders};

@@ -12,25 +12,16 @@ async fn refused(app: &TestApp, req: reqwest::RequestBuilder, status: u16, kind:
     let r = req.send().await.unwrap();
     assert_eq!(r.status().as_u16(), status);
     let ct = r.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(
-        ct.starts_with("application/problem+json"),
-        "content-type {ct}"
-    );
+    assert!(ct.starts_with("application/problem+json"), "content-type {ct}");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["type"], format!("{BASE}{kind}"), "{body}");
     assert_eq!(body["status"], status);
-    assert_eq!(
-        app.keys().await,
-        before,
-        "Redis changed for a refused request"
-    );
+    assert_eq!(app.keys().await, before, "Redis changed for a refused request");
     body
 }
 
 fn start_req(app: &TestApp) -> reqwest::RequestBuilder {
-    app.client
-        .post(app.url("/v1/verifications"))
-        .bearer_auth(&app.key)
+    app.client.post(app.url("/v1/verifications")).bearer_auth(&app.key)
 }
 
 fn with(field: &str, value: Value) -> Value {
@@ -42,22 +33,14 @@ fn with(field: &str, value: Value) -> Value {
 #[tokio::test]
 async fn malformed_json_is_400() {
     let app = spawn().await;
-    let req = start_req(&app)
-        .header("content-type", "application/json")
-        .body("{\"method\":");
+    let req = start_req(&app).header("content-type", "application/json").body("{\"method\":");
     refused(&app, req, 400, "malformed-json").await;
 }
 
 #[tokio::test]
 async fn unknown_fields_are_named() {
     let app = spawn().await;
-    let b = refused(
-        &app,
-        start_req(&app).json(&with("colour", json!("red"))),
-        422,
-        "invalid-request",
-    )
-    .await;
+    let b = refused(&app, start_req(&app).json(&with("colour", json!("red"))), 422, "invalid-request").await;
     assert_eq!(b["field"], "colour");
     let mut nested = start_body("code", "sms");
     nested["purpose"]["extra"] = json!(1);
@@ -68,74 +51,26 @@ async fn unknown_fields_are_named() {
 #[tokio::test]
 async fn wrong_types_and_missing_fields_are_named() {
     let app = spawn().await;
-    let b = refused(
-        &app,
-        start_req(&app).json(&with("phone", json!(31612345678u64))),
-        422,
-        "invalid-request",
-    )
-    .await;
+    let b = refused(&app, start_req(&app).json(&with("phone", json!(31612345678u64))), 422, "invalid-request").await;
     assert_eq!(b["field"], "phone");
-    let b = refused(
-        &app,
-        start_req(&app).json(&with("method", json!("carrier-pigeon"))),
-        422,
-        "invalid-request",
-    )
-    .await;
+    let b = refused(&app, start_req(&app).json(&with("method", json!("carrier-pigeon"))), 422, "invalid-request").await;
     assert_eq!(b["field"], "method");
     let mut missing = start_body("code", "sms");
     missing.as_object_mut().unwrap().remove("consent_text");
     let b = refused(&app, start_req(&app).json(&missing), 422, "invalid-request").await;
     assert_eq!(b["field"], "consent_text");
-    refused(
-        &app,
-        start_req(&app).json(&json!([1, 2])),
-        422,
-        "invalid-request",
-    )
-    .await;
+    refused(&app, start_req(&app).json(&json!([1, 2])), 422, "invalid-request").await;
 }
 
 #[tokio::test]
 async fn phone_numbers_are_refused_by_kind() {
     let app = spawn().await;
-    refused(
-        &app,
-        start_req(&app).json(&with("phone", json!("+31 6 123"))),
-        422,
-        "invalid-phone",
-    )
-    .await;
-    refused(
-        &app,
-        start_req(&app).json(&with("phone", json!("hello"))),
-        422,
-        "invalid-phone",
-    )
-    .await;
-    let b = refused(
-        &app,
-        start_req(&app).json(&with("phone", json!("+31201234567"))),
-        422,
-        "phone-not-mobile",
-    )
-    .await;
+    refused(&app, start_req(&app).json(&with("phone", json!("+31 6 123"))), 422, "invalid-phone").await;
+    refused(&app, start_req(&app).json(&with("phone", json!("hello"))), 422, "invalid-phone").await;
+    let b = refused(&app, start_req(&app).json(&with("phone", json!("+31201234567"))), 422, "phone-not-mobile").await;
     assert_eq!(b["field"], "phone");
-    refused(
-        &app,
-        start_req(&app).json(&with("phone", json!("+4915123456789"))),
-        422,
-        "country-not-allowed",
-    )
-    .await;
-    refused(
-        &app,
-        start_req(&app).json(&with("phone", json!("+31900123456"))),
-        422,
-        "premium-rate-number",
-    )
-    .await;
+    refused(&app, start_req(&app).json(&with("phone", json!("+4915123456789"))), 422, "country-not-allowed").await;
+    refused(&app, start_req(&app).json(&with("phone", json!("+31900123456"))), 422, "premium-rate-number").await;
 }
 
 #[tokio::test]
@@ -153,76 +88,35 @@ async fn invalid_email_is_refused() {
 async fn missing_or_wrong_api_key_is_401() {
     let app = spawn().await;
     let body = start_body("code", "sms");
-    let r = refused(
-        &app,
-        app.client.post(app.url("/v1/verifications")).json(&body),
-        401,
-        "unauthorized",
-    )
-    .await;
+    let r = refused(&app, app.client.post(app.url("/v1/verifications")).json(&body), 401, "unauthorized").await;
     assert!(r["detail"].as_str().unwrap().contains("Bearer"));
-    let wrong = app
-        .client
-        .post(app.url("/v1/verifications"))
-        .bearer_auth("ovk_nope")
-        .json(&body);
+    let wrong = app.client.post(app.url("/v1/verifications")).bearer_auth("ovk_nope").json(&body);
     refused(&app, wrong, 401, "unauthorized").await;
-    let basic = app
-        .client
-        .post(app.url("/v1/verifications"))
-        .basic_auth("acme", Some(&app.key))
-        .json(&body);
+    let basic = app.client.post(app.url("/v1/verifications")).basic_auth("acme", Some(&app.key)).json(&body);
     refused(&app, basic, 401, "unauthorized").await;
 }
 
 #[tokio::test]
 async fn another_tenants_id_is_404_like_an_unknown_id() {
     let app = spawn().await;
-    let id = app.start(&start_body("code", "sms")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
     app.outbox_message(&id).await;
-    let other = |method: reqwest::Method, path: String| {
-        app.client
-            .request(method, app.url(&path))
-            .bearer_auth(&app.other_key)
-    };
+    let other =
+        |method: reqwest::Method, path: String| app.client.request(method, app.url(&path)).bearer_auth(&app.other_key);
     let code = json!({"code": "123456"});
     for (method, path) in [
         (reqwest::Method::GET, format!("/v1/verifications/{id}")),
-        (
-            reqwest::Method::POST,
-            format!("/v1/verifications/{id}/cancel"),
-        ),
-        (
-            reqwest::Method::POST,
-            format!("/v1/verifications/{id}/resend"),
-        ),
+        (reqwest::Method::POST, format!("/v1/verifications/{id}/cancel")),
+        (reqwest::Method::POST, format!("/v1/verifications/{id}/resend")),
     ] {
         refused(&app, other(method, path), 404, "not-found").await;
     }
-    refused(
-        &app,
-        other(
-            reqwest::Method::POST,
-            format!("/v1/verifications/{id}/check"),
-        )
-        .json(&code),
-        404,
-        "not-found",
-    )
-    .await;
+    refused(&app, other(reqwest::Method::POST, format!("/v1/verifications/{id}/check")).json(&code), 404, "not-found")
+        .await;
     let unknown = "vf_0001aaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let mine = app
-        .client
-        .get(app.url(&format!("/v1/verifications/{unknown}")))
-        .bearer_auth(&app.key);
+    let mine = app.client.get(app.url(&format!("/v1/verifications/{unknown}"))).bearer_auth(&app.key);
     refused(&app, mine, 404, "not-found").await;
-    let garbage = app
-        .client
-        .get(app.url("/v1/verifications/nonsense"))
-        .bearer_auth(&app.key);
+    let garbage = app.client.get(app.url("/v1/verifications/nonsense")).bearer_auth(&app.key);
     refused(&app, garbage, 404, "not-found").await;
     assert_eq!(app.status_of(&id).await, "pending");
     assert_eq!(app.stored(&id).await["att"], "0");
@@ -239,34 +133,20 @@ async fn huge_bodies_are_413() {
 #[tokio::test]
 async fn non_json_content_type_is_415() {
     let app = spawn().await;
-    let req = start_req(&app)
-        .header("content-type", "text/plain")
-        .body(start_body("code", "sms").to_string());
+    let req = start_req(&app).header("content-type", "text/plain").body(start_body("code", "sms").to_string());
     refused(&app, req, 415, "unsupported-media-type").await;
 }
 
 #[tokio::test]
 async fn malformed_codes_are_refused_without_counting() {
     let app = spawn().await;
-    let id = app.start(&start_body("code", "sms")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
     app.outbox_message(&id).await;
     let path = app.url(&format!("/v1/verifications/{id}/check"));
-    for bad in [
-        json!({"code": "12ab56"}),
-        json!({"code": "123"}),
-        json!({"code": 123456}),
-        json!({"code": "123456", "x": 1}),
-    ] {
-        refused(
-            &app,
-            app.client.post(&path).bearer_auth(&app.key).json(&bad),
-            422,
-            "invalid-request",
-        )
-        .await;
+    for bad in
+        [json!({"code": "12ab56"}), json!({"code": "123"}), json!({"code": 123456}), json!({"code": "123456", "x": 1})]
+    {
+        refused(&app, app.client.post(&path).bearer_auth(&app.key).json(&bad), 422, "invalid-request").await;
     }
     assert_eq!(app.stored(&id).await["att"], "0");
 }
@@ -275,24 +155,13 @@ async fn malformed_codes_are_refused_without_counting() {
 async fn too_many_sends_to_one_destination_is_429_with_retry_after() {
     let app = spawn().await;
     for _ in 0..5 {
-        let id = app.start(&start_body("code", "sms")).await["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
         app.outbox_message(&id).await;
     }
     let before = app.keys().await;
-    let r = start_req(&app)
-        .json(&start_body("link", "sms"))
-        .send()
-        .await
-        .unwrap();
+    let r = start_req(&app).json(&start_body("link", "sms")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 429);
-    let retry: u64 = r.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=600).contains(&retry));
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["type"], format!("{BASE}rate-limited"));
@@ -305,20 +174,8 @@ async fn too_many_sends_to_one_destination_is_429_with_retry_after() {
 #[tokio::test]
 async fn out_of_range_values_are_refused() {
     let app = spawn().await;
-    refused(
-        &app,
-        start_req(&app).json(&with("expires_in_seconds", json!(5))),
-        422,
-        "invalid-request",
-    )
-    .await;
-    let b = refused(
-        &app,
-        start_req(&app).json(&with("caller", json!(""))),
-        422,
-        "invalid-request",
-    )
-    .await;
+    refused(&app, start_req(&app).json(&with("expires_in_seconds", json!(5))), 422, "invalid-request").await;
+    let b = refused(&app, start_req(&app).json(&with("caller", json!(""))), 422, "invalid-request").await;
     assert_eq!(b["field"], "caller");
     let mut bad_url = start_body("code", "sms");
     bad_url["privacy_statement"]["url"] = json!("javascript:alert(1)");
@@ -332,20 +189,11 @@ async fn out_of_range_values_are_refused() {
 #[tokio::test]
 async fn idempotency_key_reuse_with_another_body_is_422() {
     let app = spawn().await;
-    let first = start_req(&app)
-        .header("idempotency-key", "order-77")
-        .json(&start_body("code", "sms"))
-        .send()
-        .await
-        .unwrap();
+    let first =
+        start_req(&app).header("idempotency-key", "order-77").json(&start_body("code", "sms")).send().await.unwrap();
     assert_eq!(first.status().as_u16(), 201);
-    let id = first.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = first.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     app.outbox_message(&id).await;
-    let req = start_req(&app)
-        .header("idempotency-key", "order-77")
-        .json(&start_body("link", "sms"));
+    let req = start_req(&app).header("idempotency-key", "order-77").json(&start_body("link", "sms"));
     refused(&app, req, 422, "idempotency-key-reused").await;
 }

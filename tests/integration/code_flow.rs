@@ -23,10 +23,7 @@ async fn code_sms_arrives_in_outbox_with_code_and_optout_link() {
     // The code is stored only as an HMAC: no field holds it in clear.
     let code = code_in(text, 6);
     let stored = app.stored(id).await;
-    assert!(
-        stored.values().all(|v| !v.contains(&code)),
-        "code stored in clear"
-    );
+    assert!(stored.values().all(|v| !v.contains(&code)), "code stored in clear");
     assert_eq!(stored["cm"].len(), 64);
     // The worker recorded the send.
     let (_, after) = app.get_json(&format!("/v1/verifications/{id}")).await;
@@ -37,34 +34,18 @@ async fn code_sms_arrives_in_outbox_with_code_and_optout_link() {
 #[tokio::test]
 async fn five_wrong_codes_fail_for_good_even_with_the_right_code_after() {
     let app = spawn().await;
-    let id = app.start(&start_body("code", "sms")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
     let code = code_in(app.outbox_message(&id).await["text"].as_str().unwrap(), 6);
     let path = format!("/v1/verifications/{id}/check");
     for remaining in [4, 3, 2, 1] {
         let r = app.post(&path, &json!({"code": wrong(&code)})).await;
         assert_eq!(r.status().as_u16(), 200);
         let body: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(
-            body,
-            json!({"status": "pending", "attempts_remaining": remaining})
-        );
+        assert_eq!(body, json!({"status": "pending", "attempts_remaining": remaining}));
     }
-    let body: serde_json::Value = app
-        .post(&path, &json!({"code": wrong(&code)}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = app.post(&path, &json!({"code": wrong(&code)})).await.json().await.unwrap();
     assert_eq!(body, json!({"status": "failed", "attempts_remaining": 0}));
-    let body: serde_json::Value = app
-        .post(&path, &json!({"code": code}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = app.post(&path, &json!({"code": code})).await.json().await.unwrap();
     assert_eq!(body["status"], "failed");
     assert_eq!(app.status_of(&id).await, "failed");
     assert_eq!(app.events_for(&id).await, vec!["verification.failed"]);
@@ -74,29 +55,13 @@ async fn five_wrong_codes_fail_for_good_even_with_the_right_code_after() {
 #[tokio::test]
 async fn right_code_confirms_and_evidence_is_shown() {
     let app = spawn().await;
-    let id = app.start(&start_body("code", "sms")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
     let code = code_in(app.outbox_message(&id).await["text"].as_str().unwrap(), 6);
     let path = format!("/v1/verifications/{id}/check");
-    let body: serde_json::Value = app
-        .post(&path, &json!({"code": wrong(&code)}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = app.post(&path, &json!({"code": wrong(&code)})).await.json().await.unwrap();
     assert_eq!(body["attempts_remaining"], 4);
-    let body: serde_json::Value = app
-        .post(&path, &json!({"code": code}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        body,
-        json!({"status": "confirmed", "attempts_remaining": 3})
-    );
+    let body: serde_json::Value = app.post(&path, &json!({"code": code})).await.json().await.unwrap();
+    assert_eq!(body, json!({"status": "confirmed", "attempts_remaining": 3}));
 
     let (status, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
     assert_eq!(status, 200);
@@ -111,19 +76,11 @@ async fn right_code_confirms_and_evidence_is_shown() {
     assert_eq!(ev["subject"]["phone"], "+31612345678");
     assert_eq!(ev["controller"]["name"], "Acme Energie B.V.");
     assert_eq!(ev["notice"]["consent_text_version"], "2026-03");
-    assert_eq!(
-        ev["notice"]["consent_text_sha256"].as_str().unwrap().len(),
-        64
-    );
+    assert_eq!(ev["notice"]["consent_text_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(v["metadata"]["crm_id"], "123");
 
     // A second right code changes nothing and writes no second event.
-    let again: serde_json::Value = app
-        .post(&path, &json!({"code": code}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again: serde_json::Value = app.post(&path, &json!({"code": code})).await.json().await.unwrap();
     assert_eq!(again["status"], "confirmed");
     assert_eq!(app.events_for(&id).await, vec!["consent.confirmed"]);
 }
@@ -131,21 +88,11 @@ async fn right_code_confirms_and_evidence_is_shown() {
 #[tokio::test]
 async fn whatsapp_code_works_like_sms() {
     let app = spawn().await;
-    let id = app.start(&start_body("code", "whatsapp")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.start(&start_body("code", "whatsapp")).await["id"].as_str().unwrap().to_string();
     let m = app.outbox_message(&id).await;
     assert_eq!(m["channel"], "whatsapp");
     let code = code_in(m["text"].as_str().unwrap(), 6);
-    let body: serde_json::Value = app
-        .post(
-            &format!("/v1/verifications/{id}/check"),
-            &json!({"code": code}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value =
+        app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await.json().await.unwrap();
     assert_eq!(body["status"], "confirmed");
 }

@@ -5,10 +5,7 @@ use serde_json::json;
 use crate::harness::{TestApp, code_in, spawn, start_body, wrong};
 
 pub async fn fifty_concurrent_wrong_checks(app: &TestApp) -> String {
-    let id = app.start(&start_body("code", "sms")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
     let code = code_in(app.outbox_message(&id).await["text"].as_str().unwrap(), 6);
     let path = format!("/v1/verifications/{id}/check");
     let bad = json!({"code": wrong(&code)});
@@ -25,17 +22,9 @@ pub async fn fifty_concurrent_wrong_checks(app: &TestApp) -> String {
             other => panic!("unexpected status {other}"),
         }
     }
-    assert_eq!(
-        counted_pending, 4,
-        "exactly four answers may still say pending"
-    );
+    assert_eq!(counted_pending, 4, "exactly four answers may still say pending");
     assert_eq!(failed, 46);
-    let right: serde_json::Value = app
-        .post(&path, &json!({"code": code}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let right: serde_json::Value = app.post(&path, &json!({"code": code})).await.json().await.unwrap();
     assert_eq!(right["status"], "failed");
     assert_eq!(app.status_of(&id).await, "failed");
     id

@@ -25,15 +25,8 @@ async fn email_code_has_subject_text_and_html_parts() {
     let code = code_in(text, 6);
     assert!(html.contains(&code) && html.contains("<html lang=\"nl\">"));
     assert!(text.contains("/o/") && html.contains("/o/"));
-    let r: Value = app
-        .post(
-            &format!("/v1/verifications/{id}/check"),
-            &json!({"code": code}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value =
+        app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await.json().await.unwrap();
     assert_eq!(r["status"], "confirmed");
 }
 
@@ -46,32 +39,16 @@ async fn email_link_in_english() {
     let m = app.outbox_message(&id).await;
     assert_eq!(m["subject"], "Confirm that Acme Energie B.V. may call you");
     let link = link_in(m["text"].as_str().unwrap(), "c");
-    let page = app
-        .client
-        .get(app.url(&link))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.client.get(app.url(&link)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Yes, I give my consent"));
 }
 
 #[tokio::test]
 async fn resend_sends_the_same_code_and_cancel_ends_it() {
     let app = spawn().await;
-    let id = app.start(&start_body("code", "sms")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let first = app.outbox_message(&id).await["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = app
-        .post(&format!("/v1/verifications/{id}/resend"), &json!({}))
-        .await;
+    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
+    let first = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
+    let r = app.post(&format!("/v1/verifications/{id}/resend"), &json!({})).await;
     assert_eq!(r.status().as_u16(), 202);
     for _ in 0..100 {
         if app.outbox_count(&id).await == 2 {
@@ -80,37 +57,22 @@ async fn resend_sends_the_same_code_and_cancel_ends_it() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(app.outbox_count(&id).await, 2);
-    let latest = app.outbox_message(&id).await["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let latest = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
     assert_eq!(code_in(&latest, 6), code_in(&first, 6));
     assert_eq!(latest, first);
 
-    let r = app
-        .post(&format!("/v1/verifications/{id}/cancel"), &json!({}))
-        .await;
+    let r = app.post(&format!("/v1/verifications/{id}/cancel"), &json!({})).await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "canceled");
     assert_eq!(app.events_for(&id).await, vec!["verification.canceled"]);
-    let again = app
-        .post(&format!("/v1/verifications/{id}/cancel"), &json!({}))
-        .await;
+    let again = app.post(&format!("/v1/verifications/{id}/cancel"), &json!({})).await;
     assert_eq!(again.status().as_u16(), 409);
     let body: Value = again.json().await.unwrap();
-    assert_eq!(
-        body["type"],
-        "https://optin-verify.eu/problems/verification-not-pending"
-    );
-    let resend = app
-        .post(&format!("/v1/verifications/{id}/resend"), &json!({}))
-        .await;
+    assert_eq!(body["type"], "https://optin-verify.eu/problems/verification-not-pending");
+    let resend = app.post(&format!("/v1/verifications/{id}/resend"), &json!({})).await;
     assert_eq!(resend.status().as_u16(), 409);
     let check: Value = app
-        .post(
-            &format!("/v1/verifications/{id}/check"),
-            &json!({"code": code_in(&first, 6)}),
-        )
+        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code_in(&first, 6)}))
         .await
         .json()
         .await
@@ -140,17 +102,8 @@ async fn same_idempotency_key_and_body_give_one_verification() {
     let id = a["id"].as_str().unwrap();
     app.outbox_message(id).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(
-        app.outbox_count(id).await,
-        1,
-        "a replay must not send again"
-    );
-    let verifications = app
-        .keys()
-        .await
-        .into_iter()
-        .filter(|k| k.contains(":v:"))
-        .count();
+    assert_eq!(app.outbox_count(id).await, 1, "a replay must not send again");
+    let verifications = app.keys().await.into_iter().filter(|k| k.contains(":v:")).count();
     assert_eq!(verifications, 1);
     // Another tenant with the same key gets its own verification.
     let other = app
@@ -169,58 +122,20 @@ async fn same_idempotency_key_and_body_give_one_verification() {
 #[tokio::test]
 async fn operations_endpoints_answer() {
     let app = spawn().await;
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.client.get(app.url("/health/live")).send().await.unwrap();
     assert_eq!(live.status().as_u16(), 200);
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("optin_verify_build_info{version="),
-        "{metrics}"
-    );
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("optin_verify_build_info{version="), "{metrics}");
     app.start(&start_body("code", "sms")).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(
-        metrics
-            .contains(r#"optin_verify_verifications_started_total{method="code",channel="sms"} 1"#),
+        metrics.contains(r#"optin_verify_verifications_started_total{method="code",channel="sms"} 1"#),
         "{metrics}"
     );
     assert!(!metrics.contains("+316"), "no phone numbers in metrics");
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in [
         "/v1/verifications",
@@ -232,43 +147,22 @@ async fn operations_endpoints_answer() {
         "/health/ready",
         "/dev/outbox",
     ] {
-        assert!(
-            doc["paths"][path].is_object(),
-            "{path} missing from OpenAPI"
-        );
+        assert!(doc["paths"][path].is_object(), "{path} missing from OpenAPI");
     }
     assert!(doc["components"]["schemas"]["StartRequest"].is_object());
 }
 
 #[tokio::test]
 async fn redis_going_away_gives_a_clear_503_problem() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut server = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--bind",
-            "127.0.0.1",
-        ])
+        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("redis-server on PATH");
     let url = format!("redis://127.0.0.1:{port}/");
     for _ in 0..50 {
-        if redis::Client::open(url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .is_ok()
-        {
+        if redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.is_ok() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -278,31 +172,14 @@ async fn redis_going_away_gives_a_clear_503_problem() {
         s.redis.timeout_ms = 500;
     })
     .await;
-    let id = app.start(&start_body("code", "sms")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
     server.kill().unwrap();
     server.wait().unwrap();
-    let r = app
-        .client
-        .get(app.url(&format!("/v1/verifications/{id}")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(app.url(&format!("/v1/verifications/{id}"))).bearer_auth(&app.key).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 503);
     assert!(r.headers().contains_key("retry-after"));
     let body: Value = r.json().await.unwrap();
-    assert_eq!(
-        body["type"],
-        "https://optin-verify.eu/problems/service-unavailable"
-    );
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(body["type"], "https://optin-verify.eu/problems/service-unavailable");
+    let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 503);
 }

@@ -76,22 +76,14 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     s.worker.reclaim_idle_ms = 2000;
     let key = ApiKey::generate();
     let other = ApiKey::generate();
-    s.tenants = vec![
-        tenant("acme", "Acme Energie B.V.", &key),
-        tenant("other", "Other B.V.", &other),
-    ];
+    s.tenants = vec![tenant("acme", "Acme Energie B.V.", &key), tenant("other", "Other B.V.", &other)];
     tweak(&mut s);
     let (redis_url, cluster) = (s.redis.url.clone(), s.redis.cluster);
-    let app = Application::build_on(s, Role::All, listener)
-        .await
-        .expect("application starts");
+    let app = Application::build_on(s, Role::All, listener).await.expect("application starts");
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         key: key.expose().to_string(),
         other_key: other.expose().to_string(),
         prefix,
@@ -124,13 +116,7 @@ impl TestApp {
     }
 
     pub async fn post_as(&self, key: &str, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(key)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url(path)).bearer_auth(key).json(body).send().await.unwrap()
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
@@ -138,13 +124,7 @@ impl TestApp {
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .unwrap();
+        let r = self.client.get(self.url(path)).bearer_auth(&self.key).send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -167,15 +147,7 @@ impl TestApp {
     /// Waits for the worker to put the verification's message in the dev outbox.
     pub async fn outbox_message(&self, vid: &str) -> Value {
         for _ in 0..100 {
-            let list: Vec<Value> = self
-                .client
-                .get(self.url("/dev/outbox"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let list: Vec<Value> = self.client.get(self.url("/dev/outbox")).send().await.unwrap().json().await.unwrap();
             if let Some(m) = list.into_iter().find(|m| m["verification_id"] == vid) {
                 return m;
             }
@@ -185,28 +157,13 @@ impl TestApp {
     }
 
     pub async fn outbox_count(&self, vid: &str) -> usize {
-        let list: Vec<Value> = self
-            .client
-            .get(self.url("/dev/outbox"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list: Vec<Value> = self.client.get(self.url("/dev/outbox")).send().await.unwrap().json().await.unwrap();
         list.iter().filter(|m| m["verification_id"] == vid).count()
     }
 
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        assert!(
-            !self.cluster,
-            "key inspection runs against standalone Redis"
-        );
-        redis::Client::open(self.redis_url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
+        assert!(!self.cluster, "key inspection runs against standalone Redis");
+        redis::Client::open(self.redis_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap()
     }
 
     /// Every key under this test's prefix.
@@ -225,19 +182,15 @@ impl TestApp {
     pub async fn stored(&self, vid: &str) -> std::collections::HashMap<String, String> {
         let mut c = self.redis().await;
         let p = u16::from_str_radix(&vid[3..7], 16).unwrap();
-        c.hgetall(format!("{{{}:p{p}}}:v:{vid}", self.prefix))
-            .await
-            .unwrap()
+        c.hgetall(format!("{{{}:p{p}}}:v:{vid}", self.prefix)).await.unwrap()
     }
 
     /// Events written to the verification's partition stream, as (type, vid) pairs.
     pub async fn events_for(&self, vid: &str) -> Vec<String> {
         let mut c = self.redis().await;
         let p = u16::from_str_radix(&vid[3..7], 16).unwrap();
-        let reply: redis::streams::StreamRangeReply = c
-            .xrange_all(format!("{{{}:p{p}}}:events", self.prefix))
-            .await
-            .unwrap();
+        let reply: redis::streams::StreamRangeReply =
+            c.xrange_all(format!("{{{}:p{p}}}:events", self.prefix)).await.unwrap();
         reply
             .ids
             .iter()
@@ -253,11 +206,9 @@ pub fn code_in(text: &str, len: usize) -> String {
     let mut i = 0;
     while i < chars.len() {
         if chars[i].is_ascii_digit() && (i == 0 || chars[i - 1].is_whitespace()) {
-            let j = (i..chars.len())
-                .find(|&j| !chars[j].is_ascii_digit())
-                .unwrap_or(chars.len());
-            let clean_end = j == chars.len()
-                || !(chars[j].is_ascii_alphanumeric() || chars[j] == '-' || chars[j] == '_');
+            let j = (i..chars.len()).find(|&j| !chars[j].is_ascii_digit()).unwrap_or(chars.len());
+            let clean_end =
+                j == chars.len() || !(chars[j].is_ascii_alphanumeric() || chars[j] == '-' || chars[j] == '_');
             if j - i == len && clean_end {
                 return chars[i..j].iter().collect();
             }
@@ -274,17 +225,13 @@ pub fn link_in(text: &str, kind: &str) -> String {
     let marker = format!("/{kind}/");
     let start = text.find(&marker).expect("link in message");
     let rest = &text[start..];
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == ')' || c == '"')
-        .unwrap_or(rest.len());
+    let end = rest.find(|c: char| c.is_whitespace() || c == ')' || c == '"').unwrap_or(rest.len());
     rest[..end].to_string()
 }
 
 /// A different code of the same length.
 pub fn wrong(code: &str) -> String {
-    code.chars()
-        .map(|c| if c == '0' { '1' } else { '0' })
-        .collect()
+    code.chars().map(|c| if c == '0' { '1' } else { '0' }).collect()
 }
 
 /// Pulls the CSRF value out of a page.

@@ -3,13 +3,7 @@
 use crate::harness::{TestApp, code_in, csrf_in, link_in, spawn, start_body};
 
 async fn page(app: &TestApp, path: &str) -> (u16, String) {
-    let r = app
-        .client
-        .get(app.url(path))
-        .header("user-agent", "PageTest/1.0")
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(app.url(path)).header("user-agent", "PageTest/1.0").send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -26,14 +20,8 @@ async fn press(app: &TestApp, path: &str, csrf: &str) -> (u16, String) {
 }
 
 async fn link_verification(app: &TestApp) -> (String, String, String) {
-    let id = app.start(&start_body("link", "sms")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let text = app.outbox_message(&id).await["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.start(&start_body("link", "sms")).await["id"].as_str().unwrap().to_string();
+    let text = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
     (id, link_in(&text, "c"), text)
 }
 
@@ -41,10 +29,7 @@ async fn link_verification(app: &TestApp) -> (String, String, String) {
 async fn link_message_carries_confirm_link_code_and_optout_link() {
     let app = spawn().await;
     let (_, link, text) = link_verification(&app).await;
-    assert!(
-        text.contains(&format!("{}{}", app.base, link)),
-        "absolute link in: {text}"
-    );
+    assert!(text.contains(&format!("{}{}", app.base, link)), "absolute link in: {text}");
     assert_eq!(code_in(&text, 6).len(), 6);
     assert!(text.contains("/o/"));
 }
@@ -62,11 +47,7 @@ async fn get_and_head_never_change_state() {
     let head = app.client.head(app.url(&link)).send().await.unwrap();
     assert_eq!(head.status().as_u16(), 200);
     assert_eq!(app.status_of(&id).await, "pending");
-    assert_eq!(
-        app.stored(&id).await,
-        before,
-        "a GET or HEAD changed the stored verification"
-    );
+    assert_eq!(app.stored(&id).await, before, "a GET or HEAD changed the stored verification");
     assert!(app.events_for(&id).await.is_empty());
 }
 
@@ -136,19 +117,9 @@ async fn pressing_no_declines() {
 async fn a_post_without_the_right_csrf_changes_nothing() {
     let app = spawn().await;
     let (id, link, _) = link_verification(&app).await;
-    let (status, _) = press(
-        &app,
-        &format!("{link}/confirm"),
-        "00000000000000000000000000000000",
-    )
-    .await;
+    let (status, _) = press(&app, &format!("{link}/confirm"), "00000000000000000000000000000000").await;
     assert_eq!(status, 404);
-    let r = app
-        .client
-        .post(app.url(&format!("{link}/confirm")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(app.url(&format!("{link}/confirm"))).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(app.status_of(&id).await, "pending");
     assert!(app.events_for(&id).await.is_empty());
@@ -174,10 +145,7 @@ async fn optout_link_declines_a_pending_verification_and_withdraws_a_confirmed_o
     let (_, body) = page(&app, &optout2).await;
     assert!(body.contains("Trek mijn toestemming in"));
     press(&app, &optout2, &csrf_in(&body)).await;
-    assert_eq!(
-        app.events_for(&id2).await,
-        vec!["consent.confirmed", "consent.withdrawn"]
-    );
+    assert_eq!(app.events_for(&id2).await, vec!["consent.confirmed", "consent.withdrawn"]);
     let (_, v) = app.get_json(&format!("/v1/verifications/{id2}")).await;
     assert!(v["evidence"]["withdrawal"]["withdrawn_at"].is_string());
 }

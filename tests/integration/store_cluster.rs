@@ -16,15 +16,8 @@ async fn cluster_code_flow_confirms() {
         body["to"] = json!(format!("user{}@example.nl", rand::random::<u32>()));
         let id = app.start(&body).await["id"].as_str().unwrap().to_string();
         let code = code_in(app.outbox_message(&id).await["text"].as_str().unwrap(), 6);
-        let r: serde_json::Value = app
-            .post(
-                &format!("/v1/verifications/{id}/check"),
-                &json!({"code": code}),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let r: serde_json::Value =
+            app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await.json().await.unwrap();
         assert_eq!(r["status"], "confirmed");
     }
 }
@@ -32,27 +25,11 @@ async fn cluster_code_flow_confirms() {
 #[tokio::test]
 async fn cluster_link_flow_confirms() {
     let app = spawn_cluster().await;
-    let id = app.start(&start_body("link", "sms")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.start(&start_body("link", "sms")).await["id"].as_str().unwrap().to_string();
     let link = link_in(app.outbox_message(&id).await["text"].as_str().unwrap(), "c");
-    let page = app
-        .client
-        .get(app.url(&link))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = app
-        .client
-        .post(app.url(&format!("{link}/confirm")))
-        .form(&[("csrf", csrf_in(&page))])
-        .send()
-        .await
-        .unwrap();
+    let page = app.client.get(app.url(&link)).send().await.unwrap().text().await.unwrap();
+    let r =
+        app.client.post(app.url(&format!("{link}/confirm"))).form(&[("csrf", csrf_in(&page))]).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(app.status_of(&id).await, "confirmed");
 }

@@ -15,9 +15,11 @@ local function emit(events, minid, evtype, id, tenant, now)
 end
 
 -- Moves a pending verification to a final status and emits its event: once, atomically.
-local function finish(vkey, events, minid, id, status, evtype, now, expire_at)
+-- `deadlines` is the partition's expiry set; a finished verification leaves it.
+local function finish(vkey, events, deadlines, minid, id, status, evtype, now, expire_at)
   local tenant = redis.call('HGET', vkey, 't')
   redis.call('HSET', vkey, 'st', status, 'done', now)
   redis.call('PEXPIREAT', vkey, expire_at)
+  redis.call('ZREM', deadlines, id)
   emit(events, minid, evtype, id, tenant, now)
 end

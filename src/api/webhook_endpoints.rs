@@ -1,0 +1,229 @@
+//! `/v1/webhook-endpoints`: where a tenant's consent stores receive events.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    error::{ApiError, Problem},
+    evidence::record_at,
+    http::ApiJson,
+    state::AppState,
+    store::{EndpointChange, EndpointRecord},
+    webhooks::{EVENT_TYPES, WebhookSecret},
+};
+
+use super::AuthTenant;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEndpoint {
+    /// Where events are POSTed; https in production.
+    pub url: String,
+    /// Subscribe to these types only; all when absent. `consent.withdrawn` always arrives.
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointView {
+    pub id: String,
+    pub url: String,
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub disabled: bool,
+    pub disabled_reason: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// Only in the answer to create: keep it, it is not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    pub id: String,
+    pub secret: String,
+    /// Until then every delivery carries signatures with the old and the new secret.
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+}
+
+impl EndpointView {
+    fn of(e: &EndpointRecord, with_secret: bool) -> Self {
+        Self {
+            id: e.id.clone(),
+            url: e.url.clone(),
+            event_types: e.event_types.clone(),
+            description: e.description.clone(),
+            disabled: e.disabled,
+            disabled_reason: e.disabled_reason.clone(),
+            created_at: record_at(e.created_ms),
+            secret: with_secret.then(|| e.secret.clone()),
+        }
+    }
+}
+
+/// Endpoints must be public in production: no loopback, private or link-local literals.
+fn check_url(url: &str, allow_private: bool) -> Result<(), ApiError> {
+    let bad = || ApiError::invalid("url", "must be an absolute http(s) URL");
+    if url.len() > 2048 || url.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(bad)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    if allow_private {
+        return Ok(());
+    }
+    let private = match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
+        }
+        Err(_) => host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") || !host.contains('.'),
+    };
+    if private {
+        return Err(ApiError::invalid("url", "must be a public address"));
+    }
+    Ok(())
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// Create an endpoint; the answer holds its `whsec_` secret.
+#[utoipa::path(
+    post, path = "/v1/webhook-endpoints", tag = "webhooks", request_body = CreateEndpoint,
+    responses((status = 201, body = EndpointView), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    ApiJson(body, _): ApiJson<CreateEndpoint>,
+) -> Result<HttpResponse, ApiError> {
+    let cfg = &state.settings.webhooks;
+    check_url(&body.url, cfg.allow_private_targets)?;
+    if let Some(types) = &body.event_types {
+        if types.is_empty() {
+            return Err(ApiError::invalid("event_types", "leave it out to receive every type"));
+        }
+        if let Some(bad) = types.iter().find(|t| !EVENT_TYPES.contains(&t.as_str())) {
+            return Err(ApiError::invalid("event_types", format!("unknown event type {bad:?}")));
+        }
+    }
+    if body.description.as_ref().is_some_and(|d| d.chars().count() > 200) {
+        return Err(ApiError::invalid("description", "at most 200 characters"));
+    }
+    let record = EndpointRecord {
+        id: format!("ep_{}", hex::encode(&crate::domain::ServerKey::new_seed()[..12])),
+        url: body.url,
+        event_types: body.event_types,
+        description: body.description,
+        secret: WebhookSecret::generate().expose().to_string(),
+        previous_secret: None,
+        previous_until_ms: None,
+        disabled: false,
+        disabled_reason: None,
+        created_ms: AppState::now_ms(),
+    };
+    if !state.store.endpoint_create(&tenant.id, &record, cfg.max_endpoints_per_tenant).await? {
+        return Err(ApiError::invalid("url", format!("at most {} endpoints per tenant", cfg.max_endpoints_per_tenant)));
+    }
+    tracing::info!(endpoint = %record.id, tenant = %tenant.id, "webhook endpoint created");
+    Ok(HttpResponse::Created().json(EndpointView::of(&record, true)))
+}
+
+/// The tenant's endpoints, without secrets.
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks",
+    responses((status = 200, body = Vec<EndpointView>)), security(("api_key" = [])))]
+pub async fn list(state: web::Data<AppState>, AuthTenant(tenant): AuthTenant) -> Result<HttpResponse, ApiError> {
+    let list: Vec<EndpointView> =
+        state.store.endpoints(&tenant.id).await?.iter().map(|e| EndpointView::of(e, false)).collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = EndpointView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let e = state.store.endpoint(&tenant.id, &path).await?.ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(EndpointView::of(&e, false)))
+}
+
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.store.endpoint_delete(&tenant.id, &path).await? {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// New secret; the old one keeps signing for `webhooks.rotation_overlap_seconds`.
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = RotatedSecret), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let fresh = WebhookSecret::generate().expose().to_string();
+    let until = AppState::now_ms() + (state.settings.webhooks.rotation_overlap_seconds as i64) * 1000;
+    let change = state
+        .store
+        .endpoint_update(&tenant.id, &path, |e| {
+            e.previous_secret = Some(std::mem::replace(&mut e.secret, fresh.clone()));
+            e.previous_until_ms = Some(until);
+        })
+        .await?;
+    match change {
+        EndpointChange::Gone => Err(not_found()),
+        EndpointChange::Done(e) => Ok(HttpResponse::Ok().json(RotatedSecret {
+            id: e.id,
+            secret: e.secret,
+            previous_secret_valid_until: e.previous_until_ms.and_then(record_at),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn private_targets_are_refused_unless_allowed() {
+        for bad in
+            ["http://127.0.0.1/x", "https://localhost/x", "http://10.0.0.5/", "http://[::1]:8080/", "http://intranet/"]
+        {
+            assert!(check_url(bad, false).is_err(), "{bad}");
+            assert!(check_url(bad, true).is_ok(), "{bad}");
+        }
+        assert!(check_url("https://consent.example.nl/hooks", false).is_ok());
+        assert!(check_url("ftp://example.nl/", true).is_err());
+        assert!(check_url("https://", true).is_err());
+    }
+}

@@ -1,0 +1,82 @@
+//! `POST /v1/withdrawals`: an opt-out the marketer received elsewhere (a phone call, a
+//! letter). It reaches every endpoint of the tenant, its calling partners included.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    domain::{PhoneNumber, PhonePolicy, VerificationId, mask_phone},
+    error::{ApiError, Problem},
+    http::ApiJson,
+    state::AppState,
+};
+
+use super::AuthTenant;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalRequest {
+    /// The number that must not be called any more.
+    pub phone: String,
+    /// Where the opt-out came from, e.g. `phone_call`, `letter`, `email`.
+    pub source: String,
+    /// The consent it withdraws, when known; it is then marked withdrawn in its evidence.
+    #[serde(default)]
+    pub verification_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WithdrawalAccepted {
+    /// The `consent.withdrawn` event (also the `webhook-id` of its deliveries).
+    pub event_id: String,
+    pub phone: String,
+    pub source: String,
+}
+
+#[utoipa::path(post, path = "/v1/withdrawals", tag = "withdrawals", request_body = WithdrawalRequest,
+    responses((status = 202, body = WithdrawalAccepted), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    ApiJson(body, _): ApiJson<WithdrawalRequest>,
+) -> Result<HttpResponse, ApiError> {
+    // A withdrawal is never refused for its country: the number may predate today's rules.
+    let policy = PhonePolicy { allowed_countries: &[], require_mobile: false };
+    let phone = PhoneNumber::parse_any_country(&body.phone, &policy)
+        .map_err(|e| ApiError::InvalidPhone { field: "phone", source: e })?;
+    let source = body.source.trim();
+    if source.is_empty()
+        || source.len() > 64
+        || !source.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ApiError::invalid("source", "1 to 64 letters, digits, _ or -"));
+    }
+    let mut event_id = None;
+    if let Some(raw) = &body.verification_id {
+        let id = VerificationId::parse(raw, state.settings.redis.partitions).ok_or(ApiError::NotFound)?;
+        match state.store.get(&id).await? {
+            Some(v) if v.tenant == tenant.id => {
+                if v.phone != phone.e164() {
+                    return Err(ApiError::invalid("phone", "is not the number of that verification"));
+                }
+                event_id = state.store.withdraw_verification(&id, &tenant.id, source).await?;
+            }
+            _ => return Err(ApiError::NotFound),
+        }
+    }
+    let event_id = match event_id {
+        Some(id) => id,
+        None => {
+            let pseudonym = state.key.pseudonym("phone", phone.e164());
+            state.store.withdraw_event(&tenant.id, phone.e164(), source, &pseudonym).await?
+        }
+    };
+    tracing::info!(event = %event_id, tenant = %tenant.id, "withdrawal accepted");
+    Ok(HttpResponse::Accepted().json(WithdrawalAccepted {
+        event_id,
+        phone: mask_phone(phone.e164()),
+        source: source.to_string(),
+    }))
+}

@@ -1,0 +1,109 @@
+//! Webhook endpoints, one hash per tenant (`{ov:t:<tenant>}:ep`), JSON per endpoint.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError, scripts};
+
+/// An endpoint as stored. The secret is kept because every delivery is signed with it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EndpointRecord {
+    pub id: String,
+    pub url: String,
+    /// `None` subscribes to every event type.
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub secret: String,
+    /// The secret before the last rotation, still signed with until `previous_until_ms`.
+    pub previous_secret: Option<String>,
+    pub previous_until_ms: Option<i64>,
+    pub disabled: bool,
+    pub disabled_reason: Option<String>,
+    pub created_ms: i64,
+}
+
+impl EndpointRecord {
+    /// Withdrawals go to every enabled endpoint whatever it subscribed to: an opt-out must
+    /// reach every calling partner.
+    pub fn wants(&self, event_type: &str) -> bool {
+        !self.disabled
+            && (event_type == "consent.withdrawn"
+                || self.event_types.as_ref().is_none_or(|t| t.iter().any(|x| x == event_type)))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum EndpointChange {
+    Done(EndpointRecord),
+    Gone,
+}
+
+fn decode(json: &str) -> Result<EndpointRecord, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("endpoint: {e}")))
+}
+
+impl Store {
+    /// Returns false when the tenant already has `max` endpoints.
+    pub async fn endpoint_create(&self, tenant: &str, e: &EndpointRecord, max: u32) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(e).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+        let r: String = scripts::EP_CREATE
+            .key(self.keys.endpoints(tenant))
+            .arg(&e.id)
+            .arg(json)
+            .arg(max)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(r == "ok")
+    }
+
+    pub async fn endpoints(&self, tenant: &str) -> Result<Vec<EndpointRecord>, StoreError> {
+        let all: HashMap<String, String> = self.conn.clone().hgetall(self.keys.endpoints(tenant)).await?;
+        let mut list = all.values().map(|j| decode(j)).collect::<Result<Vec<_>, _>>()?;
+        list.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    pub async fn endpoint(&self, tenant: &str, id: &str) -> Result<Option<EndpointRecord>, StoreError> {
+        let j: Option<String> = self.conn.clone().hget(self.keys.endpoints(tenant), id).await?;
+        j.map(|j| decode(&j)).transpose()
+    }
+
+    pub async fn endpoint_delete(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        let n: i64 =
+            scripts::EP_DELETE.key(self.keys.endpoints(tenant)).arg(id).invoke_async(&mut self.conn.clone()).await?;
+        Ok(n == 1)
+    }
+
+    /// Applies `change` with compare-and-set, retrying when another writer got there first.
+    pub async fn endpoint_update(
+        &self,
+        tenant: &str,
+        id: &str,
+        change: impl Fn(&mut EndpointRecord),
+    ) -> Result<EndpointChange, StoreError> {
+        for _ in 0..10 {
+            let key = self.keys.endpoints(tenant);
+            let Some(old_json): Option<String> = self.conn.clone().hget(&key, id).await? else {
+                return Ok(EndpointChange::Gone);
+            };
+            let mut e = decode(&old_json)?;
+            change(&mut e);
+            let new_json = serde_json::to_string(&e).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+            let r: String = scripts::EP_REPLACE
+                .key(&key)
+                .arg(id)
+                .arg(&old_json)
+                .arg(new_json)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+            match r.as_str() {
+                "ok" => return Ok(EndpointChange::Done(e)),
+                "gone" => return Ok(EndpointChange::Gone),
+                _ => continue,
+            }
+        }
+        Err(StoreError::Corrupt("endpoint update kept conflicting".into()))
+    }
+}

@@ -1,0 +1,24 @@
+-- Records one delivery attempt and decides what follows, then acknowledges the entry.
+-- KEYS: deliver stream, message, attempt log, retry set, dead-letter set
+-- ARGV: group, entry_id, event_id, endpoint_id, outcome, attempt_json, due_ms, now, keep_until, dead_min
+-- outcome: 'delivered', 'retrying', 'dead', or 'deferred' (endpoint busy: no attempt counted).
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local member = ARGV[3] .. '|' .. ARGV[4]
+if ARGV[5] == 'deferred' then
+  redis.call('ZADD', KEYS[4], ARGV[7], member)
+  return 1
+end
+redis.call('HINCRBY', KEYS[2], 'n:' .. ARGV[4], 1)
+redis.call('HSET', KEYS[2], 's:' .. ARGV[4], ARGV[5])
+redis.call('LPUSH', KEYS[3], ARGV[6])
+redis.call('LTRIM', KEYS[3], 0, 99)
+redis.call('PEXPIREAT', KEYS[3], ARGV[9])
+if ARGV[5] == 'retrying' then
+  redis.call('ZADD', KEYS[4], ARGV[7], member)
+elseif ARGV[5] == 'dead' then
+  redis.call('ZADD', KEYS[5], ARGV[8], member)
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[10])
+end
+return 1

@@ -1,0 +1,4 @@
+-- KEYS: tenant's endpoints   ARGV: id, json, max_endpoints   Returns 'ok' or 'full'.
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'full' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'ok'

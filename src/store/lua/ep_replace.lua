@@ -1,0 +1,7 @@
+-- Compare-and-set of one endpoint, so concurrent rotations and disables never clobber.
+-- KEYS: tenant's endpoints   ARGV: id, expected_json, new_json   Returns 'ok', 'gone' or 'conflict'.
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 'gone' end
+if cur ~= ARGV[2] then return 'conflict' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 'ok'

@@ -1,0 +1,23 @@
+-- Turns one event into a stored message and one delivery per endpoint, and acknowledges the
+-- event, atomically. Running it twice for the same event changes nothing the second time.
+-- KEYS: events, message, deliver stream, tenant's event index, verification
+-- ARGV: group, entry_id, event_id, type, tenant, at, body, keep_until, minid, receipt, endpoint ids...
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local eps = {}
+  for i = 11, #ARGV do eps[#eps + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[2], 'type', ARGV[4], 'tenant', ARGV[5], 'at', ARGV[6], 'body', ARGV[7],
+    'eps', table.concat(eps, ','))
+  for _, ep in ipairs(eps) do
+    redis.call('HSET', KEYS[2], 's:' .. ep, 'pending', 'n:' .. ep, 0)
+    redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[9], '*', 'eid', ARGV[3], 'ep', ep)
+  end
+  redis.call('PEXPIREAT', KEYS[2], ARGV[8])
+  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[9])
+  redis.call('PEXPIREAT', KEYS[4], ARGV[8])
+  if ARGV[10] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then
+    redis.call('HSET', KEYS[5], 'rcpt', ARGV[10])
+  end
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return 1

@@ -1,0 +1,281 @@
+//! Webhook messages: fan-out from the event streams, deliveries, retries, dead letters.
+
+use std::collections::HashMap;
+
+use redis::{AsyncCommands, streams::StreamId};
+
+use crate::domain::Partition;
+
+use super::{Store, StoreError, scripts};
+
+pub const DISPATCH_GROUP: &str = "dispatch";
+pub const DELIVER_GROUP: &str = "deliver";
+
+/// `evt_<partition hex>_<stream id>`: stable across retries, names its partition.
+pub fn event_id(p: Partition, stream_id: &str) -> String {
+    format!("evt_{:04x}_{stream_id}", p.0)
+}
+
+pub fn parse_event_id(id: &str, partitions: u16) -> Option<Partition> {
+    let rest = id.strip_prefix("evt_")?;
+    let (p, sid) = rest.split_once('_')?;
+    let p = u16::from_str_radix(p, 16).ok().filter(|p| *p < partitions)?;
+    let (ms, seq) = sid.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(ms) && digits(seq)).then_some(Partition(p))
+}
+
+/// One entry of an events stream.
+#[derive(Debug, Clone)]
+pub struct EventEntry {
+    pub entry_id: String,
+    pub event_type: String,
+    pub verification_id: String,
+    pub tenant: String,
+    pub at_ms: i64,
+    pub phone: Option<String>,
+    pub source: Option<String>,
+}
+
+/// One delivery to make.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    pub entry_id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+}
+
+/// What the deliverer needs of a message.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub event_type: String,
+    pub tenant: String,
+    pub at_ms: i64,
+    pub body: String,
+    /// Endpoint id to (state, attempts).
+    pub deliveries: Vec<(String, String, u32)>,
+}
+
+/// What `fanout` writes.
+pub struct Fanout<'a> {
+    pub partition: Partition,
+    pub entry_id: &'a str,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub tenant: &'a str,
+    pub at_ms: i64,
+    pub body: &'a str,
+    pub receipt: Option<&'a str>,
+    pub verification_key: String,
+    pub endpoint_ids: Vec<String>,
+}
+
+/// What `delivery_result` records.
+pub struct DeliveryOutcome<'a> {
+    pub partition: Partition,
+    pub entry_id: &'a str,
+    pub event_id: &'a str,
+    pub endpoint_id: &'a str,
+    /// `delivered`, `retrying`, `dead` or `deferred`.
+    pub outcome: &'a str,
+    pub attempt_json: &'a str,
+    pub due_ms: i64,
+    pub now_ms: i64,
+}
+
+pub fn to_event(e: StreamId) -> Option<EventEntry> {
+    Some(EventEntry {
+        event_type: e.get("type")?,
+        verification_id: e.get("vid").unwrap_or_default(),
+        tenant: e.get("tenant")?,
+        at_ms: e.get("at")?,
+        phone: e.get("phone"),
+        source: e.get("src"),
+        entry_id: e.id,
+    })
+}
+
+pub fn to_delivery(e: StreamId) -> Option<DeliveryJob> {
+    Some(DeliveryJob { event_id: e.get("eid")?, endpoint_id: e.get("ep")?, entry_id: e.id })
+}
+
+impl Store {
+    pub async fn fanout(&self, f: &Fanout<'_>) -> Result<(), StoreError> {
+        let now = f.at_ms.max(chrono::Utc::now().timestamp_millis());
+        let mut inv = scripts::FANOUT.prepare_invoke();
+        inv.key(self.keys.events(f.partition))
+            .key(self.keys.message(f.partition, f.event_id))
+            .key(self.keys.deliver_stream(f.partition))
+            .key(self.keys.tenant_events(f.partition, f.tenant))
+            .key(&f.verification_key)
+            .arg(DISPATCH_GROUP)
+            .arg(f.entry_id)
+            .arg(f.event_id)
+            .arg(f.event_type)
+            .arg(f.tenant)
+            .arg(f.at_ms)
+            .arg(f.body)
+            .arg(now + self.retention.default_ms)
+            .arg(self.minid(now))
+            .arg(f.receipt.unwrap_or(""));
+        for ep in &f.endpoint_ids {
+            inv.arg(ep);
+        }
+        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    pub async fn message(&self, p: Partition, event_id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        let h: HashMap<String, String> = self.conn.clone().hgetall(self.keys.message(p, event_id)).await?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        let eps = h.get("eps").cloned().unwrap_or_default();
+        let deliveries = eps
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|ep| {
+                let state = h.get(&format!("s:{ep}")).cloned().unwrap_or_else(|| "pending".into());
+                let n = h.get(&format!("n:{ep}")).and_then(|n| n.parse().ok()).unwrap_or(0);
+                (ep.to_string(), state, n)
+            })
+            .collect();
+        Ok(Some(StoredMessage {
+            event_type: h.get("type").cloned().unwrap_or_default(),
+            tenant: h.get("tenant").cloned().unwrap_or_default(),
+            at_ms: h.get("at").and_then(|s| s.parse().ok()).unwrap_or(0),
+            body: h.get("body").cloned().unwrap_or_default(),
+            deliveries,
+        }))
+    }
+
+    pub async fn record_delivery(&self, o: &DeliveryOutcome<'_>) -> Result<(), StoreError> {
+        let _: i64 = scripts::DELIVERY_RESULT
+            .key(self.keys.deliver_stream(o.partition))
+            .key(self.keys.message(o.partition, o.event_id))
+            .key(self.keys.attempts(o.partition, o.event_id))
+            .key(self.keys.retries(o.partition))
+            .key(self.keys.dead_letters(o.partition))
+            .arg(DELIVER_GROUP)
+            .arg(o.entry_id)
+            .arg(o.event_id)
+            .arg(o.endpoint_id)
+            .arg(o.outcome)
+            .arg(o.attempt_json)
+            .arg(o.due_ms)
+            .arg(o.now_ms)
+            .arg(o.now_ms + self.retention.default_ms)
+            .arg(self.minid(o.now_ms))
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Moves due retries of a partition to its deliver stream; returns how many.
+    pub async fn release_due_retries(&self, p: Partition, now_ms: i64, limit: usize) -> Result<usize, StoreError> {
+        let n: usize = scripts::DUE_RETRIES
+            .key(self.keys.retries(p))
+            .key(self.keys.deliver_stream(p))
+            .arg(now_ms)
+            .arg(limit)
+            .arg(self.minid(now_ms))
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(n)
+    }
+
+    /// Returns `None` when the message is gone.
+    pub async fn redeliver(&self, p: Partition, event_id: &str) -> Result<Option<usize>, StoreError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let n: i64 = scripts::REDELIVER
+            .key(self.keys.message(p, event_id))
+            .key(self.keys.deliver_stream(p))
+            .key(self.keys.retries(p))
+            .key(self.keys.dead_letters(p))
+            .arg(event_id)
+            .arg(self.minid(now))
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(usize::try_from(n).ok())
+    }
+
+    /// The attempt log of a message, newest first, as stored JSON.
+    pub async fn attempt_log(&self, p: Partition, event_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.conn.clone().lrange(self.keys.attempts(p, event_id), 0, -1).await?)
+    }
+
+    /// The newest `limit` events of a tenant, across all partitions, newest first.
+    pub async fn tenant_event_ids(&self, tenant: &str, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut all = Vec::new();
+        for p in self.keys.all_partitions() {
+            let part: Vec<(String, i64)> = self
+                .conn
+                .clone()
+                .zrevrange_withscores(self.keys.tenant_events(p, tenant), 0, limit as isize - 1)
+                .await?;
+            all.extend(part);
+        }
+        all.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    /// Dead-letter entries of a partition: `(event_id, endpoint_id)`.
+    pub async fn dead_letters(&self, p: Partition) -> Result<Vec<(String, String)>, StoreError> {
+        let members: Vec<String> = self.conn.clone().zrange(self.keys.dead_letters(p), 0, -1).await?;
+        Ok(members.into_iter().filter_map(|m| m.split_once('|').map(|(a, b)| (a.to_string(), b.to_string()))).collect())
+    }
+
+    /// An opt-out for a number, written to the events stream of the number's partition.
+    pub async fn withdraw_event(
+        &self,
+        tenant: &str,
+        phone: &str,
+        source: &str,
+        pseudonym: &str,
+    ) -> Result<String, StoreError> {
+        let p = self.keys.partition_for(pseudonym);
+        let now = chrono::Utc::now().timestamp_millis();
+        let sid: String = scripts::WITHDRAW_EVENT
+            .key(self.keys.events(p))
+            .arg(self.minid(now))
+            .arg(tenant)
+            .arg(now)
+            .arg(phone)
+            .arg(source)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(event_id(p, &sid))
+    }
+
+    /// Marks a confirmed consent withdrawn and emits the event. `Ok(None)` when the
+    /// verification is not the tenant's confirmed, unwithdrawn consent.
+    pub async fn withdraw_verification(
+        &self,
+        id: &crate::domain::VerificationId,
+        tenant: &str,
+        source: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let p = id.partition();
+        let reply: Vec<String> = scripts::WITHDRAW_VERIFICATION
+            .key(self.keys.verification(id))
+            .key(self.keys.events(p))
+            .arg(id.as_str())
+            .arg(tenant)
+            .arg(now)
+            .arg(self.minid(now))
+            .arg(source)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(match reply.as_slice() {
+            [w, sid] if w == "withdrawn" => Some(event_id(p, sid)),
+            _ => None,
+        })
+    }
+
+    /// Verification ids whose deadline passed, for the sweeper.
+    pub async fn due_deadlines(&self, p: Partition, now_ms: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        Ok(self.conn.clone().zrangebyscore_limit(self.keys.deadlines(p), "-inf", now_ms, 0, limit as isize).await?)
+    }
+}

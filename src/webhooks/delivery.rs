@@ -1,0 +1,279 @@
+//! Delivers messages to endpoints. Each partition's deliver stream is read in the `deliver`
+//! group; every delivery runs as its own task, bounded per process and per endpoint, so one
+//! slow endpoint never holds up the others.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+use tokio::{
+    sync::{Semaphore, watch},
+    task::JoinHandle,
+};
+
+use crate::{
+    domain::Partition,
+    store::{Conn, DELIVER_GROUP, DeliveryJob, DeliveryOutcome, EndpointRecord, StoreError, to_delivery},
+    worker::stream_loop::{self, LoopConfig},
+};
+
+use super::{WebhookDeps, WebhookSecret, endpoint_cache::EndpointCache, signature_header};
+
+/// One attempt as the attempt log shows it.
+#[derive(Debug, Serialize)]
+struct Attempt<'a> {
+    endpoint_id: &'a str,
+    attempt: u32,
+    at: String,
+    status_code: Option<u16>,
+    latency_ms: u64,
+    error: Option<String>,
+    outcome: &'a str,
+}
+
+/// State shared by every delivery task of this process.
+pub struct Deliverer {
+    deps: WebhookDeps,
+    http: reqwest::Client,
+    slots: Arc<Semaphore>,
+    in_flight: Mutex<HashMap<String, usize>>,
+    cache: EndpointCache,
+}
+
+/// Releases the endpoint's in-flight slot however the delivery ends.
+struct EndpointSlot<'a> {
+    owner: &'a Deliverer,
+    endpoint: String,
+}
+
+impl Drop for EndpointSlot<'_> {
+    fn drop(&mut self) {
+        let mut m = self.owner.in_flight.lock().expect("in-flight lock");
+        if let Some(n) = m.get_mut(&self.endpoint) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.endpoint);
+            }
+        }
+    }
+}
+
+enum Verdict {
+    Delivered,
+    Retry { retry_after: Option<u64> },
+    Gone,
+}
+
+impl Deliverer {
+    pub async fn spawn(deps: WebhookDeps, stop: watch::Receiver<bool>) -> Result<Vec<JoinHandle<()>>, StoreError> {
+        let w = deps.settings.webhooks.clone();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(w.timeout_seconds))
+            .connect_timeout(Duration::from_secs(w.timeout_seconds.min(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("optin-verify/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| StoreError::Corrupt(format!("http client: {e}")))?;
+        let this = Arc::new(Self {
+            slots: Arc::new(Semaphore::new(w.concurrency)),
+            http,
+            in_flight: Mutex::new(HashMap::new()),
+            cache: EndpointCache::default(),
+            deps,
+        });
+        let consumer = crate::worker::consumer_name();
+        let r = &this.deps.settings.redis;
+        let cfg = LoopConfig {
+            batch: this.deps.settings.worker.batch,
+            block_ms: (r.timeout_ms / 2).clamp(10, 1000),
+            // Never reclaim a delivery that a live worker may still be waiting on.
+            reclaim_idle_ms: this.deps.settings.worker.reclaim_idle_ms.max(w.timeout_seconds * 1000 + 5000),
+        };
+        let mut handles = Vec::new();
+        for p in this.deps.store.keys().all_partitions() {
+            let conn = Conn::connect(&r.url, r.cluster, Duration::from_millis(r.timeout_ms)).await?;
+            let stream = this.deps.store.keys().deliver_stream(p);
+            let reader = this.deps.store.stream_reader(stream, DELIVER_GROUP, &consumer, conn).await?;
+            let this = this.clone();
+            let stop = stop.clone();
+            handles.push(tokio::spawn(async move {
+                stream_loop::run(reader, cfg, stop, "deliver", |entries| {
+                    let this = this.clone();
+                    async move {
+                        for job in entries.into_iter().filter_map(to_delivery) {
+                            let permit = this.slots.clone().acquire_owned().await.expect("semaphore open");
+                            let this = this.clone();
+                            tokio::spawn(async move {
+                                if let Err(e) = this.deliver(p, &job).await {
+                                    tracing::warn!(event = %job.event_id, error = %e, "delivery bookkeeping failed; will retry");
+                                }
+                                drop(permit);
+                            });
+                        }
+                    }
+                })
+                .await;
+                // Shutdown: wait until every delivery in flight has finished.
+                let all = this.deps.settings.webhooks.concurrency as u32;
+                let _ = this.slots.acquire_many(all).await;
+            }));
+        }
+        Ok(handles)
+    }
+
+    fn take_slot(&self, endpoint: &str) -> Option<EndpointSlot<'_>> {
+        let limit = self.deps.settings.webhooks.per_endpoint_concurrency;
+        let mut m = self.in_flight.lock().expect("in-flight lock");
+        let n = m.entry(endpoint.to_string()).or_insert(0);
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(EndpointSlot { owner: self, endpoint: endpoint.to_string() })
+    }
+
+    async fn deliver(&self, p: Partition, job: &DeliveryJob) -> Result<(), StoreError> {
+        let store = &self.deps.store;
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut outcome = DeliveryOutcome {
+            partition: p,
+            entry_id: &job.entry_id,
+            event_id: &job.event_id,
+            endpoint_id: &job.endpoint_id,
+            outcome: "dead",
+            attempt_json: "",
+            due_ms: now,
+            now_ms: now,
+        };
+        let Some(msg) = store.message(p, &job.event_id).await? else {
+            return store.record_delivery(&outcome).await; // trimmed: nothing left to send
+        };
+        let endpoint = self.cache.get(store, &msg.tenant, &job.endpoint_id).await?;
+        let Some(endpoint) = endpoint.filter(|e| !e.disabled) else {
+            let json = attempt_json(&job.endpoint_id, 0, now, None, 0, Some("endpoint deleted or disabled"), "dead");
+            outcome.attempt_json = &json;
+            return store.record_delivery(&outcome).await;
+        };
+        let Some(_slot) = self.take_slot(&endpoint.id) else {
+            outcome.outcome = "deferred";
+            outcome.due_ms = now + 1000;
+            return store.record_delivery(&outcome).await;
+        };
+        let done = msg.deliveries.iter().find(|d| d.0 == endpoint.id).map_or(0, |d| d.2);
+        let started = Instant::now();
+        let (verdict, status, error) = self.post(&endpoint, &job.event_id, msg.body.as_bytes()).await;
+        let latency = started.elapsed().as_millis() as u64;
+        let schedule = &self.deps.settings.webhooks.retry_schedule_seconds;
+        let attempt = done + 1;
+        let (state, due) = match verdict {
+            Verdict::Delivered => ("delivered", now),
+            Verdict::Gone => {
+                self.disable(&msg.tenant, &endpoint.id).await?;
+                ("dead", now)
+            }
+            Verdict::Retry { .. } if attempt as usize >= schedule.len() => ("dead", now),
+            Verdict::Retry { retry_after } => {
+                let planned = schedule[attempt as usize];
+                let cap = self.deps.settings.webhooks.max_retry_after_seconds;
+                let delay = planned.max(retry_after.unwrap_or(0).min(cap));
+                ("retrying", now + (delay as i64) * 1000)
+            }
+        };
+        let json = attempt_json(&endpoint.id, attempt, now, status, latency, error.as_deref(), state);
+        outcome.outcome = state;
+        outcome.attempt_json = &json;
+        outcome.due_ms = due;
+        store.record_delivery(&outcome).await
+    }
+
+    async fn post(&self, e: &EndpointRecord, event_id: &str, body: &[u8]) -> (Verdict, Option<u16>, Option<String>) {
+        let now = chrono::Utc::now();
+        let mut secrets = Vec::new();
+        let current = WebhookSecret::parse(&e.secret).ok();
+        let previous = e
+            .previous_secret
+            .as_deref()
+            .filter(|_| e.previous_until_ms.is_some_and(|until| until > now.timestamp_millis()))
+            .and_then(|s| WebhookSecret::parse(s).ok());
+        secrets.extend(current.iter());
+        secrets.extend(previous.iter());
+        let ts = now.timestamp();
+        let request = self
+            .http
+            .post(&e.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", event_id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature_header(&secrets, event_id, ts, body))
+            .body(body.to_vec());
+        match request.send().await {
+            Ok(resp) => {
+                let code = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                let verdict = match code {
+                    200..=299 => Verdict::Delivered,
+                    410 => Verdict::Gone,
+                    _ => Verdict::Retry { retry_after },
+                };
+                let error = (!resp.status().is_success()).then(|| format!("HTTP {code}"));
+                (verdict, Some(code), error)
+            }
+            Err(err) => {
+                let kind = if err.is_timeout() {
+                    "timeout"
+                } else if err.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
+                };
+                (Verdict::Retry { retry_after: None }, None, Some(kind.to_string()))
+            }
+        }
+    }
+
+    /// `410 Gone`: the consent store asked us to stop.
+    async fn disable(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        self.deps
+            .store
+            .endpoint_update(tenant, id, |e| {
+                e.disabled = true;
+                e.disabled_reason = Some("endpoint answered 410 Gone".into());
+            })
+            .await?;
+        self.cache.forget(tenant);
+        tracing::warn!(endpoint = id, "endpoint answered 410 Gone; disabled");
+        Ok(())
+    }
+}
+
+fn attempt_json(
+    endpoint_id: &str,
+    attempt: u32,
+    now_ms: i64,
+    status: Option<u16>,
+    latency_ms: u64,
+    error: Option<&str>,
+    outcome: &str,
+) -> String {
+    let at = crate::evidence::record_at(now_ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default();
+    serde_json::to_string(&Attempt {
+        endpoint_id,
+        attempt,
+        at,
+        status_code: status,
+        latency_ms,
+        error: error.map(str::to_string),
+        outcome,
+    })
+    .unwrap_or_default()
+}

@@ -1,0 +1,38 @@
+//! Webhooks to consent stores: signing, fan-out of events, delivery with retries, and the
+//! per-partition scheduler that releases retries and expires overdue verifications.
+
+mod delivery;
+mod dispatcher;
+mod endpoint_cache;
+mod payload;
+mod scheduler;
+mod signer;
+
+use std::sync::Arc;
+
+pub use delivery::Deliverer;
+pub use dispatcher::spawn_dispatchers;
+pub use payload::receipt_id;
+pub use scheduler::spawn_schedulers;
+pub use signer::{WebhookSecret, signature_header};
+
+use crate::{config::Settings, evidence::ReceiptSigner, state::Tenants, store::Store};
+
+/// The event types a consent store can subscribe to.
+pub const EVENT_TYPES: &[&str] = &[
+    "consent.confirmed",
+    "consent.declined",
+    "consent.withdrawn",
+    "verification.expired",
+    "verification.failed",
+    "verification.canceled",
+];
+
+/// What the webhook workers share.
+#[derive(Clone)]
+pub struct WebhookDeps {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub tenants: Tenants,
+    pub signer: ReceiptSigner,
+}

@@ -1,0 +1,78 @@
+//! Webhook bodies: `{type, timestamp, data}`.
+
+use chrono::SecondsFormat;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{
+    config::TenantSettings,
+    domain::Context,
+    evidence::{self, EvidenceRecord, record_at},
+    store::{EventEntry, VerificationRecord},
+};
+
+/// What a receipt's JWS payload holds.
+#[derive(Debug, Serialize)]
+pub struct ReceiptClaims<'a> {
+    pub iss: &'a str,
+    pub iat: i64,
+    pub jti: String,
+    pub evidence: &'a EvidenceRecord,
+}
+
+pub fn receipt_id(verification_id: &str) -> String {
+    format!("rcpt_{}", verification_id.trim_start_matches("vf_"))
+}
+
+fn iso(ms: i64) -> Value {
+    record_at(ms).map(|t| Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))).unwrap_or(Value::Null)
+}
+
+/// The body sent for an event about a verification.
+pub fn verification_body(
+    e: &EventEntry,
+    v: &VerificationRecord,
+    tenant: &TenantSettings,
+    receipt: Option<&str>,
+) -> Value {
+    let ctx: Option<Context> = serde_json::from_str(&v.context_json).ok();
+    let mut data = json!({
+        "verification_id": v.id.as_str(),
+        "status": v.status.as_str(),
+        "method": v.method.as_str(),
+        "channel": v.channel.as_str(),
+        "phone": v.phone,
+        "to": v.to,
+        "purpose": ctx.as_ref().map(|c| json!({"id": c.purpose.id, "text": c.purpose.text})),
+        "metadata": ctx.as_ref().and_then(|c| c.metadata.clone()),
+        "occurred_at": iso(e.at_ms),
+    });
+    if e.event_type == "consent.confirmed"
+        && let Some(ctx) = &ctx
+    {
+        data["evidence"] = serde_json::to_value(evidence::build(v, ctx, tenant)).unwrap_or(Value::Null);
+        data["receipt_id"] = json!(receipt_id(v.id.as_str()));
+        data["receipt"] = json!(receipt);
+    }
+    if e.event_type == "consent.withdrawn" {
+        data["source"] = json!("link");
+        data["withdrawn_at"] = iso(e.at_ms);
+    }
+    envelope(&e.event_type, e.at_ms, data)
+}
+
+/// The body of an opt-out posted for a number with no verification here.
+pub fn withdrawal_body(e: &EventEntry) -> Value {
+    let data = json!({
+        "verification_id": null,
+        "phone": e.phone,
+        "source": e.source,
+        "withdrawn_at": iso(e.at_ms),
+        "occurred_at": iso(e.at_ms),
+    });
+    envelope(&e.event_type, e.at_ms, data)
+}
+
+fn envelope(event_type: &str, at_ms: i64, data: Value) -> Value {
+    json!({"type": event_type, "timestamp": iso(at_ms), "data": data})
+}

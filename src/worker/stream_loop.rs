@@ -1,0 +1,49 @@
+//! The loop every stream consumer runs: read a batch (new entries, or now and then the ones a
+//! dead consumer left), hand it over, repeat until told to stop.
+
+use std::{future::Future, time::Duration};
+
+use redis::streams::StreamId;
+use tokio::sync::watch;
+
+use crate::store::StreamReader;
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoopConfig {
+    pub batch: usize,
+    /// Below the Redis response timeout, or the blocking read itself times out.
+    pub block_ms: u64,
+    /// An entry unacknowledged this long belongs to a dead consumer.
+    pub reclaim_idle_ms: u64,
+}
+
+pub async fn run<Fut>(
+    mut reader: StreamReader,
+    cfg: LoopConfig,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+    mut handle: impl FnMut(Vec<StreamId>) -> Fut,
+) where
+    Fut: Future<Output = ()>,
+{
+    let reclaim_every = Duration::from_millis(cfg.reclaim_idle_ms.clamp(100, 5000));
+    let mut last_reclaim = tokio::time::Instant::now() - reclaim_every;
+    while !*stop.borrow() {
+        let reclaim = (last_reclaim.elapsed() >= reclaim_every).then_some(cfg.reclaim_idle_ms);
+        if reclaim.is_some() {
+            last_reclaim = tokio::time::Instant::now();
+        }
+        let read = tokio::select! {
+            r = reader.read(cfg.batch, cfg.block_ms, reclaim) => r,
+            _ = stop.changed() => Ok(Vec::new()),
+        };
+        match read {
+            Ok(entries) if entries.is_empty() => {}
+            Ok(entries) => handle(entries).await,
+            Err(e) => {
+                tracing::warn!(stream = what, error = %e, "stream read failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
