@@ -11,9 +11,12 @@ use crate::store::{EndpointRecord, Store, StoreError};
 
 const TTL: Duration = Duration::from_secs(1);
 
+/// A tenant's endpoints and when they were read.
+type Entry = (Instant, Arc<Vec<EndpointRecord>>);
+
 #[derive(Default)]
 pub struct EndpointCache {
-    entries: Mutex<HashMap<String, (Instant, Arc<Vec<EndpointRecord>>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl EndpointCache {

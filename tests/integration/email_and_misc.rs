@@ -183,3 +183,33 @@ async fn redis_going_away_gives_a_clear_503_problem() {
     let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 503);
 }
+
+#[tokio::test]
+async fn emails_carry_rfc8058_one_click_unsubscribe_that_works() {
+    let app = spawn().await;
+    let id = app.start(&email_body("link")).await["id"].as_str().unwrap().to_string();
+    let m = app.outbox_message(&id).await;
+    let header = m["headers"]["List-Unsubscribe"].as_str().unwrap();
+    assert_eq!(m["headers"]["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");
+    let url = header.trim_start_matches('<').trim_end_matches('>');
+    assert!(url.starts_with(&format!("{}/o/", app.base)));
+    // What a mail client sends: a POST with exactly this body, no cookie, no CSRF value.
+    let r = app
+        .client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(app.status_of(&id).await, "declined");
+    assert_eq!(app.events_for(&id).await, vec!["consent.declined"]);
+    // Anything else without a CSRF value is refused.
+    let id2 = app.start(&email_body("code")).await["id"].as_str().unwrap().to_string();
+    let m2 = app.outbox_message(&id2).await;
+    let url2 = m2["headers"]["List-Unsubscribe"].as_str().unwrap().trim_matches(|c| c == '<' || c == '>').to_string();
+    let r = app.client.post(&url2).form(&[("List-Unsubscribe", "Maybe")]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(app.status_of(&id2).await, "pending");
+}

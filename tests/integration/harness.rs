@@ -16,6 +16,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// API key of tenant `acme`.
     pub key: String,
+    /// SHA-256 of `key`, for writing config files for other processes.
+    pub key_hash: String,
     /// API key of tenant `other`.
     pub other_key: String,
     pub prefix: String,
@@ -59,7 +61,13 @@ pub async fn spawn_cluster() -> TestApp {
 }
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    optin_verify::telemetry::init(false);
+    spawn_role(Role::All, tweak).await
+}
+
+pub async fn spawn_role(role: Role, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("OPTIN_LOG").is_ok() {
+        optin_verify::telemetry::init(false);
+    }
     let mut s = Settings::load(None).expect("defaults load");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -78,13 +86,15 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let other = ApiKey::generate();
     s.tenants = vec![tenant("acme", "Acme Energie B.V.", &key), tenant("other", "Other B.V.", &other)];
     tweak(&mut s);
+    let prefix = s.redis.key_prefix.clone();
     let (redis_url, cluster) = (s.redis.url.clone(), s.redis.cluster);
-    let app = Application::build_on(s, Role::All, listener).await.expect("application starts");
+    let app = Application::build_on(s, role, listener).await.expect("application starts");
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         key: key.expose().to_string(),
+        key_hash: key.hash().as_str().to_string(),
         other_key: other.expose().to_string(),
         prefix,
         redis_url,
@@ -239,4 +249,39 @@ pub fn csrf_in(html: &str) -> String {
     let m = "name=\"csrf\" value=\"";
     let s = html.find(m).expect("csrf field") + m.len();
     html[s..s + html[s..].find('"').unwrap()].to_string()
+}
+
+impl TestApp {
+    /// Creates a webhook endpoint and returns `(id, secret)`.
+    pub async fn endpoint_as(&self, key: &str, url: &str, event_types: Option<Vec<&str>>) -> (String, String) {
+        let mut body = json!({"url": url, "description": "test store"});
+        if let Some(t) = event_types {
+            body["event_types"] = json!(t);
+        }
+        let r = self.post_as(key, "/v1/webhook-endpoints", &body).await;
+        assert_eq!(r.status().as_u16(), 201);
+        let v: Value = r.json().await.unwrap();
+        (v["id"].as_str().unwrap().to_string(), v["secret"].as_str().unwrap().to_string())
+    }
+
+    pub async fn endpoint(&self, url: &str) -> (String, String) {
+        self.endpoint_as(&self.key, url, None).await
+    }
+
+    /// Starts a code verification and confirms it with the right code; returns its id.
+    pub async fn confirmed_by_code(&self) -> String {
+        let mut body = start_body("code", "sms");
+        body["phone"] = json!(fresh_phone());
+        let id = self.start(&body).await["id"].as_str().unwrap().to_string();
+        let code = code_in(self.outbox_message(&id).await["text"].as_str().unwrap(), 6);
+        let r: Value =
+            self.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await.json().await.unwrap();
+        assert_eq!(r["status"], "confirmed");
+        id
+    }
+}
+
+/// A random valid Dutch mobile number, so tests stay under the per-destination limit.
+pub fn fresh_phone() -> String {
+    format!("+316{}{:07}", 1 + rand::random::<u32>() % 5, rand::random::<u32>() % 10_000_000)
 }

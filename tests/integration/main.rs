@@ -4,8 +4,11 @@
 mod bad_input;
 mod code_flow;
 mod concurrency;
+mod crash;
 mod email_and_misc;
 mod harness;
 mod link_flow;
 mod parsers;
+mod receiver;
 mod store_cluster;
+mod webhooks;
