@@ -1,0 +1,471 @@
+//! The performance benchmark of DESIGN.md §8. Every figure is measured in this one run, on this
+//! machine, and the API figures are reported as ratios to a ceiling: a minimal actix-web handler
+//! that makes the same number of Redis round trips (EVALSHA) as the real endpoint.
+//!
+//! Run it with `scripts/bench` (starts a private redis-server) and paste the output into
+//! docs/PERFORMANCE.md. Knobs: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (64),
+//! BENCH_SCALE (pending verifications for the scale check, default 200000).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use hdrhistogram::Histogram;
+use optin_verify::{
+    config::{Settings, TenantSettings},
+    domain::{ApiKey, Channel, InitiatedBy, Locale, Method, ServerKey, TokenKind, VerificationId},
+    startup::{Application, Role},
+    store::{Keys, NewVerification, Retention, Store},
+};
+use serde_json::{Value, json};
+
+const SERVER_KEY: &str = "bench-server-key-0123456789abcdef0123456789";
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Run {
+    ok: u64,
+    failed: u64,
+    secs: f64,
+    hist: Histogram<u64>,
+}
+
+impl Run {
+    fn rps(&self) -> f64 {
+        self.ok as f64 / self.secs
+    }
+    fn p(&self, q: f64) -> f64 {
+        self.hist.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+type MakeRequest = Arc<dyn Fn(u64) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// `concurrency` clients, each sending its next request as soon as the last one answered.
+async fn closed_loop(concurrency: u64, duration: Duration, make: MakeRequest) -> Run {
+    let counter = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (make, counter) = (make.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).unwrap();
+            let (mut ok, mut failed) = (0, 0);
+            while start.elapsed() < duration {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                match make(n).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        ok += 1;
+                        hist.record(t.elapsed().as_micros() as u64).ok();
+                    }
+                    _ => failed += 1,
+                }
+            }
+            (ok, failed, hist)
+        }));
+    }
+    let mut run = Run { ok: 0, failed: 0, secs: 0.0, hist: Histogram::new(3).unwrap() };
+    for t in tasks {
+        let (ok, failed, h) = t.await.unwrap();
+        run.ok += ok;
+        run.failed += failed;
+        run.hist.add(h).unwrap();
+    }
+    run.secs = start.elapsed().as_secs_f64();
+    run
+}
+
+/// Requests at a fixed rate, whatever the answers do (no coordinated omission).
+async fn open_loop(rate: f64, duration: Duration, make: MakeRequest) -> Run {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::new();
+    let mut n = 0;
+    while start.elapsed() < duration {
+        tick.tick().await;
+        let make = make.clone();
+        let planned = start + interval * n as u32;
+        n += 1;
+        tasks.push(tokio::spawn(async move {
+            let ok = matches!(make(n).send().await, Ok(r) if r.status().is_success());
+            (ok, planned.elapsed().as_micros() as u64)
+        }));
+    }
+    let mut run = Run { ok: 0, failed: 0, secs: start.elapsed().as_secs_f64(), hist: Histogram::new(3).unwrap() };
+    for t in tasks {
+        let (ok, micros) = t.await.unwrap();
+        if ok {
+            run.ok += 1;
+            run.hist.record(micros).ok();
+        } else {
+            run.failed += 1;
+        }
+    }
+    run
+}
+
+/// The ceiling: an actix-web handler doing `trips` EVALSHA round trips and nothing else.
+async fn ceiling(redis_url: &str) -> u16 {
+    let client = redis::Client::open(redis_url).unwrap();
+    let conn = client.get_connection_manager().await.unwrap();
+    let script = Arc::new(redis::Script::new("return redis.call('HINCRBY', KEYS[1], 'n', 1)"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let (conn, script) = (conn.clone(), script.clone());
+        App::new().route(
+            "/trips/{n}/{k}",
+            web::post().to(move |path: web::Path<(u32, u32)>, _body: web::Bytes| {
+                let (mut conn, script) = (conn.clone(), script.clone());
+                async move {
+                    let (trips, k) = path.into_inner();
+                    for _ in 0..trips {
+                        let _: i64 = script.key(format!("{{bench:ceil}}:{}", k % 4096)).invoke_async(&mut conn).await.unwrap();
+                    }
+                    HttpResponse::Ok().json(json!({"status": "pending", "attempts_remaining": 4}))
+                }
+            }),
+        )
+    })
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    port
+}
+
+fn settings(redis_url: &str, key: &ApiKey, port: u16) -> Settings {
+    let mut s = Settings::load(None).unwrap();
+    s.http.bind = format!("127.0.0.1:{port}");
+    s.http.public_base_url = format!("http://127.0.0.1:{port}");
+    s.redis.url = redis_url.into();
+    s.redis.key_prefix = "bench".into();
+    s.secrets.server_key = SERVER_KEY.into();
+    s.dev.spawn_redis = false;
+    s.limits.tenant_per_minute = u32::MAX;
+    s.limits.destination_per_10m = u32::MAX;
+    s.limits.destination_per_day = u32::MAX;
+    s.tenants = vec![TenantSettings {
+        id: "bench".into(),
+        name: "Bench Energie B.V.".into(),
+        kvk: "12345678".into(),
+        contact_email: "privacy@bench.example".into(),
+        api_key_sha256: key.hash().as_str().into(),
+        allowed_countries: vec!["NL".into()],
+        send_window: None,
+        caller_numbers: vec![],
+        calling_hours: None,
+    }];
+    s
+}
+
+fn start_body(n: u64) -> Value {
+    json!({
+        "method": "code", "channel": "sms", "phone": format!("+316{}{:07}", 1 + n % 5, n % 10_000_000),
+        "locale": "nl", "initiated_by": "consumer",
+        "purpose": {"id": "energy-offers", "text": "Telefonische aanbiedingen over energiecontracten"},
+        "caller": "Bench Energie B.V.",
+        "consent_text": {"version": "2026-03", "text": "Ja, Bench Energie mag mij bellen over energiecontracten."},
+        "privacy_statement": {"url": "https://example.nl/privacy", "version": "4.2"},
+        "collection": {"url": "https://example.nl/offerte", "ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (bench)",
+                       "collected_at": "2026-11-27T10:00:00Z", "checkbox_default": "unchecked"},
+        "metadata": {"crm_id": "123"}
+    })
+}
+
+/// What a pending verification from `start_body` looks like in Redis, written directly.
+fn new_verification(key: &ServerKey, partitions: u16, n: u64, context_json: &str) -> (NewVerification, String) {
+    let id = VerificationId::random(partitions);
+    let seed = ServerKey::new_seed();
+    let code = key.code_for(&id, &seed, 6);
+    let now = chrono::Utc::now().timestamp_millis();
+    let phone = format!("+316{}{:07}", 1 + n % 5, n % 10_000_000);
+    (
+        NewVerification {
+            code_mac: key.code_mac(&id, &code),
+            confirm_token_hash: key.token_for(TokenKind::Confirm, &id, &seed).hash(),
+            optout_token_hash: key.token_for(TokenKind::OptOut, &id, &seed).hash(),
+            seed_hex: hex::encode(seed),
+            id,
+            tenant: "bench".into(),
+            method: Method::Code,
+            channel: Channel::Sms,
+            phone: phone.clone(),
+            to: phone,
+            code_length: 6,
+            max_attempts: 5,
+            created_ms: now,
+            expires_ms: now + 3_600_000,
+            locale: Locale::Nl,
+            initiated_by: InitiatedBy::Consumer,
+            context_json: context_json.to_string(),
+            body_hash: None,
+        },
+        code.expose().to_string(),
+    )
+}
+
+async fn used_memory(url: &str) -> i64 {
+    let mut c = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut c).await.unwrap();
+    info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+}
+
+async fn fill(store: &Store, key: &ServerKey, from: u64, count: u64, ctx: &str) -> Vec<(String, String)> {
+    let partitions = store.keys().partitions();
+    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    for n in from..from + count {
+        let (v, code) = new_verification(key, partitions, n, ctx);
+        out.push((v.id.to_string(), code));
+        batch.push(v);
+        if batch.len() == 256 {
+            let futs = batch.iter().map(|v| store.create(v));
+            futures_util::future::try_join_all(futs).await.unwrap();
+            batch.clear();
+        }
+    }
+    futures_util::future::try_join_all(batch.iter().map(|v| store.create(v))).await.unwrap();
+    out
+}
+
+/// A consent store that only counts and timestamps what it receives.
+async fn counting_receiver() -> (u16, Arc<std::sync::Mutex<Vec<(String, Instant)>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let data = web::Data::new(seen.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).route(
+            "/hook",
+            web::post().to(|body: web::Bytes, seen: web::Data<Arc<std::sync::Mutex<Vec<(String, Instant)>>>>| async move {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let vid = v["data"]["verification_id"].as_str().unwrap_or("").to_string();
+                seen.lock().unwrap().push((vid, Instant::now()));
+                HttpResponse::NoContent().finish()
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    (port, seen)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(bench());
+}
+
+async fn bench() {
+    let redis_url = std::env::var("OPTIN_BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6392/".into());
+    let secs = Duration::from_secs(env_u64("BENCH_SECONDS", 5));
+    let conc = env_u64("BENCH_CONCURRENCY", 64);
+    let scale = env_u64("BENCH_SCALE", 200_000);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    println!("# optin-verify benchmark: {secs:?} per run, {conc} concurrent clients, redis {redis_url}");
+
+    let key = ApiKey::generate();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = Application::build_on(settings(&redis_url, &key, port), Role::Api, listener).await.unwrap();
+    tokio::spawn(app.run_until_stopped());
+    let base = format!("http://127.0.0.1:{port}");
+    let ceil_port = ceiling(&redis_url).await;
+    let store = Store::connect(
+        &redis_url,
+        false,
+        Duration::from_secs(2),
+        Keys::new("bench", 16),
+        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000 },
+    )
+    .await
+    .unwrap();
+    let server_key = ServerKey::parse(SERVER_KEY).unwrap();
+    let ctx = serde_json::to_string(&json!({
+        "purpose": start_body(0)["purpose"], "caller": "Bench Energie B.V.", "consent_text": start_body(0)["consent_text"],
+        "privacy_statement": start_body(0)["privacy_statement"], "collection": start_body(0)["collection"],
+        "metadata": start_body(0)["metadata"]
+    }))
+    .unwrap();
+
+    // --- memory per pending verification (evidence context included)
+    let before = used_memory(&redis_url).await;
+    let pool = fill(&store, &server_key, 0, 100_000, &ctx).await;
+    let per_pending = (used_memory(&redis_url).await - before) as f64 / 100_000.0;
+    println!("memory: {per_pending:.0} bytes per pending verification (100k written, target <= 1024)");
+
+    // --- check vs a 1-EVALSHA ceiling
+    let ids: Arc<Vec<String>> = Arc::new(pool.iter().map(|(id, _)| id.clone()).collect());
+    let bearer = format!("Bearer {}", key.expose());
+    let (h, b, i) = (http.clone(), base.clone(), ids.clone());
+    let auth = bearer.clone();
+    let check: MakeRequest = Arc::new(move |n| {
+        h.post(format!("{b}/v1/verifications/{}/check", i[(n as usize) % i.len()]))
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .body(r#"{"code":"000000"}"#)
+    });
+    let (h, cb) = (http.clone(), format!("http://127.0.0.1:{ceil_port}"));
+    let ceil1: MakeRequest = Arc::new(move |n| h.post(format!("{cb}/trips/1/{n}")).body(r#"{"code":"000000"}"#));
+    closed_loop(conc, Duration::from_secs(1), check.clone()).await; // warm-up
+    let c1 = closed_loop(conc, secs, ceil1).await;
+    let chk = closed_loop(conc, secs, check.clone()).await;
+    println!(
+        "check:  {:.0} req/s vs ceiling {:.0} req/s (1 EVALSHA) = {:.0}% (target >= 80%), p99 {:.2} ms at full load",
+        chk.rps(),
+        c1.rps(),
+        100.0 * chk.rps() / c1.rps(),
+        chk.p(0.99)
+    );
+    let half = open_loop(chk.rps() / 2.0, secs, check.clone()).await;
+    println!(
+        "check latency at half peak ({:.0} req/s): p50 {:.2} ms, p99 {:.2} ms (target < 5 ms), failed {}",
+        chk.rps() / 2.0,
+        half.p(0.5),
+        half.p(0.99),
+        half.failed
+    );
+
+    // --- start vs a 3-EVALSHA ceiling (tenant limit, destination limit, create)
+    let (h, b, auth) = (http.clone(), base.clone(), bearer.clone());
+    let start: MakeRequest = Arc::new(move |n| {
+        h.post(format!("{b}/v1/verifications"))
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .body(start_body(1_000_000 + n).to_string())
+    });
+    let (h, cb) = (http.clone(), format!("http://127.0.0.1:{ceil_port}"));
+    let body = start_body(0).to_string();
+    let ceil3: MakeRequest = Arc::new(move |n| h.post(format!("{cb}/trips/3/{n}")).body(body.clone()));
+    let c3 = closed_loop(conc, secs, ceil3).await;
+    let st = closed_loop(conc, secs, start).await;
+    println!(
+        "start:  {:.0} req/s vs ceiling {:.0} req/s (3 EVALSHA) = {:.0}% (target >= 60%), p99 {:.2} ms, failed {}",
+        st.rps(),
+        c3.rps(),
+        100.0 * st.rps() / c3.rps(),
+        st.p(0.99),
+        st.failed
+    );
+
+    // --- scale: check throughput with many more verifications pending
+    fill(&store, &server_key, 200_000, scale.saturating_sub(100_000), &ctx).await;
+    let big = closed_loop(conc, secs, check.clone()).await;
+    println!(
+        "scale:  check {:.0} req/s with {} pending vs {:.0} req/s with 100k = {:+.1}% (target within ±10%)",
+        big.rps(),
+        scale,
+        chk.rps(),
+        100.0 * (big.rps() - chk.rps()) / chk.rps()
+    );
+
+    webhooks(&redis_url, &http, secs).await;
+}
+
+/// Deliveries per second from one instance, and confirmation-to-webhook latency.
+async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
+    let key = ApiKey::generate();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = settings(redis_url, &key, port);
+    s.redis.key_prefix = "benchwh".into();
+    let app = Application::build_on(s, Role::All, listener).await.unwrap();
+    tokio::spawn(app.run_until_stopped());
+    let base = format!("http://127.0.0.1:{port}");
+    let (rport, seen) = counting_receiver().await;
+    let bearer = format!("Bearer {}", key.expose());
+    let r = http
+        .post(format!("{base}/v1/webhook-endpoints"))
+        .header("authorization", &bearer)
+        .json(&json!({"url": format!("http://127.0.0.1:{rport}/hook")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let store = Store::connect(
+        redis_url,
+        false,
+        Duration::from_secs(2),
+        Keys::new("benchwh", 16),
+        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000 },
+    )
+    .await
+    .unwrap();
+
+    // Throughput: a burst of withdrawals, from the first write to the last delivery.
+    let n = 20_000u64;
+    let mem_before = used_memory(redis_url).await;
+    let t = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let args: Vec<(String, String)> = chunk.iter().map(|i| (format!("+3161{i:07}"), format!("{i:016x}"))).collect();
+        let futs = args.iter().map(|(phone, pseudo)| store.withdraw_event("bench", phone, "bench", pseudo));
+        futures_util::future::try_join_all(futs).await.unwrap();
+    }
+    while (seen.lock().unwrap().len() as u64) < n {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(t.elapsed() < Duration::from_secs(300), "deliveries stalled");
+    }
+    let el = t.elapsed().as_secs_f64();
+    println!("webhooks: {n} withdrawals delivered in {el:.2} s = {:.0} deliveries/s (target >= 5000)", n as f64 / el);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let per_event = (used_memory(redis_url).await - mem_before) as f64 / n as f64;
+    println!("memory: {per_event:.0} bytes per retained event (message, attempt log, index, stream entry)");
+
+    // Latency: confirmations at a fixed rate, from the check answer's request to the webhook.
+    let server_key = ServerKey::parse(SERVER_KEY).unwrap();
+    let ctx = serde_json::to_string(&json!({
+        "purpose": start_body(0)["purpose"], "caller": "Bench Energie B.V.", "consent_text": start_body(0)["consent_text"],
+        "privacy_statement": null, "collection": start_body(0)["collection"], "metadata": null
+    }))
+    .unwrap();
+    let rate = env_u64("BENCH_CONFIRM_RATE", 1000) as f64;
+    let count = (rate * secs.as_secs_f64()) as u64;
+    let pool = Arc::new(fill(&store, &server_key, 5_000_000, count + 10, &ctx).await);
+    seen.lock().unwrap().clear();
+    let sent = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<String, Instant>::new()));
+    let (h, b, p, sent2) = (http.clone(), base.clone(), pool.clone(), sent.clone());
+    let confirm: MakeRequest = Arc::new(move |i| {
+        let (id, code) = &p[(i as usize) % p.len()];
+        sent2.lock().unwrap().insert(id.clone(), Instant::now());
+        h.post(format!("{b}/v1/verifications/{id}/check"))
+            .header("authorization", &bearer)
+            .header("content-type", "application/json")
+            .body(json!({"code": code}).to_string())
+    });
+    let before_rcpt = used_memory(redis_url).await;
+    let run = open_loop(rate, secs, confirm).await;
+    let t = Instant::now();
+    while (seen.lock().unwrap().len() as u64) < run.ok && t.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut hist = Histogram::<u64>::new(3).unwrap();
+    let sent = sent.lock().unwrap();
+    for (vid, at) in seen.lock().unwrap().iter() {
+        if let Some(s) = sent.get(vid) {
+            hist.record(at.duration_since(*s).as_micros() as u64).ok();
+        }
+    }
+    println!(
+        "confirm->webhook at {rate:.0} confirmations/s ({} ok, {} failed): p50 {:.1} ms, p99 {:.1} ms (target < 250 ms)",
+        run.ok,
+        run.failed,
+        hist.value_at_quantile(0.5) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0
+    );
+    let per_confirmed = (used_memory(redis_url).await - before_rcpt) as f64 / run.ok.max(1) as f64;
+    println!("memory: {per_confirmed:.0} bytes added per confirmation (receipt on the verification, event, message)");
+}
