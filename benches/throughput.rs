@@ -166,6 +166,7 @@ fn settings(redis_url: &str, key: &ApiKey, port: u16) -> Settings {
         send_window: None,
         caller_numbers: vec![],
         calling_hours: None,
+        branding: Default::default(),
     }];
     s
 }

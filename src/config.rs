@@ -170,6 +170,31 @@ pub struct TenantSettings {
     /// Calling calendar; used by the announced-call method.
     #[serde(default)]
     pub calling_hours: Option<figment::value::Value>,
+    #[serde(default)]
+    pub branding: Branding,
+}
+
+/// How the consumer pages look for a tenant.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branding {
+    /// Shown in the page header; the tenant's `name` when absent.
+    pub display_name: Option<String>,
+    /// An https URL of the logo image.
+    pub logo_url: Option<String>,
+    /// `#rrggbb`; white text on it must reach WCAG AA contrast (4.5:1).
+    pub accent_color: Option<String>,
+}
+
+/// WCAG 2.1 contrast ratio of white against `#rrggbb`, or `None` if it is not such a colour.
+pub fn contrast_with_white(hex: &str) -> Option<f64> {
+    let h = hex.strip_prefix('#').filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    let channel = |i: usize| {
+        let c = f64::from(u8::from_str_radix(&h[i..i + 2], 16).ok()?) / 255.0;
+        Some(if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) })
+    };
+    let l = 0.2126 * channel(0)? + 0.7152 * channel(2)? + 0.0722 * channel(4)?;
+    Some(1.05 / (l + 0.05))
 }
 
 fn default_countries() -> Vec<String> {
@@ -260,6 +285,21 @@ impl Settings {
             }
             if t.name.trim().is_empty() {
                 return Err(ConfigError::invalid(key("name"), "must not be empty"));
+            }
+            if let Some(colour) = &t.branding.accent_color {
+                match contrast_with_white(colour) {
+                    None => return Err(ConfigError::invalid(key("branding.accent_color"), "must be #rrggbb")),
+                    Some(r) if r < 4.5 => {
+                        return Err(ConfigError::invalid(
+                            key("branding.accent_color"),
+                            format!("white text on it has contrast {r:.2}:1; WCAG AA needs 4.5:1"),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            if t.branding.logo_url.as_ref().is_some_and(|u| !u.starts_with("https://") || u.contains(['"', '<', '>', ' '])) {
+                return Err(ConfigError::invalid(key("branding.logo_url"), "must be an https URL"));
             }
             for c in &t.allowed_countries {
                 if c.parse::<phonenumber::country::Id>().is_err() {
@@ -382,5 +422,19 @@ api_key_sha256 = "11111111111111111111111111111111111111111111111111111111111111
         let unknown = key_of(load_str("[http]\nbindd = \"x\"\n"));
         assert!(unknown.contains("bindd"), "{unknown}");
         assert!(key_of(load_str("mode = 7\n")).contains("mode"));
+        let pale = format!("{REAL_TENANT}[tenants.branding]\naccent_color = \"#ffcc00\"\n");
+        assert_eq!(key_of(load_str(&pale)), "tenants[0].branding.accent_color");
+        let garbage = format!("{REAL_TENANT}[tenants.branding]\naccent_color = \"blue\"\n");
+        assert_eq!(key_of(load_str(&garbage)), "tenants[0].branding.accent_color");
+        let dark = format!("{REAL_TENANT}[tenants.branding]\naccent_color = \"#0b5394\"\nlogo_url = \"http://x\"\n");
+        assert_eq!(key_of(load_str(&dark)), "tenants[0].branding.logo_url");
+    }
+
+    #[test]
+    fn contrast_follows_wcag() {
+        assert!((contrast_with_white("#000000").unwrap() - 21.0).abs() < 0.01);
+        assert!((contrast_with_white("#ffffff").unwrap() - 1.0).abs() < 0.01);
+        assert!(contrast_with_white("#0b5394").unwrap() > 7.0);
+        assert!(contrast_with_white("#777777").unwrap() < 4.5);
     }
 }

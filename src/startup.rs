@@ -142,6 +142,7 @@ impl Application {
                 store: store.clone(),
                 tenants: tenants.clone(),
                 signer: signer.clone(),
+                server_key: key.clone(),
             };
             handles.extend(spawn_dispatchers(hooks.clone(), stop_rx.clone()).await?);
             handles.extend(Deliverer::spawn(hooks.clone(), stop_rx.clone()).await?);

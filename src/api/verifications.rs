@@ -11,7 +11,7 @@ use crate::{
     http::ApiJson,
     metrics::{OutcomeLabels, StartLabels},
     state::AppState,
-    store::{CheckOutcome, CreateOutcome, Limit, NewVerification, RateDecision, SimpleOutcome, VerificationRecord},
+    store::{CheckOutcome, CheckSource, CreateOutcome, Limit, NewVerification, RateDecision, SimpleOutcome, VerificationRecord},
 };
 
 use super::{
@@ -119,7 +119,7 @@ pub async fn start(
     if body_hash.is_some()
         && let Some(existing) = state.store.get(&id).await?
     {
-        return replay(&existing, body_hash.as_deref(), &tenant);
+        return replay(&existing, body_hash.as_deref(), &tenant, &state.key);
     }
     limit_tenant(&state, &tenant.id).await?;
     limit_destination(&state, &valid.to).await?;
@@ -152,12 +152,12 @@ pub async fn start(
             let labels = StartLabels { method: new.method.as_str(), channel: new.channel.as_str() };
             state.metrics.started.get_or_create(&labels).inc();
             tracing::info!(verification = %new.id, method = new.method.as_str(), channel = new.channel.as_str(), "verification started");
-            Ok(created(VerificationView::build(&VerificationRecord::from(&new), &tenant), false))
+            Ok(created(VerificationView::build(&VerificationRecord::from(&new), &tenant, &state.key), false))
         }
         CreateOutcome::Exists { .. } => {
             // Lost a race with the same Idempotency-Key: answer as the winner did.
             let existing = state.store.get(&new.id).await?.ok_or(ApiError::NotFound)?;
-            replay(&existing, new.body_hash.as_deref(), &tenant)
+            replay(&existing, new.body_hash.as_deref(), &tenant, &state.key)
         }
     }
 }
@@ -166,11 +166,12 @@ fn replay(
     existing: &VerificationRecord,
     body_hash: Option<&str>,
     tenant: &crate::config::TenantSettings,
+    key: &crate::domain::ServerKey,
 ) -> Result<HttpResponse, ApiError> {
     if existing.tenant != tenant.id || existing.body_hash.as_deref() != body_hash {
         return Err(ApiError::IdempotencyKeyReused);
     }
-    Ok(created(VerificationView::build(existing, tenant), true))
+    Ok(created(VerificationView::build(existing, tenant, key), true))
 }
 
 /// Status, attempts, delivery, and the evidence once confirmed.
@@ -187,7 +188,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&state, &path)?;
     let v = load_own(&state, &id, &tenant.id).await?;
-    Ok(HttpResponse::Ok().json(VerificationView::build(&v, &tenant)))
+    Ok(HttpResponse::Ok().json(VerificationView::build(&v, &tenant, &state.key)))
 }
 
 /// Check a code. After the attempt limit the verification is `failed` for good.
@@ -212,7 +213,7 @@ pub async fn check(
     let len = state.settings.verification.code_length;
     let code = Code::parse(&body.code, len).map_err(|e| ApiError::invalid("code", e.to_string()))?;
     let mac = state.key.code_mac(&id, &code);
-    let (status, attempts_remaining) = match state.store.check(&id, &tenant.id, &mac, AppState::now_ms()).await? {
+    let (status, attempts_remaining) = match state.store.check(&id, &tenant.id, &mac, AppState::now_ms(), CheckSource::API).await? {
         CheckOutcome::Missing => return Err(ApiError::NotFound),
         CheckOutcome::Counted { status, attempts_remaining } | CheckOutcome::Final { status, attempts_remaining } => {
             (status, attempts_remaining)
@@ -255,7 +256,7 @@ pub async fn resend(
         SimpleOutcome::Final(s) => Err(ApiError::NotPending { status: s.as_str() }),
         SimpleOutcome::Done => {
             let v = load_own(&state, &id, &tenant.id).await?;
-            Ok(HttpResponse::Accepted().json(VerificationView::build(&v, &tenant)))
+            Ok(HttpResponse::Accepted().json(VerificationView::build(&v, &tenant, &state.key)))
         }
     }
 }
@@ -282,7 +283,7 @@ pub async fn cancel(
         SimpleOutcome::Final(s) => Err(ApiError::NotPending { status: s.as_str() }),
         SimpleOutcome::Done => {
             let v = load_own(&state, &id, &tenant.id).await?;
-            Ok(HttpResponse::Ok().json(VerificationView::build(&v, &tenant)))
+            Ok(HttpResponse::Ok().json(VerificationView::build(&v, &tenant, &state.key)))
         }
     }
 }

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::{
     config::TenantSettings,
-    domain::{Channel, Context, InitiatedBy, Locale, Method, Status, mask_email, mask_phone},
+    domain::{Channel, Context, InitiatedBy, Locale, Method, ServerKey, Status, mask_email, mask_phone},
     evidence::{self, EvidenceRecord, record_at},
     store::VerificationRecord,
 };
@@ -59,7 +59,7 @@ pub struct CheckResponse {
 }
 
 impl VerificationView {
-    pub fn build(v: &VerificationRecord, tenant: &TenantSettings) -> Self {
+    pub fn build(v: &VerificationRecord, tenant: &TenantSettings, key: &ServerKey) -> Self {
         let ctx: Option<Context> = serde_json::from_str(&v.context_json).ok();
         let masked_to = match v.channel {
             Channel::Email => mask_email(&v.to),
@@ -91,7 +91,7 @@ impl VerificationView {
             },
             finished_at: v.finished_ms.and_then(record_at),
             metadata: ctx.and_then(|c| c.metadata).map(serde_json::Value::Object).unwrap_or(serde_json::Value::Null),
-            receipt_id: evidence.as_ref().map(|_| crate::webhooks::receipt_id(v.id.as_str())),
+            receipt_id: evidence.as_ref().map(|_| key.receipt_id(&v.id, &v.seed())),
             evidence,
             receipt: v.receipt.clone(),
         }

@@ -95,6 +95,16 @@ impl ServerKey {
         LinkToken::from_parts(id, &secret)
     }
 
+    /// The receipt id, `rcpt_<token>`: unguessable, so it can open the receipt page.
+    pub fn receipt_id(&self, id: &VerificationId, seed: &[u8]) -> String {
+        format!("rcpt_{}", self.token_for(TokenKind::Receipt, id, seed).expose())
+    }
+
+    /// Whether `presented` is the receipt id of its verification (given that one's seed).
+    pub fn receipt_id_ok(&self, id: &VerificationId, seed: &[u8], presented: &str) -> bool {
+        self.receipt_id(id, seed).as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+
     /// CSRF value for a page form, bound to the token it acts on.
     pub fn csrf_for(&self, token_hash: &str) -> String {
         hex::encode(&self.mac(&[b"csrf", token_hash.as_bytes()])[..16])

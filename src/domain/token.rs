@@ -15,6 +15,8 @@ pub enum TokenKind {
     Confirm,
     /// `/o/{token}`: "not me" / withdraw, for the life of the evidence.
     OptOut,
+    /// `/r/rcpt_{token}`: the consumer's receipt page; also the receipt's id.
+    Receipt,
 }
 
 impl TokenKind {
@@ -22,6 +24,7 @@ impl TokenKind {
         match self {
             Self::Confirm => "confirm",
             Self::OptOut => "optout",
+            Self::Receipt => "receipt",
         }
     }
 }

@@ -1,10 +1,13 @@
-//! What every page shares: language, the neutral error page, per-IP limits, evidence inputs.
+//! What every page shares: the page chrome (language, brand), the neutral error page, per-IP
+//! limits, and the evidence inputs (client IP, user agent).
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode};
 use askama::Template;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::{
+    config::TenantSettings,
     domain::Locale,
     http::client_ip,
     state::AppState,
@@ -32,24 +35,48 @@ impl Lang {
         }
     }
 
-    pub fn code(&self) -> &'static str {
-        if self.en { "en" } else { "nl" }
+    pub fn hint(q: &LangQuery) -> bool {
+        q.lang.as_deref() == Some("en")
+    }
+}
+
+/// What the base template needs: language, brand and the tenant's look.
+pub struct Chrome {
+    pub lang: &'static str,
+    pub en: bool,
+    pub brand: String,
+    pub css: Option<String>,
+    pub logo: Option<String>,
+}
+
+impl Chrome {
+    /// Pages that cannot name a tenant (a bad link) stay neutral.
+    pub fn neutral(en: bool) -> Self {
+        let brand = if en { "Verification" } else { "Verificatie" };
+        Self { lang: if en { "en" } else { "nl" }, en, brand: brand.into(), css: None, logo: None }
+    }
+
+    pub fn tenant(t: &TenantSettings, lang: &Lang) -> Self {
+        Self {
+            lang: if lang.en { "en" } else { "nl" },
+            en: lang.en,
+            brand: t.branding.display_name.clone().unwrap_or_else(|| t.name.clone()),
+            css: t.branding.accent_color.as_ref().map(|_| format!("/static/t/{}.css", t.id)),
+            logo: t.branding.logo_url.clone(),
+        }
     }
 }
 
 #[derive(Template)]
 #[template(path = "pages/invalid.html")]
 struct InvalidPage {
-    lang: &'static str,
-    brand: &'static str,
-    en: bool,
+    page: Chrome,
 }
 
 #[derive(Template)]
 #[template(path = "pages/done.html")]
 pub struct DonePage<'a> {
-    pub lang: &'static str,
-    pub brand: &'a str,
+    pub page: Chrome,
     pub heading: &'a str,
     pub body: &'a str,
 }
@@ -88,6 +115,11 @@ pub fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResp
     }
 }
 
+/// `303 See Other` after a POST that changed something: a reload does not post again.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header(("Location", location)).finish()
+}
+
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -100,16 +132,14 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         let (en, heading, body) = match self {
             Self::Invalid { en } => {
-                let page = InvalidPage { lang: if *en { "en" } else { "nl" }, brand: brand(*en), en: *en };
-                return html(self.status_code(), page.render());
+                return html(self.status_code(), InvalidPage { page: Chrome::neutral(*en) }.render());
             }
-            Self::RateLimited { en, .. } if *en => (true, "Too many requests", "Please wait a minute and try again."),
+            Self::RateLimited { en: true, .. } => (true, "Too many requests", "Please wait a minute and try again."),
             Self::RateLimited { .. } => (false, "Te veel verzoeken", "Wacht een minuut en probeer het opnieuw."),
             Self::Unavailable { en: true } => (true, "Temporarily unavailable", "Please try again in a moment."),
             Self::Unavailable { .. } => (false, "Tijdelijk niet beschikbaar", "Probeer het over een moment opnieuw."),
         };
-        let page = DonePage { lang: if en { "en" } else { "nl" }, brand: brand(en), heading, body };
-        let mut resp = html(self.status_code(), page.render());
+        let mut resp = html(self.status_code(), DonePage { page: Chrome::neutral(en), heading, body }.render());
         if let Self::RateLimited { retry_after_secs, .. } = self
             && let Ok(v) = retry_after_secs.to_string().parse()
         {
@@ -117,10 +147,6 @@ impl ResponseError for PageError {
         }
         resp
     }
-}
-
-fn brand(en: bool) -> &'static str {
-    if en { "Verification" } else { "Verificatie" }
 }
 
 /// Counts one page request against the client's per-minute budget.
@@ -141,6 +167,11 @@ pub fn ip_of(state: &AppState, req: &HttpRequest) -> String {
 pub fn user_agent(req: &HttpRequest) -> String {
     let ua = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     ua.chars().take(512).collect()
+}
+
+/// A time as people read it on the page: Dutch local time is what the person lived through.
+pub fn human_time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize)]

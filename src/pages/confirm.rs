@@ -12,15 +12,15 @@ use crate::{
     store::{LinkAnswer, VerificationRecord},
 };
 
-use super::common::{CsrfForm, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent};
+use super::common::{
+    Chrome, CsrfForm, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, see_other, user_agent,
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/confirm.html")]
 struct ConfirmPage<'a> {
-    lang: &'static str,
+    page: Chrome,
     lang_query: &'static str,
-    en: bool,
-    brand: &'a str,
     caller: &'a str,
     purpose: &'a str,
     phone_masked: String,
@@ -35,15 +35,14 @@ struct ConfirmPage<'a> {
 async fn open_verification(
     state: &AppState,
     raw: &str,
-    lang_q: &LangQuery,
+    q: &LangQuery,
 ) -> Result<(LinkToken, VerificationRecord), PageError> {
-    let en_hint = lang_q.lang.as_deref() == Some("en");
-    let token = LinkToken::parse(raw, state.settings.redis.partitions).ok_or(PageError::invalid(en_hint))?;
-    let v = state.store.get(token.verification_id()).await?.ok_or(PageError::invalid(en_hint))?;
+    let token = LinkToken::parse(raw, state.settings.redis.partitions).ok_or(PageError::invalid(Lang::hint(q)))?;
+    let v = state.store.get(token.verification_id()).await?.ok_or(PageError::invalid(Lang::hint(q)))?;
     let matches: bool = v.confirm_token_hash.as_bytes().ct_eq(token.hash().as_bytes()).into();
     let open = v.status == Status::Pending && AppState::now_ms() < v.expires_ms;
     if !matches || !open {
-        return Err(PageError::invalid(Lang::pick(lang_q, Some(v.locale)).en));
+        return Err(PageError::invalid(Lang::pick(q, Some(v.locale)).en));
     }
     Ok((token, v))
 }
@@ -55,16 +54,14 @@ pub async fn show(
     path: web::Path<String>,
     q: web::Query<LangQuery>,
 ) -> Result<HttpResponse, PageError> {
-    limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
+    limit_ip(&state, &req, Lang::hint(&q)).await?;
     let (token, v) = open_verification(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
     let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
     let ctx: Context = serde_json::from_str(&v.context_json).map_err(|_| PageError::invalid(lang.en))?;
     let page = ConfirmPage {
-        lang: lang.code(),
+        page: Chrome::tenant(&tenant, &lang),
         lang_query: lang.query,
-        en: lang.en,
-        brand: &tenant.name,
         caller: &ctx.caller,
         purpose: &ctx.purpose.text,
         phone_masked: mask_phone(&v.phone),
@@ -105,7 +102,7 @@ async fn answer(
     form: web::Form<CsrfForm>,
     choice: Status,
 ) -> Result<HttpResponse, PageError> {
-    limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
+    limit_ip(&state, &req, Lang::hint(&q)).await?;
     let (token, v) = open_verification(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
     if !state.key.csrf_ok(&token.hash(), &form.csrf) {
@@ -119,19 +116,15 @@ async fn answer(
         return Err(PageError::invalid(lang.en));
     };
     state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: status.as_str() }).inc();
-    let brand = state.tenants.by_id(&v.tenant).map(|t| t.name.clone()).unwrap_or_default();
-    let (heading, body) = match (status, lang.en) {
-        (Status::Confirmed, true) => (
-            "Thank you, your consent is recorded",
-            "You can withdraw it at any time with the link in the message you received.",
-        ),
-        (Status::Confirmed, false) => (
-            "Dank u wel, uw toestemming is vastgelegd",
-            "U kunt die altijd intrekken via de link in het bericht dat u ontving.",
-        ),
-        (_, true) => ("Understood: you will not be called", "We have recorded that you do not give consent."),
-        (_, false) => ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft."),
+    if status == Status::Confirmed {
+        let receipt = state.key.receipt_id(&v.id, &v.seed());
+        return Ok(see_other(&format!("/r/{receipt}{}", lang.query)));
+    }
+    let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
+    let (heading, body) = if lang.en {
+        ("Understood: you will not be called", "We have recorded that you do not give consent.")
+    } else {
+        ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft.")
     };
-    let page = DonePage { lang: lang.code(), brand: &brand, heading, body };
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(html(StatusCode::OK, DonePage { page: Chrome::tenant(&tenant, &lang), heading, body }.render()))
 }

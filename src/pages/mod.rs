@@ -1,13 +1,17 @@
 //! Consumer pages: server-rendered, no JavaScript, CSRF on every form. A GET or HEAD never
 //! changes a verification: link scanners and chat previews fetch links on their own.
 
+mod code;
 mod common;
 mod confirm;
 mod optout;
+mod receipt;
 
-use actix_web::{guard, middleware::DefaultHeaders, web};
+use actix_web::{HttpResponse, guard, middleware::DefaultHeaders, web};
 
 pub use common::PageError;
+
+use crate::state::AppState;
 
 /// Headers of DESIGN.md §5 on every page response, errors included.
 fn page_headers() -> DefaultHeaders {
@@ -40,16 +44,40 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/o")
             .wrap(page_headers())
-            .app_data(form)
+            .app_data(form.clone())
             .route("/{token}", web::route().guard(get_or_head()).to(optout::show))
             .route("/{token}", web::post().to(optout::submit)),
     )
-    .route("/static/app.css", web::get().to(stylesheet));
+    .service(
+        web::scope("/v")
+            .wrap(page_headers())
+            .app_data(form)
+            .route("/{id}", web::route().guard(get_or_head()).to(code::show))
+            .route("/{id}", web::post().to(code::submit))
+            .route("/{id}/decline", web::post().to(code::decline)),
+    )
+    .service(
+        web::scope("/r").wrap(page_headers()).route("/{receipt}", web::route().guard(get_or_head()).to(receipt::show)),
+    )
+    .route("/static/app.css", web::get().to(stylesheet))
+    .route("/static/t/{tenant}.css", web::get().to(tenant_stylesheet));
 }
 
-async fn stylesheet() -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok()
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(include_str!("../../static/app.css"))
+}
+
+/// The tenant's accent colour, as CSS: pages carry no inline style.
+async fn tenant_stylesheet(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let colour = state.tenants.by_id(&path).and_then(|t| t.branding.accent_color.clone());
+    match colour {
+        Some(c) => HttpResponse::Ok()
+            .content_type("text/css; charset=utf-8")
+            .insert_header(("Cache-Control", "public, max-age=300"))
+            .body(format!(":root {{ --accent: {c}; }}\n")),
+        None => HttpResponse::NotFound().finish(),
+    }
 }

@@ -11,15 +11,13 @@ use crate::{
     store::{OptOutOutcome, VerificationRecord},
 };
 
-use super::common::{DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent};
+use super::common::{Chrome, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent};
 
 #[derive(Template)]
 #[template(path = "pages/optout.html")]
 struct OptOutPage<'a> {
-    lang: &'static str,
+    page: Chrome,
     lang_query: &'static str,
-    en: bool,
-    brand: &'a str,
     phone_masked: String,
     confirmed: bool,
     token: &'a str,
@@ -36,23 +34,21 @@ pub struct OptOutForm {
 }
 
 async fn load(state: &AppState, raw: &str, q: &LangQuery) -> Result<(LinkToken, VerificationRecord), PageError> {
-    let en_hint = q.lang.as_deref() == Some("en");
-    let token = LinkToken::parse(raw, state.settings.redis.partitions).ok_or(PageError::invalid(en_hint))?;
-    let v = state.store.get(token.verification_id()).await?.ok_or(PageError::invalid(en_hint))?;
+    let token = LinkToken::parse(raw, state.settings.redis.partitions).ok_or(PageError::invalid(Lang::hint(q)))?;
+    let v = state.store.get(token.verification_id()).await?.ok_or(PageError::invalid(Lang::hint(q)))?;
     let matches: bool = v.optout_token_hash.as_bytes().ct_eq(token.hash().as_bytes()).into();
     if !matches {
-        return Err(PageError::invalid(en_hint));
+        return Err(PageError::invalid(Lang::hint(q)));
     }
     Ok((token, v))
 }
 
-fn nothing_left(lang: &Lang, brand: &str) -> HttpResponse {
-    let (heading, body) = if lang.en {
-        ("You will not be called", "There is no consent on record for this request.")
-    } else {
-        ("U wordt niet gebeld", "Er staat voor dit verzoek geen toestemming geregistreerd.")
-    };
-    html(StatusCode::OK, DonePage { lang: lang.code(), brand, heading, body }.render())
+fn chrome(state: &AppState, v: &VerificationRecord, lang: &Lang) -> Chrome {
+    state.tenants.by_id(&v.tenant).map_or_else(|| Chrome::neutral(lang.en), |t| Chrome::tenant(&t, lang))
+}
+
+fn done(page: Chrome, heading: &str, body: &str) -> HttpResponse {
+    html(StatusCode::OK, DonePage { page, heading, body }.render())
 }
 
 /// GET and HEAD: shows the choice, changes nothing.
@@ -62,19 +58,21 @@ pub async fn show(
     path: web::Path<String>,
     q: web::Query<LangQuery>,
 ) -> Result<HttpResponse, PageError> {
-    limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
+    limit_ip(&state, &req, Lang::hint(&q)).await?;
     let (token, v) = load(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
-    let brand = state.tenants.by_id(&v.tenant).map(|t| t.name.clone()).unwrap_or_default();
     let confirmed = v.status == Status::Confirmed && v.withdrawn_ms.is_none();
     if !(confirmed || v.status == Status::Pending) {
-        return Ok(nothing_left(&lang, &brand));
+        let (heading, body) = if lang.en {
+            ("You will not be called", "There is no consent on record for this request.")
+        } else {
+            ("U wordt niet gebeld", "Er staat voor dit verzoek geen toestemming geregistreerd.")
+        };
+        return Ok(done(chrome(&state, &v, &lang), heading, body));
     }
     let page = OptOutPage {
-        lang: lang.code(),
+        page: chrome(&state, &v, &lang),
         lang_query: lang.query,
-        en: lang.en,
-        brand: &brand,
         phone_masked: mask_phone(&v.phone),
         confirmed,
         token: token.expose(),
@@ -90,7 +88,7 @@ pub async fn submit(
     q: web::Query<LangQuery>,
     form: web::Form<OptOutForm>,
 ) -> Result<HttpResponse, PageError> {
-    limit_ip(&state, &req, q.lang.as_deref() == Some("en")).await?;
+    limit_ip(&state, &req, Lang::hint(&q)).await?;
     let (token, v) = load(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
     let one_click = form.one_click.as_deref() == Some("One-Click");
@@ -98,9 +96,10 @@ pub async fn submit(
     if !(one_click || csrf_ok) {
         return Err(PageError::invalid(lang.en));
     }
-    let outcome =
-        state.store.opt_out(&v.id, &token.hash(), AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req)).await?;
-    let brand = state.tenants.by_id(&v.tenant).map(|t| t.name.clone()).unwrap_or_default();
+    let outcome = state
+        .store
+        .opt_out(&v.id, &token.hash(), AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req))
+        .await?;
     let label = match outcome {
         OptOutOutcome::Declined => "opt_out_declined",
         OptOutOutcome::Withdrawn => "withdrawn",
@@ -109,12 +108,10 @@ pub async fn submit(
     };
     state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: label }).inc();
     let (heading, body) = match (outcome, lang.en) {
-        (OptOutOutcome::Withdrawn, true) => {
-            ("Your consent is withdrawn", "You will not be called about this any more.")
-        }
+        (OptOutOutcome::Withdrawn, true) => ("Your consent is withdrawn", "You will not be called about this any more."),
         (OptOutOutcome::Withdrawn, false) => ("Uw toestemming is ingetrokken", "U wordt hier niet meer over gebeld."),
         (_, true) => ("Understood: you will not be called", "We have recorded that you do not give consent."),
         (_, false) => ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft."),
     };
-    Ok(html(StatusCode::OK, DonePage { lang: lang.code(), brand: &brand, heading, body }.render()))
+    Ok(done(chrome(&state, &v, &lang), heading, body))
 }

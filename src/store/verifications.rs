@@ -34,6 +34,19 @@ pub enum CheckOutcome {
     },
 }
 
+/// Who typed a code, for the evidence.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckSource<'a> {
+    /// `api` or `page`.
+    pub source: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+impl CheckSource<'static> {
+    pub const API: Self = Self { source: "api", ip: "", user_agent: "" };
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum LinkAnswer {
     Done(Status),
@@ -112,12 +125,14 @@ impl Store {
     }
 
     /// Counts one attempt against the code; confirms, fails or expires as the rules say.
+    /// `via` is where the code was typed: the API (`"api"`, no client) or the hosted page.
     pub async fn check(
         &self,
         id: &VerificationId,
         tenant: &str,
         code_mac: &str,
         now_ms: i64,
+        via: CheckSource<'_>,
     ) -> Result<CheckOutcome, StoreError> {
         let (outcome, st, remaining): (String, String, u32) = scripts::CHECK
             .key(self.keys.verification(id))
@@ -130,6 +145,9 @@ impl Store {
             .arg(self.minid(now_ms))
             .arg(now_ms + self.retention.default_ms)
             .arg(now_ms + self.retention.receipt_ms)
+            .arg(via.source)
+            .arg(via.ip)
+            .arg(via.user_agent)
             .invoke_async(&mut self.conn.clone())
             .await?;
         match outcome.as_str() {

@@ -81,18 +81,18 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
                         let claims = ReceiptClaims {
                             iss: &deps.settings.http.public_base_url,
                             iat: e.at_ms / 1000,
-                            jti: payload::receipt_id(v.id.as_str()),
+                            jti: deps.server_key.receipt_id(&v.id, &v.seed()),
                             evidence: &record,
                         };
-                        Some(deps.signer.sign(&claims)?)
+                        Some((claims.jti.clone(), deps.signer.sign(&claims)?))
                     }
                     Err(_) => None,
                 }
             } else {
                 None
             };
-            let body = payload::verification_body(e, v, tenant, receipt.as_deref());
-            (body, receipt, store.keys().verification(&v.id))
+            let body = payload::verification_body(e, v, tenant, receipt.as_ref().map(|(i, r)| (i.as_str(), r.as_str())));
+            (body, receipt.map(|(_, r)| r), store.keys().verification(&v.id))
         }
         // A withdrawal posted for a number, or a verification already trimmed.
         _ => (payload::withdrawal_body(e), None, format!("{}:none", store.keys().events(p))),

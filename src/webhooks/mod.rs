@@ -12,11 +12,10 @@ use std::sync::Arc;
 
 pub use delivery::Deliverer;
 pub use dispatcher::spawn_dispatchers;
-pub use payload::receipt_id;
 pub use scheduler::spawn_schedulers;
 pub use signer::{WebhookSecret, signature_header};
 
-use crate::{config::Settings, evidence::ReceiptSigner, state::Tenants, store::Store};
+use crate::{config::Settings, domain::ServerKey, evidence::ReceiptSigner, state::Tenants, store::Store};
 
 /// The event types a consent store can subscribe to.
 pub const EVENT_TYPES: &[&str] = &[
@@ -35,4 +34,5 @@ pub struct WebhookDeps {
     pub store: Store,
     pub tenants: Tenants,
     pub signer: ReceiptSigner,
+    pub server_key: ServerKey,
 }

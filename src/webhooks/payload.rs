@@ -20,10 +20,6 @@ pub struct ReceiptClaims<'a> {
     pub evidence: &'a EvidenceRecord,
 }
 
-pub fn receipt_id(verification_id: &str) -> String {
-    format!("rcpt_{}", verification_id.trim_start_matches("vf_"))
-}
-
 fn iso(ms: i64) -> Value {
     record_at(ms).map(|t| Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))).unwrap_or(Value::Null)
 }
@@ -33,7 +29,7 @@ pub fn verification_body(
     e: &EventEntry,
     v: &VerificationRecord,
     tenant: &TenantSettings,
-    receipt: Option<&str>,
+    receipt: Option<(&str, &str)>,
 ) -> Value {
     let ctx: Option<Context> = serde_json::from_str(&v.context_json).ok();
     let mut data = json!({
@@ -51,8 +47,8 @@ pub fn verification_body(
         && let Some(ctx) = &ctx
     {
         data["evidence"] = serde_json::to_value(evidence::build(v, ctx, tenant)).unwrap_or(Value::Null);
-        data["receipt_id"] = json!(receipt_id(v.id.as_str()));
-        data["receipt"] = json!(receipt);
+        data["receipt_id"] = json!(receipt.map(|r| r.0));
+        data["receipt"] = json!(receipt.map(|r| r.1));
     }
     if e.event_type == "consent.withdrawn" {
         data["source"] = json!("link");

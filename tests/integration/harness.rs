@@ -45,6 +45,7 @@ fn tenant(id: &str, name: &str, key: &ApiKey) -> TenantSettings {
         send_window: None,
         caller_numbers: vec![],
         calling_hours: None,
+        branding: Default::default(),
     }
 }
 

@@ -81,9 +81,21 @@ async fn pressing_yes_confirms_once_and_the_used_link_looks_made_up() {
     let (id, link, _) = link_verification(&app).await;
     let (_, body) = page(&app, &link).await;
     let csrf = csrf_in(&body);
-    let (status, done) = press(&app, &format!("{link}/confirm"), &csrf).await;
+    let r = app
+        .client
+        .post(app.url(&format!("{link}/confirm")))
+        .header("user-agent", "PageTest/1.0")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303, "after confirming, the receipt page");
+    let receipt = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(receipt.starts_with("/r/rcpt_"), "{receipt}");
+    let (status, page_body) = page(&app, &receipt).await;
     assert_eq!(status, 200);
-    assert!(done.contains("toestemming is vastgelegd"));
+    assert!(page_body.contains("Uw toestemming is vastgelegd"));
+    assert!(page_body.contains(&receipt["/r/".len()..]), "the receipt id is shown");
     assert_eq!(app.status_of(&id).await, "confirmed");
     let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
     assert_eq!(v["evidence"]["verification"]["source"], "link");

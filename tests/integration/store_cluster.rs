@@ -30,8 +30,11 @@ async fn cluster_link_flow_confirms() {
     let page = app.client.get(app.url(&link)).send().await.unwrap().text().await.unwrap();
     let r =
         app.client.post(app.url(&format!("{link}/confirm"))).form(&[("csrf", csrf_in(&page))]).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.status().as_u16(), 303);
     assert_eq!(app.status_of(&id).await, "confirmed");
+    let receipt = r.headers()["location"].to_str().unwrap().to_string();
+    let page = app.client.get(app.url(&receipt)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
 }
 
 #[tokio::test]

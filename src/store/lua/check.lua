@@ -1,5 +1,5 @@
 -- KEYS: verification, events, expiry deadlines
--- ARGV: id, tenant, code_mac, now, minid, keep_until_failed, keep_until_confirmed
+-- ARGV: id, tenant, code_mac, now, minid, keep_until_failed, keep_until_confirmed, source, ip, user_agent
 -- Returns {outcome, status, attempts_remaining}; outcome is 'missing', 'final' or 'counted'.
 local v = KEYS[1]
 local h = redis.call('HMGET', v, 't', 'st', 'att', 'max', 'exp', 'cm')
@@ -13,7 +13,7 @@ if now >= tonumber(h[5]) then
 end
 att = redis.call('HINCRBY', v, 'att', 1)
 if ct_eq(h[6], ARGV[3]) then
-  redis.call('HSET', v, 'src', 'api')
+  redis.call('HSET', v, 'src', ARGV[8], 'cip', ARGV[9], 'cua', ARGV[10])
   finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
   return {'final', 'confirmed', max - att}
 end

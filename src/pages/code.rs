@@ -1,0 +1,163 @@
+//! `/v/{id}`: the hosted code-entry page. Codes typed here count against the same attempt
+//! limit as `POST /v1/verifications/{id}/check`: it is the same script.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::{
+    domain::{Channel, Code, Context, Status, TokenKind, VerificationId, mask_email, mask_phone},
+    metrics::OutcomeLabels,
+    state::AppState,
+    store::{CheckOutcome, CheckSource, VerificationRecord},
+};
+
+use super::common::{Chrome, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, see_other, user_agent};
+
+#[derive(Template)]
+#[template(path = "pages/code.html")]
+struct CodePage<'a> {
+    page: Chrome,
+    lang_query: &'static str,
+    id: &'a str,
+    caller: &'a str,
+    purpose: &'a str,
+    consent_text: &'a str,
+    phone_masked: String,
+    to_masked: String,
+    length: u8,
+    csrf: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+fn csrf_subject(id: &VerificationId) -> String {
+    format!("code-page:{id}")
+}
+
+async fn open(state: &AppState, raw: &str, q: &LangQuery) -> Result<VerificationRecord, PageError> {
+    let invalid = || PageError::invalid(Lang::hint(q));
+    let id = VerificationId::parse(raw, state.settings.redis.partitions).ok_or_else(invalid)?;
+    let v = state.store.get(&id).await?.ok_or_else(invalid)?;
+    if v.status != Status::Pending || AppState::now_ms() >= v.expires_ms {
+        return Err(PageError::invalid(Lang::pick(q, Some(v.locale)).en));
+    }
+    Ok(v)
+}
+
+fn render(state: &AppState, v: &VerificationRecord, lang: &Lang, error: Option<String>) -> Result<HttpResponse, PageError> {
+    let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
+    let ctx: Context = serde_json::from_str(&v.context_json).map_err(|_| PageError::invalid(lang.en))?;
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = CodePage {
+        page: Chrome::tenant(&tenant, lang),
+        lang_query: lang.query,
+        id: v.id.as_str(),
+        caller: &ctx.caller,
+        purpose: &ctx.purpose.text,
+        consent_text: &ctx.consent_text.text,
+        phone_masked: mask_phone(&v.phone),
+        to_masked: if v.channel == Channel::Email { mask_email(&v.to) } else { mask_phone(&v.to) },
+        length: v.code_length,
+        csrf: state.key.csrf_for(&csrf_subject(&v.id)),
+        error,
+    };
+    Ok(html(status, page.render()))
+}
+
+/// GET and HEAD: the form, nothing changes.
+pub async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+) -> Result<HttpResponse, PageError> {
+    limit_ip(&state, &req, Lang::hint(&q)).await?;
+    let v = open(&state, &path, &q).await?;
+    render(&state, &v, &Lang::pick(&q, Some(v.locale)), None)
+}
+
+pub async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, PageError> {
+    limit_ip(&state, &req, Lang::hint(&q)).await?;
+    let v = open(&state, &path, &q).await?;
+    let lang = Lang::pick(&q, Some(v.locale));
+    if !state.key.csrf_ok(&csrf_subject(&v.id), &form.csrf) {
+        return Err(PageError::invalid(lang.en));
+    }
+    let Ok(code) = Code::parse(&form.code, v.code_length) else {
+        let msg = if lang.en {
+            format!("Enter the {} digits of your code.", v.code_length)
+        } else {
+            format!("Vul de {} cijfers van uw code in.", v.code_length)
+        };
+        return render(&state, &v, &lang, Some(msg));
+    };
+    let (ip, ua) = (ip_of(&state, &req), user_agent(&req));
+    let via = CheckSource { source: "page", ip: &ip, user_agent: &ua };
+    let mac = state.key.code_mac(&v.id, &code);
+    let (status, remaining) = match state.store.check(&v.id, &v.tenant, &mac, AppState::now_ms(), via).await? {
+        CheckOutcome::Missing => return Err(PageError::invalid(lang.en)),
+        CheckOutcome::Counted { status, attempts_remaining } | CheckOutcome::Final { status, attempts_remaining } => {
+            (status, attempts_remaining)
+        }
+    };
+    state.metrics.checks.get_or_create(&OutcomeLabels { outcome: if status == Status::Confirmed { "confirmed" } else { "page" } }).inc();
+    match status {
+        Status::Confirmed => Ok(see_other(&format!("/r/{}{}", state.key.receipt_id(&v.id, &v.seed()), lang.query))),
+        Status::Pending => {
+            let msg = if lang.en {
+                format!("That code is not right. {remaining} attempt(s) left.")
+            } else {
+                format!("Deze code klopt niet. Nog {remaining} poging(en).")
+            };
+            render(&state, &v, &lang, Some(msg))
+        }
+        Status::Failed => {
+            let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
+            let (heading, body) = if lang.en {
+                ("Too many wrong codes", "This request is closed. You will not be called on the strength of it.")
+            } else {
+                ("Te vaak een verkeerde code", "Dit verzoek is gesloten. U wordt er niet op gebeld.")
+            };
+            Ok(html(StatusCode::OK, DonePage { page: Chrome::tenant(&tenant, &lang), heading, body }.render()))
+        }
+        _ => Err(PageError::invalid(lang.en)),
+    }
+}
+
+/// "No / this wasn't me" on the code page.
+pub async fn decline(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LangQuery>,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, PageError> {
+    limit_ip(&state, &req, Lang::hint(&q)).await?;
+    let v = open(&state, &path, &q).await?;
+    let lang = Lang::pick(&q, Some(v.locale));
+    if !state.key.csrf_ok(&csrf_subject(&v.id), &form.csrf) {
+        return Err(PageError::invalid(lang.en));
+    }
+    let otk = state.key.token_for(TokenKind::OptOut, &v.id, &v.seed()).hash();
+    state.store.opt_out(&v.id, &otk, AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req)).await?;
+    let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
+    let (heading, body) = if lang.en {
+        ("Understood: you will not be called", "We have recorded that you do not give consent.")
+    } else {
+        ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft.")
+    };
+    Ok(html(StatusCode::OK, DonePage { page: Chrome::tenant(&tenant, &lang), heading, body }.render()))
+}
