@@ -298,7 +298,11 @@ impl Settings {
                     Some(_) => {}
                 }
             }
-            if t.branding.logo_url.as_ref().is_some_and(|u| !u.starts_with("https://") || u.contains(['"', '<', '>', ' '])) {
+            if t.branding
+                .logo_url
+                .as_ref()
+                .is_some_and(|u| !u.starts_with("https://") || u.contains(['"', '<', '>', ' ']))
+            {
                 return Err(ConfigError::invalid(key("branding.logo_url"), "must be an https URL"));
             }
             for c in &t.allowed_countries {

@@ -11,7 +11,10 @@ use crate::{
     http::ApiJson,
     metrics::{OutcomeLabels, StartLabels},
     state::AppState,
-    store::{CheckOutcome, CheckSource, CreateOutcome, Limit, NewVerification, RateDecision, SimpleOutcome, VerificationRecord},
+    store::{
+        CheckOutcome, CheckSource, CreateOutcome, Limit, NewVerification, RateDecision, SimpleOutcome,
+        VerificationRecord,
+    },
 };
 
 use super::{
@@ -213,12 +216,12 @@ pub async fn check(
     let len = state.settings.verification.code_length;
     let code = Code::parse(&body.code, len).map_err(|e| ApiError::invalid("code", e.to_string()))?;
     let mac = state.key.code_mac(&id, &code);
-    let (status, attempts_remaining) = match state.store.check(&id, &tenant.id, &mac, AppState::now_ms(), CheckSource::API).await? {
-        CheckOutcome::Missing => return Err(ApiError::NotFound),
-        CheckOutcome::Counted { status, attempts_remaining } | CheckOutcome::Final { status, attempts_remaining } => {
-            (status, attempts_remaining)
-        }
-    };
+    let (status, attempts_remaining) =
+        match state.store.check(&id, &tenant.id, &mac, AppState::now_ms(), CheckSource::API).await? {
+            CheckOutcome::Missing => return Err(ApiError::NotFound),
+            CheckOutcome::Counted { status, attempts_remaining }
+            | CheckOutcome::Final { status, attempts_remaining } => (status, attempts_remaining),
+        };
     let outcome = match status {
         Status::Confirmed => "confirmed",
         Status::Pending => "wrong_code",

@@ -51,7 +51,12 @@ async fn open(state: &AppState, raw: &str, q: &LangQuery) -> Result<Verification
     Ok(v)
 }
 
-fn render(state: &AppState, v: &VerificationRecord, lang: &Lang, error: Option<String>) -> Result<HttpResponse, PageError> {
+fn render(
+    state: &AppState,
+    v: &VerificationRecord,
+    lang: &Lang,
+    error: Option<String>,
+) -> Result<HttpResponse, PageError> {
     let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
     let ctx: Context = serde_json::from_str(&v.context_json).map_err(|_| PageError::invalid(lang.en))?;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -113,7 +118,11 @@ pub async fn submit(
             (status, attempts_remaining)
         }
     };
-    state.metrics.checks.get_or_create(&OutcomeLabels { outcome: if status == Status::Confirmed { "confirmed" } else { "page" } }).inc();
+    state
+        .metrics
+        .checks
+        .get_or_create(&OutcomeLabels { outcome: if status == Status::Confirmed { "confirmed" } else { "page" } })
+        .inc();
     match status {
         Status::Confirmed => Ok(see_other(&format!("/r/{}{}", state.key.receipt_id(&v.id, &v.seed()), lang.query))),
         Status::Pending => {

@@ -96,10 +96,8 @@ pub async fn submit(
     if !(one_click || csrf_ok) {
         return Err(PageError::invalid(lang.en));
     }
-    let outcome = state
-        .store
-        .opt_out(&v.id, &token.hash(), AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req))
-        .await?;
+    let outcome =
+        state.store.opt_out(&v.id, &token.hash(), AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req)).await?;
     let label = match outcome {
         OptOutOutcome::Declined => "opt_out_declined",
         OptOutOutcome::Withdrawn => "withdrawn",
@@ -108,7 +106,9 @@ pub async fn submit(
     };
     state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: label }).inc();
     let (heading, body) = match (outcome, lang.en) {
-        (OptOutOutcome::Withdrawn, true) => ("Your consent is withdrawn", "You will not be called about this any more."),
+        (OptOutOutcome::Withdrawn, true) => {
+            ("Your consent is withdrawn", "You will not be called about this any more.")
+        }
         (OptOutOutcome::Withdrawn, false) => ("Uw toestemming is ingetrokken", "U wordt hier niet meer over gebeld."),
         (_, true) => ("Understood: you will not be called", "We have recorded that you do not give consent."),
         (_, false) => ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft."),

@@ -23,7 +23,9 @@ pub use outbox::OutboxMessage;
 pub use queue::{SEND_GROUP, SendJob, StreamReader};
 pub use rate_limit::{Limit, RateDecision};
 pub use record::{NewVerification, VerificationRecord};
-pub use verifications::{CheckOutcome, CheckSource, CreateOutcome, ExpireOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome};
+pub use verifications::{
+    CheckOutcome, CheckSource, CreateOutcome, ExpireOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome,
+};
 pub use webhooks::{
     DELIVER_GROUP, DISPATCH_GROUP, DeliveryJob, DeliveryOutcome, EventEntry, Fanout, StoredMessage, event_id,
     parse_event_id, to_delivery, to_event,

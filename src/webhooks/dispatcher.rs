@@ -91,7 +91,8 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
             } else {
                 None
             };
-            let body = payload::verification_body(e, v, tenant, receipt.as_ref().map(|(i, r)| (i.as_str(), r.as_str())));
+            let body =
+                payload::verification_body(e, v, tenant, receipt.as_ref().map(|(i, r)| (i.as_str(), r.as_str())));
             (body, receipt.map(|(_, r)| r), store.keys().verification(&v.id))
         }
         // A withdrawal posted for a number, or a verification already trimmed.

@@ -8,6 +8,7 @@ mod crash;
 mod email_and_misc;
 mod harness;
 mod link_flow;
+mod pages;
 mod parsers;
 mod receiver;
 mod store_cluster;
