@@ -242,8 +242,11 @@ async fn fill(store: &Store, key: &ServerKey, from: u64, count: u64, ctx: &str) 
     out
 }
 
+/// What the counting receiver saw: verification id and arrival time.
+type Seen = Arc<std::sync::Mutex<Vec<(String, Instant)>>>;
+
 /// A consent store that only counts and timestamps what it receives.
-async fn counting_receiver() -> (u16, Arc<std::sync::Mutex<Vec<(String, Instant)>>>) {
+async fn counting_receiver() -> (u16, Seen) {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let data = web::Data::new(seen.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -251,14 +254,12 @@ async fn counting_receiver() -> (u16, Arc<std::sync::Mutex<Vec<(String, Instant)
     let server = HttpServer::new(move || {
         App::new().app_data(data.clone()).route(
             "/hook",
-            web::post().to(
-                |body: web::Bytes, seen: web::Data<Arc<std::sync::Mutex<Vec<(String, Instant)>>>>| async move {
-                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let vid = v["data"]["verification_id"].as_str().unwrap_or("").to_string();
-                    seen.lock().unwrap().push((vid, Instant::now()));
-                    HttpResponse::NoContent().finish()
-                },
-            ),
+            web::post().to(|body: web::Bytes, seen: web::Data<Seen>| async move {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let vid = v["data"]["verification_id"].as_str().unwrap_or("").to_string();
+                seen.lock().unwrap().push((vid, Instant::now()));
+                HttpResponse::NoContent().finish()
+            }),
         )
     })
     .workers(1)
@@ -462,10 +463,12 @@ async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut hist = Histogram::<u64>::new(3).unwrap();
-    let sent = sent.lock().unwrap();
-    for (vid, at) in seen.lock().unwrap().iter() {
-        if let Some(s) = sent.get(vid) {
-            hist.record(at.duration_since(*s).as_micros() as u64).ok();
+    {
+        let sent = sent.lock().unwrap();
+        for (vid, at) in seen.lock().unwrap().iter() {
+            if let Some(s) = sent.get(vid) {
+                hist.record(at.duration_since(*s).as_micros() as u64).ok();
+            }
         }
     }
     println!(

@@ -188,13 +188,22 @@ pub struct Branding {
 
 /// WCAG 2.1 contrast ratio of white against `#rrggbb`, or `None` if it is not such a colour.
 pub fn contrast_with_white(hex: &str) -> Option<f64> {
+    contrast(hex, "#ffffff")
+}
+
+/// WCAG 2.1 contrast ratio between two `#rrggbb` colours.
+pub fn contrast(a: &str, b: &str) -> Option<f64> {
+    let (la, lb) = (luminance(a)?, luminance(b)?);
+    Some((la.max(lb) + 0.05) / (la.min(lb) + 0.05))
+}
+
+fn luminance(hex: &str) -> Option<f64> {
     let h = hex.strip_prefix('#').filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))?;
     let channel = |i: usize| {
         let c = f64::from(u8::from_str_radix(&h[i..i + 2], 16).ok()?) / 255.0;
         Some(if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) })
     };
-    let l = 0.2126 * channel(0)? + 0.7152 * channel(2)? + 0.0722 * channel(4)?;
-    Some(1.05 / (l + 0.05))
+    Some(0.2126 * channel(0)? + 0.7152 * channel(2)? + 0.0722 * channel(4)?)
 }
 
 fn default_countries() -> Vec<String> {

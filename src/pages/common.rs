@@ -171,7 +171,8 @@ pub fn user_agent(req: &HttpRequest) -> String {
 
 /// A time as people read it on the page: Dutch local time is what the person lived through.
 pub fn human_time(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+    t.map(|t| t.with_timezone(&chrono_tz::Europe::Amsterdam).format("%d-%m-%Y %H:%M (%Z)").to_string())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize)]

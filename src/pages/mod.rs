@@ -81,3 +81,27 @@ async fn tenant_stylesheet(state: web::Data<AppState>, path: web::Path<String>) 
         None => HttpResponse::NotFound().finish(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::contrast;
+
+    /// Every text/background pair in static/app.css reaches WCAG AA (4.5:1).
+    #[test]
+    fn stylesheet_colours_reach_aa_contrast() {
+        let css = include_str!("../../static/app.css");
+        let pairs = [
+            ("#1a1a1a", "#ffffff"), // body text
+            ("#4a4a4a", "#ffffff"), // small print
+            ("#0b5394", "#ffffff"), // links, the "no" button, header text on accent (reversed)
+            ("#0b5394", "#f3f6fa"), // the consent quote's border next to its text background
+            ("#1a1a1a", "#f3f6fa"), // consent text
+            ("#b00020", "#ffffff"), // errors
+        ];
+        for (fg, bg) in pairs {
+            assert!(css.contains(fg) || css.contains(bg), "{fg}/{bg} not in the stylesheet any more");
+            let r = contrast(fg, bg).unwrap();
+            assert!(r >= 4.5, "{fg} on {bg}: {r:.2}:1");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! 3-master cluster, started by `scripts/test`), each test under its own key prefix.
 
 mod bad_input;
+mod browser;
 mod code_flow;
 mod concurrency;
 mod crash;

@@ -1,0 +1,186 @@
+//! End-to-end in a real headless Chromium over WebDriver (chromedriver), at phone width.
+//! Screenshots of every page, in Dutch and English, go to `artifacts/screenshots/`
+//! (kept by CI, ignored by git).
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use crate::harness::{TestApp, code_in, link_in, spawn, start_body, wrong};
+
+struct Browser {
+    client: Client,
+    driver: std::process::Child,
+    _profile: PathBuf,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = std::process::Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{driver_bin} must be installed (scripts/test installs chromium-driver): {e}"));
+        let profile = std::env::temp_dir().join(format!("optin-chromium-{port}"));
+        let caps = json!({"goog:chromeOptions": {"binary": chromium,
+            "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 780, "pixelRatio": 1.0}},
+            "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--window-size=360,800", format!("--user-data-dir={}", profile.display()),
+        ]}});
+        let caps = caps.as_object().unwrap().clone();
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => return Self { client, driver, _profile: profile },
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        panic!("chromedriver did not start a session");
+    }
+
+    async fn open(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap(),
+            Err(e) => {
+                let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+                let src = self.client.source().await.unwrap_or_default();
+                panic!("no {css} on {url}: {e}\n{}", &src[..src.len().min(2000)]);
+            }
+        }
+    }
+
+    /// Waits for the page (after a click, the next one) to show `expected` as its heading.
+    async fn h1_is(&self, expected: &str) {
+        for _ in 0..100 {
+            if let Ok(e) = self.client.find(Locator::Css("h1")).await
+                && e.text().await.is_ok_and(|t| t == expected)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(self.text("h1").await, expected);
+    }
+
+    async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    /// Saves a screenshot and checks the page fits a 360 px screen without sideways scrolling.
+    async fn shot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), self.client.screenshot().await.unwrap()).unwrap();
+        let fits = self
+            .client
+            .execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(fits, json!(true), "{name} scrolls sideways at 360 px");
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn link_of(app: &TestApp) -> (String, String) {
+    let id = app.start(&start_body("link", "sms")).await["id"].as_str().unwrap().to_string();
+    let text = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
+    (id, app.url(&link_in(&text, "c")))
+}
+
+#[tokio::test]
+async fn confirm_see_receipt_withdraw_and_reuse_the_link() {
+    let app = spawn().await;
+    let b = Browser::start().await;
+    let (id, link) = link_of(&app).await;
+
+    // A pre-fetch (GET, no click) leaves it pending.
+    b.open(&link).await;
+    assert_eq!(app.status_of(&id).await, "pending");
+    b.h1_is("Mag Acme Energie B.V. u bellen?").await;
+    b.shot("confirm-nl").await;
+    b.open(&format!("{link}?lang=en")).await;
+    b.h1_is("May Acme Energie B.V. call you?").await;
+    b.shot("confirm-en").await;
+
+    b.open(&link).await;
+    b.click("button.yes").await;
+    b.h1_is("Uw toestemming is vastgelegd").await;
+    assert_eq!(app.status_of(&id).await, "confirmed");
+    let receipt_url = b.client.current_url().await.unwrap().to_string();
+    assert!(receipt_url.contains("/r/rcpt_"));
+    b.shot("receipt-nl").await;
+    b.open(&format!("{receipt_url}?lang=en")).await;
+    b.shot("receipt-en").await;
+
+    // Withdraw from the receipt page.
+    b.open(&receipt_url).await;
+    b.click("button.no").await;
+    b.h1_is("Uw toestemming is ingetrokken").await;
+    b.shot("withdrawn-nl").await;
+    assert_eq!(app.events_for(&id).await, vec!["consent.confirmed", "consent.withdrawn"]);
+
+    // The used link is the neutral page.
+    b.open(&link).await;
+    b.h1_is("Deze link is niet (meer) geldig").await;
+    b.shot("invalid-nl").await;
+    b.open(&format!("{link}?lang=en")).await;
+    b.h1_is("This link is not valid (any more)").await;
+    b.shot("invalid-en").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn decline_in_the_browser() {
+    let app = spawn().await;
+    let b = Browser::start().await;
+    let (id, link) = link_of(&app).await;
+    b.open(&format!("{link}?lang=en")).await;
+    b.click("button.no").await;
+    b.h1_is("Understood: you will not be called").await;
+    b.shot("declined-en").await;
+    assert_eq!(app.status_of(&id).await, "declined");
+    assert_eq!(app.events_for(&id).await, vec!["consent.declined"]);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn wrong_then_right_code_on_the_hosted_page() {
+    let app = spawn().await;
+    let b = Browser::start().await;
+    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
+    let text = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
+    let code = code_in(&text, 6);
+    b.open(&app.url(&format!("/v/{id}?lang=en"))).await;
+    b.shot("code-en").await;
+    b.open(&app.url(&format!("/v/{id}"))).await;
+    b.shot("code-nl").await;
+    b.client.find(Locator::Css("#code")).await.unwrap().send_keys(&wrong(&code)).await.unwrap();
+    b.click("button.yes").await;
+    assert_eq!(b.text("#code-error").await, "Deze code klopt niet. Nog 4 poging(en).");
+    b.shot("code-error-nl").await;
+    b.client.find(Locator::Css("#code")).await.unwrap().send_keys(&code).await.unwrap();
+    b.click("button.yes").await;
+    b.h1_is("Uw toestemming is vastgelegd").await;
+    assert_eq!(app.status_of(&id).await, "confirmed");
+    let optout = app.url(&link_in(&text, "o"));
+    b.open(&optout).await;
+    b.shot("optout-confirmed-nl").await;
+    b.close().await;
+}
