@@ -164,9 +164,9 @@ fn settings(redis_url: &str, key: &ApiKey, port: u16) -> Settings {
         contact_email: "privacy@bench.example".into(),
         api_key_sha256: key.hash().as_str().into(),
         allowed_countries: vec!["NL".into()],
-        send_window: None,
+        send_window: optin_verify::config::default_send_window(),
         caller_numbers: vec![],
-        calling_hours: None,
+        calling_hours: optin_verify::config::default_calling_hours(),
         branding: Default::default(),
     }];
     s
@@ -213,6 +213,7 @@ fn new_verification(key: &ServerKey, partitions: u16, n: u64, context_json: &str
             initiated_by: InitiatedBy::Consumer,
             context_json: context_json.to_string(),
             body_hash: None,
+            call: None,
         },
         code.expose().to_string(),
     )

@@ -47,6 +47,7 @@ pub struct Settings {
     pub secrets: SecretSettings,
     pub dev: DevSettings,
     pub worker: WorkerSettings,
+    pub calls: CallSettings,
     pub webhooks: WebhookSettings,
     pub receipts: ReceiptSettings,
     #[serde(default)]
@@ -137,6 +138,19 @@ pub struct WebhookSettings {
     pub allow_private_targets: bool,
 }
 
+/// ACM method 3: announced, recorded verification calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSettings {
+    pub horizon_days: i64,
+    pub min_window_minutes: i64,
+    pub max_window_minutes: i64,
+    pub max_reschedules: u32,
+    pub report_grace_hours: i64,
+    pub recording_retention_months: u32,
+    pub retention_reminder_days: i64,
+}
+
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptSettings {
@@ -161,17 +175,81 @@ pub struct TenantSettings {
     pub api_key_sha256: String,
     #[serde(default = "default_countries")]
     pub allowed_countries: Vec<String>,
-    /// Quiet-hours window; enforced by the delivery-channels work.
-    #[serde(default)]
-    pub send_window: Option<figment::value::Value>,
-    /// Published caller numbers; used by the announced-call method.
+    /// When marketer-initiated messages may go out (Dutch local time); others wait.
+    #[serde(default = "default_send_window")]
+    pub send_window: HoursSettings,
+    /// The published, call-back-able numbers the tenant calls from (announced calls).
     #[serde(default)]
     pub caller_numbers: Vec<String>,
-    /// Calling calendar; used by the announced-call method.
-    #[serde(default)]
-    pub calling_hours: Option<figment::value::Value>,
+    /// When announced verification calls may take place (Dutch local time).
+    #[serde(default = "default_calling_hours")]
+    pub calling_hours: HoursSettings,
     #[serde(default)]
     pub branding: Branding,
+}
+
+/// Days (`mon`..`sun`), `HH:MM` start and end (`24:00` for midnight) and blocked dates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoursSettings {
+    pub days: Vec<String>,
+    pub start: String,
+    pub end: String,
+    #[serde(default)]
+    pub blocked_dates: Vec<String>,
+}
+
+impl HoursSettings {
+    pub fn hours(&self) -> Result<crate::domain::OpeningHours, crate::domain::HoursError> {
+        crate::domain::OpeningHours::parse(&self.days, &self.start, &self.end, &self.blocked_dates)
+    }
+}
+
+fn days(list: &[&str]) -> Vec<String> {
+    list.iter().map(|d| d.to_string()).collect()
+}
+
+/// 09:00-21:00, no Sundays: the sector's quiet hours for unsolicited contact.
+pub fn default_send_window() -> HoursSettings {
+    HoursSettings {
+        days: days(&["mon", "tue", "wed", "thu", "fri", "sat"]),
+        start: "09:00".into(),
+        end: "21:00".into(),
+        blocked_dates: Vec::new(),
+    }
+}
+
+/// Conservative: working days 09:00-20:00, never on Dutch public holidays of 2026 and 2027.
+pub fn default_calling_hours() -> HoursSettings {
+    HoursSettings {
+        days: days(&["mon", "tue", "wed", "thu", "fri"]),
+        start: "09:00".into(),
+        end: "20:00".into(),
+        blocked_dates: days(&[
+            "2026-01-01",
+            "2026-04-03",
+            "2026-04-05",
+            "2026-04-06",
+            "2026-04-27",
+            "2026-05-05",
+            "2026-05-14",
+            "2026-05-24",
+            "2026-05-25",
+            "2026-12-25",
+            "2026-12-26",
+            "2027-01-01",
+            "2027-03-26",
+            "2027-03-28",
+            "2027-03-29",
+            "2027-04-27",
+            "2027-05-05",
+            "2027-05-06",
+            "2027-05-16",
+            "2027-05-17",
+            "2027-12-25",
+            "2027-12-26",
+        ]),
+    }
 }
 
 /// How the consumer pages look for a tenant.
@@ -313,6 +391,13 @@ impl Settings {
                 .is_some_and(|u| !u.starts_with("https://") || u.contains(['"', '<', '>', ' ']))
             {
                 return Err(ConfigError::invalid(key("branding.logo_url"), "must be an https URL"));
+            }
+            t.send_window.hours().map_err(|e| ConfigError::invalid(key("send_window"), e.to_string()))?;
+            t.calling_hours.hours().map_err(|e| ConfigError::invalid(key("calling_hours"), e.to_string()))?;
+            for n in &t.caller_numbers {
+                let any = crate::domain::PhonePolicy { allowed_countries: &[], require_mobile: false };
+                crate::domain::PhoneNumber::parse_any_country(n, &any)
+                    .map_err(|e| ConfigError::invalid(key("caller_numbers"), format!("{n:?}: {e}")))?;
             }
             for c in &t.allowed_countries {
                 if c.parse::<phonenumber::country::Id>().is_err() {

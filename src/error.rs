@@ -32,6 +32,8 @@ pub enum ApiError {
     RateLimited { scope: &'static str, retry_after_secs: u64 },
     #[error("this Idempotency-Key was used with a different request body")]
     IdempotencyKeyReused,
+    #[error("{detail}")]
+    CallRule { rule: &'static str, field: &'static str, detail: String },
     #[error("the verification is {status}, not pending")]
     NotPending { status: &'static str },
     #[error("the service cannot reach its store; retry shortly")]
@@ -62,6 +64,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::RateLimited { .. } => "rate-limited",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::CallRule { rule, .. } => rule,
             Self::NotPending { .. } => "verification-not-pending",
             Self::Unavailable(_) => "service-unavailable",
             Self::Internal(_) => "internal",
@@ -80,6 +83,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::RateLimited { .. } => "Too many requests",
             Self::IdempotencyKeyReused => "Idempotency-Key reused",
+            Self::CallRule { .. } => "Call verification rule broken",
             Self::NotPending { .. } => "Verification not pending",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal error",
@@ -89,7 +93,9 @@ impl ApiError {
     fn field(&self) -> Option<&str> {
         match self {
             Self::InvalidRequest { field, .. } => Some(field),
-            Self::InvalidPhone { field, .. } | Self::InvalidEmail { field } => Some(field),
+            Self::InvalidPhone { field, .. } | Self::InvalidEmail { field } | Self::CallRule { field, .. } => {
+                Some(field)
+            }
             _ => None,
         }
     }
@@ -123,7 +129,8 @@ impl ResponseError for ApiError {
             Self::InvalidRequest { .. }
             | Self::InvalidPhone { .. }
             | Self::InvalidEmail { .. }
-            | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            | Self::IdempotencyKeyReused
+            | Self::CallRule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

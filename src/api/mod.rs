@@ -2,6 +2,8 @@
 //! they never send.
 
 mod auth;
+mod call_outcome;
+mod call_rules;
 mod events;
 mod ops;
 mod start_request;
@@ -29,6 +31,7 @@ pub use view::{CheckResponse, VerificationView};
         verifications::check,
         verifications::resend,
         verifications::cancel,
+        call_outcome::report,
         webhook_endpoints::create,
         webhook_endpoints::list,
         webhook_endpoints::get,
@@ -68,6 +71,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/verifications/{id}/check", web::post().to(verifications::check))
         .route("/v1/verifications/{id}/resend", web::post().to(verifications::resend))
         .route("/v1/verifications/{id}/cancel", web::post().to(verifications::cancel))
+        .route("/v1/verifications/{id}/call-outcome", web::post().to(call_outcome::report))
         .route("/v1/webhook-endpoints", web::post().to(webhook_endpoints::create))
         .route("/v1/webhook-endpoints", web::get().to(webhook_endpoints::list))
         .route("/v1/webhook-endpoints/{id}", web::get().to(webhook_endpoints::get))

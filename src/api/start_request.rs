@@ -3,8 +3,9 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::call_rules::{CallWindow, check_caller, check_window};
 use crate::{
-    config::TenantSettings,
+    config::{CallSettings, TenantSettings},
     domain::{
         Channel, Collection, ConsentText, Context, Email, InitiatedBy, Locale, Method, PhoneNumber, PhonePolicy,
         PrivacyStatement, Purpose,
@@ -36,6 +37,9 @@ pub struct StartRequest {
     pub privacy_statement: Option<PrivacyStatement>,
     #[serde(default)]
     pub collection: Option<Collection>,
+    /// Required for `method: call`: the announced window and caller number.
+    #[serde(default)]
+    pub call: Option<CallWindow>,
     #[serde(default)]
     pub expires_in_seconds: Option<u64>,
     /// Echoed in events. At most 20 keys and 2 KiB.
@@ -54,6 +58,14 @@ pub struct ValidStart {
     pub initiated_by: InitiatedBy,
     pub ttl_seconds: u64,
     pub context: Context,
+    pub call: Option<ValidCall>,
+}
+
+/// An announced call that passed every rule.
+pub struct ValidCall {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub caller_number: String,
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
@@ -79,7 +91,13 @@ fn url(field: &str, value: &str) -> Result<(), ApiError> {
 
 impl StartRequest {
     /// Applies the tenant's rules. `default_ttl` comes from config per method.
-    pub fn validate(self, tenant: &TenantSettings, code_ttl: u64, link_ttl: u64) -> Result<ValidStart, ApiError> {
+    pub fn validate(
+        self,
+        tenant: &TenantSettings,
+        code_ttl: u64,
+        link_ttl: u64,
+        calls: &CallSettings,
+    ) -> Result<ValidStart, ApiError> {
         let phone_policy = PhonePolicy { allowed_countries: &tenant.allowed_countries, require_mobile: false };
         let phone = PhoneNumber::parse(&self.phone, &phone_policy)
             .map_err(|e| ApiError::InvalidPhone { field: "phone", source: e })?;
@@ -126,14 +144,33 @@ impl StartRequest {
                 return Err(ApiError::invalid("metadata", "at most 20 keys and 2048 bytes"));
             }
         }
-        let default_ttl = match self.method {
-            Method::Code => code_ttl,
-            Method::Link => link_ttl,
+        let now = chrono::Utc::now();
+        let call = match (self.method, &self.call) {
+            (Method::Call, Some(c)) => {
+                let caller_number = check_caller(&c.caller_number, tenant)?;
+                check_window(c.window_start, c.window_end, now, tenant, calls)?;
+                Some(ValidCall {
+                    start_ms: c.window_start.timestamp_millis(),
+                    end_ms: c.window_end.timestamp_millis(),
+                    caller_number,
+                })
+            }
+            (Method::Call, None) => return Err(ApiError::invalid("call", "method call needs a call window")),
+            (_, Some(_)) => return Err(ApiError::invalid("call", "only for method call")),
+            (_, None) => None,
         };
-        let ttl_seconds = self.expires_in_seconds.unwrap_or(default_ttl);
-        if !(60..=7 * 86400).contains(&ttl_seconds) {
-            return Err(ApiError::invalid("expires_in_seconds", "must be between 60 and 604800"));
-        }
+        let ttl_seconds = match &call {
+            // Open until the outcome is due: the window's end plus the reporting grace.
+            Some(c) => ((c.end_ms - now.timestamp_millis()) / 1000 + calls.report_grace_hours * 3600) as u64,
+            None => {
+                let default_ttl = if self.method == Method::Code { code_ttl } else { link_ttl };
+                let ttl = self.expires_in_seconds.unwrap_or(default_ttl);
+                if !(60..=7 * 86400).contains(&ttl) {
+                    return Err(ApiError::invalid("expires_in_seconds", "must be between 60 and 604800"));
+                }
+                ttl
+            }
+        };
         Ok(ValidStart {
             method: self.method,
             channel: self.channel,
@@ -150,6 +187,7 @@ impl StartRequest {
                 collection: self.collection,
                 metadata: self.metadata,
             },
+            call,
         })
     }
 }

@@ -11,6 +11,7 @@ use crate::{
     http::ApiJson,
     metrics::{OutcomeLabels, StartLabels},
     state::AppState,
+    store::CallPlan,
     store::{
         CheckOutcome, CheckSource, CreateOutcome, Limit, NewVerification, RateDecision, SimpleOutcome,
         VerificationRecord,
@@ -112,7 +113,7 @@ pub async fn start(
     ApiJson(body, raw): ApiJson<StartRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let cfg = &state.settings.verification;
-    let valid = body.validate(&tenant, cfg.code_ttl_seconds, cfg.link_ttl_seconds)?;
+    let valid = body.validate(&tenant, cfg.code_ttl_seconds, cfg.link_ttl_seconds, &state.settings.calls)?;
     let idem = idempotency_key(&req)?;
     let partitions = state.settings.redis.partitions;
     let (id, body_hash) = match &idem {
@@ -149,6 +150,7 @@ pub async fn start(
         initiated_by: valid.initiated_by,
         context_json: serde_json::to_string(&valid.context).map_err(|e| ApiError::Internal(e.to_string()))?,
         body_hash,
+        call: valid.call.map(|c| CallPlan { start_ms: c.start_ms, end_ms: c.end_ms, caller_number: c.caller_number }),
     };
     match state.store.create(&new).await? {
         CreateOutcome::Created => {

@@ -32,6 +32,9 @@ pub struct VerificationView {
     pub finished_at: Option<DateTime<Utc>>,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
+    /// For `method: call`: the current window and what happened so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallView>,
     /// Present once confirmed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceRecord>,
@@ -50,6 +53,16 @@ pub struct Delivery {
     pub resends: u32,
     pub first_sent_at: Option<DateTime<Utc>>,
     pub last_sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallView {
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub caller_number: String,
+    pub reschedules: u32,
+    /// When the current window was announced; call only after this.
+    pub announced_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -91,6 +104,13 @@ impl VerificationView {
             },
             finished_at: v.finished_ms.and_then(record_at),
             metadata: ctx.and_then(|c| c.metadata).map(serde_json::Value::Object).unwrap_or(serde_json::Value::Null),
+            call: v.call.as_ref().map(|c| CallView {
+                window_start: record_at(c.start_ms),
+                window_end: record_at(c.end_ms),
+                caller_number: c.caller_number.clone(),
+                reschedules: c.reschedules,
+                announced_at: c.announced_at_ms.and_then(record_at),
+            }),
             receipt_id: evidence.as_ref().map(|_| key.receipt_id(&v.id, &v.seed())),
             evidence,
             receipt: v.receipt.clone(),

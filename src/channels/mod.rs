@@ -4,7 +4,7 @@ mod console;
 mod render;
 
 pub use console::ConsoleTransport;
-pub use render::{MessageInputs, render};
+pub use render::{CallInfo, MessageInputs, render};
 
 use futures_util::future::BoxFuture;
 

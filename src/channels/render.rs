@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use crate::domain::{Channel, Code, Context, Locale, Method, mask_phone};
+use crate::domain::{Channel, Code, Context, Locale, Method, clock, mask_phone, spoken_date};
 
 use super::{ChannelError, Message};
 
@@ -20,6 +20,84 @@ pub struct MessageInputs<'a> {
     pub confirm_url: &'a str,
     pub optout_url: &'a str,
     pub valid_minutes: i64,
+    /// For `method: call`: the announced window and number.
+    pub call: Option<CallInfo<'a>>,
+}
+
+/// What an announcement says about the coming call.
+pub struct CallInfo<'a> {
+    pub caller_number: &'a str,
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+}
+
+/// The announcement of a verification call (ACM method 3).
+struct Announcement<'a> {
+    en: bool,
+    brand: &'a str,
+    caller: &'a str,
+    caller_number: &'a str,
+    phone_masked: String,
+    purpose: &'a str,
+    day: String,
+    from: String,
+    until: String,
+    optout_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sms/announce.txt")]
+struct SmsAnnounce<'a>(&'a Announcement<'a>);
+
+#[derive(Template)]
+#[template(path = "email/announce_subject.txt")]
+struct AnnounceSubject<'a>(&'a Announcement<'a>);
+
+#[derive(Template)]
+#[template(path = "email/announce.txt")]
+struct AnnounceText<'a>(&'a Announcement<'a>);
+
+#[derive(Template)]
+#[template(path = "email/announce.html")]
+struct AnnounceHtml<'a>(&'a Announcement<'a>);
+
+macro_rules! deref_to {
+    ($target:ident: $($t:ident),+) => {$(
+        impl<'a> std::ops::Deref for $t<'a> {
+            type Target = $target<'a>;
+            fn deref(&self) -> &Self::Target {
+                self.0
+            }
+        }
+    )+};
+}
+deref_to!(Announcement: SmsAnnounce, AnnounceSubject, AnnounceText, AnnounceHtml);
+
+fn announcement(
+    i: &MessageInputs<'_>,
+    c: &CallInfo<'_>,
+) -> Result<(Option<String>, String, Option<String>), ChannelError> {
+    let en = i.locale == Locale::En;
+    let a = Announcement {
+        en,
+        brand: i.brand,
+        caller: &i.context.caller,
+        caller_number: c.caller_number,
+        phone_masked: mask_phone(i.phone),
+        purpose: &i.context.purpose.text,
+        day: spoken_date(c.start, en),
+        from: clock(c.start),
+        until: clock(c.end),
+        optout_url: i.optout_url,
+    };
+    Ok(match i.channel {
+        Channel::Email => (
+            Some(AnnounceSubject(&a).render()?.trim().to_string()),
+            AnnounceText(&a).render()?,
+            Some(AnnounceHtml(&a).render()?),
+        ),
+        _ => (None, SmsAnnounce(&a).render()?, None),
+    })
 }
 
 #[derive(Template)]
@@ -69,29 +147,13 @@ struct EmailText<'a>(&'a EmailParts<'a>);
 #[template(path = "email/body.html")]
 struct EmailHtml<'a>(&'a EmailParts<'a>);
 
-impl<'a> std::ops::Deref for EmailSubject<'a> {
-    type Target = EmailParts<'a>;
-    fn deref(&self) -> &Self::Target {
-        self.0
-    }
-}
-impl<'a> std::ops::Deref for EmailText<'a> {
-    type Target = EmailParts<'a>;
-    fn deref(&self) -> &Self::Target {
-        self.0
-    }
-}
-impl<'a> std::ops::Deref for EmailHtml<'a> {
-    type Target = EmailParts<'a>;
-    fn deref(&self) -> &Self::Target {
-        self.0
-    }
-}
+deref_to!(EmailParts: EmailSubject, EmailText, EmailHtml);
 
 pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
     let en = i.locale == Locale::En;
-    let (subject, text, html) = match i.channel {
-        Channel::Sms | Channel::Whatsapp => {
+    let (subject, text, html) = match (&i.call, i.channel) {
+        (Some(c), _) => announcement(i, c)?,
+        (None, Channel::Sms | Channel::Whatsapp) => {
             let text = match i.method {
                 Method::Code => SmsCode {
                     en,
@@ -101,7 +163,7 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
                     optout_url: i.optout_url,
                 }
                 .render()?,
-                Method::Link => SmsLink {
+                Method::Link | Method::Call => SmsLink {
                     en,
                     brand: i.brand,
                     purpose: &i.context.purpose.text,
@@ -113,7 +175,7 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
             };
             (None, text, None)
         }
-        Channel::Email => {
+        (None, Channel::Email) => {
             let parts = EmailParts {
                 en,
                 is_code: i.method == Method::Code,

@@ -23,7 +23,7 @@ macro_rules! str_enum {
 
 str_enum!(
     /// How consent is confirmed.
-    Method { #[default] Link => "link", Code => "code" }
+    Method { #[default] Link => "link", Code => "code", Call => "call" }
 );
 str_enum!(
     /// How the verification message travels.

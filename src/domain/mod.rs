@@ -1,6 +1,7 @@
 //! Types that parse rather than validate. Nothing here knows Redis or HTTP.
 
 mod apikey;
+mod calendar;
 mod code;
 mod context;
 mod email;
@@ -12,6 +13,7 @@ mod secret;
 mod token;
 
 pub use apikey::{ApiKey, ApiKeyHash};
+pub use calendar::{HoursError, OpeningHours, clock, spoken_date};
 pub use code::{Code, CodeError};
 pub use context::{CheckboxDefault, Collection, ConsentText, Context, PrivacyStatement, Purpose};
 pub use email::{Email, EmailError};

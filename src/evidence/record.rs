@@ -68,6 +68,40 @@ pub struct VerificationEvidence {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub attempts: u32,
+    /// For method `call`: the announcement, the call and its recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallEvidence>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallEvidence {
+    pub announcement: Announcement,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub caller_number: String,
+    pub agent_id: Option<String>,
+    pub called_at: Option<DateTime<Utc>>,
+    pub reschedules: u32,
+    pub recording: Option<RecordingEvidence>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Announcement {
+    pub channel: &'static str,
+    /// SHA-256 (hex) of the exact announcement text that was sent.
+    pub text_sha256: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The provider's delivery report time; the send time until delivery reports exist.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordingEvidence {
+    pub uri: String,
+    pub sha256: String,
+    pub duration_seconds: Option<u64>,
+    /// `called_at` plus the retention period (12 months by default).
+    pub retain_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,6 +147,26 @@ pub fn build(v: &VerificationRecord, ctx: &Context, tenant: &TenantSettings) -> 
             ip: v.confirm_ip.clone().filter(|s| !s.is_empty()),
             user_agent: v.confirm_user_agent.clone().filter(|s| !s.is_empty()),
             attempts: v.attempts,
+            call: v.call.as_ref().map(|c| CallEvidence {
+                announcement: Announcement {
+                    channel: v.channel.as_str(),
+                    text_sha256: c.announcement_sha256.clone(),
+                    sent_at: c.announced_at_ms.and_then(at),
+                    delivered_at: c.announced_at_ms.and_then(at),
+                },
+                window_start: at(c.start_ms),
+                window_end: at(c.end_ms),
+                caller_number: c.caller_number.clone(),
+                agent_id: c.agent_id.clone(),
+                called_at: c.called_at_ms.and_then(at),
+                reschedules: c.reschedules,
+                recording: c.recording_uri.as_ref().map(|uri| RecordingEvidence {
+                    uri: uri.clone(),
+                    sha256: c.recording_sha256.clone().unwrap_or_default(),
+                    duration_seconds: c.recording_duration_seconds,
+                    retain_until: c.retain_until_ms.and_then(at),
+                }),
+            }),
         },
         withdrawal: Withdrawal { methods: vec!["link", "api"], withdrawn_at: v.withdrawn_ms.and_then(at) },
     }

@@ -41,6 +41,16 @@ impl Keys {
         format!("{}:exp", self.tag(p))
     }
 
+    /// `{ov:p17}:held`: marketer messages waiting for the send window, by release time.
+    pub fn held(&self, p: Partition) -> String {
+        format!("{}:held", self.tag(p))
+    }
+
+    /// `{ov:p17}:retain`: confirmed calls by the time their recording-retention reminder is due.
+    pub fn retention_reminders(&self, p: Partition) -> String {
+        format!("{}:retain", self.tag(p))
+    }
+
     /// `{ov:p17}:msg:<event id>`: a webhook message and its per-endpoint delivery state.
     pub fn message(&self, p: Partition, event_id: &str) -> String {
         format!("{}:msg:{event_id}", self.tag(p))

@@ -1,6 +1,7 @@
 //! Redis, the one store. Every state change is one Lua script on one hash slot; reads are
 //! plain commands. The store knows nothing of HTTP.
 
+mod calls;
 mod conn;
 mod endpoints;
 mod error;
@@ -15,6 +16,7 @@ mod webhooks;
 
 use std::time::Duration;
 
+pub use calls::{CallOutcome, CallReport};
 pub use conn::Conn;
 pub use endpoints::{EndpointChange, EndpointRecord};
 pub use error::StoreError;
@@ -22,7 +24,7 @@ pub use keys::Keys;
 pub use outbox::OutboxMessage;
 pub use queue::{SEND_GROUP, SendJob, StreamReader};
 pub use rate_limit::{Limit, RateDecision};
-pub use record::{NewVerification, VerificationRecord};
+pub use record::{CallPlan, CallState, NewVerification, VerificationRecord};
 pub use verifications::{
     CheckOutcome, CheckSource, CreateOutcome, ExpireOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome,
 };

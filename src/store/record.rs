@@ -30,6 +30,34 @@ pub struct NewVerification {
     pub context_json: String,
     /// SHA-256 of the request body, when an Idempotency-Key named this verification.
     pub body_hash: Option<String>,
+    /// For `method: call`: the announced window and caller number.
+    pub call: Option<CallPlan>,
+}
+
+/// An announced call window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallPlan {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub caller_number: String,
+}
+
+/// Everything the call method adds to a verification.
+#[derive(Debug, Clone, Default)]
+pub struct CallState {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub caller_number: String,
+    pub reschedules: u32,
+    /// SHA-256 of the last announcement's text, and when it went out.
+    pub announcement_sha256: Option<String>,
+    pub announced_at_ms: Option<i64>,
+    pub agent_id: Option<String>,
+    pub called_at_ms: Option<i64>,
+    pub recording_uri: Option<String>,
+    pub recording_sha256: Option<String>,
+    pub recording_duration_seconds: Option<u64>,
+    pub retain_until_ms: Option<i64>,
 }
 
 impl NewVerification {
@@ -51,6 +79,7 @@ impl NewVerification {
             ("max", self.max_attempts.to_string()),
             ("cr", self.created_ms.to_string()),
             ("exp", self.expires_ms.to_string()),
+            ("ttl", (self.expires_ms - self.created_ms).to_string()),
             ("loc", self.locale.as_str().into()),
             ("ib", self.initiated_by.as_str().into()),
             ("dlv", "queued".into()),
@@ -58,6 +87,12 @@ impl NewVerification {
         ];
         if let Some(bh) = &self.body_hash {
             f.push(("bh", bh.clone()));
+        }
+        if let Some(c) = &self.call {
+            f.push(("cw_s", c.start_ms.to_string()));
+            f.push(("cw_e", c.end_ms.to_string()));
+            f.push(("cnum", c.caller_number.clone()));
+            f.push(("resch", "0".into()));
         }
         f
     }
@@ -81,6 +116,8 @@ pub struct VerificationRecord {
     pub max_attempts: u32,
     pub created_ms: i64,
     pub expires_ms: i64,
+    /// How long it stays open once its message is out (the expiry clock restarts after quiet hours).
+    pub ttl_ms: i64,
     pub locale: Locale,
     pub initiated_by: InitiatedBy,
     pub context_json: String,
@@ -97,6 +134,7 @@ pub struct VerificationRecord {
     pub withdrawn_ms: Option<i64>,
     /// The signed receipt (compact JWS), once the dispatcher made it.
     pub receipt: Option<String>,
+    pub call: Option<CallState>,
 }
 
 impl VerificationRecord {
@@ -127,6 +165,7 @@ impl VerificationRecord {
             max_attempts: num(take("max"), "max")?,
             created_ms: num(take("cr"), "cr")?,
             expires_ms: num(take("exp"), "exp")?,
+            ttl_ms: opt_num(take("ttl")).unwrap_or(0),
             locale: take("loc").as_deref().and_then(Locale::parse).unwrap_or_default(),
             initiated_by: take("ib").as_deref().and_then(InitiatedBy::parse).unwrap_or_default(),
             context_json: take("ctx").unwrap_or_else(|| "{}".into()),
@@ -142,7 +181,29 @@ impl VerificationRecord {
             confirm_user_agent: take("cua"),
             withdrawn_ms: opt_num(take("wd")),
             receipt: take("rcpt"),
+            call: match (opt_num(take("cw_s")), opt_num(take("cw_e"))) {
+                (Some(start_ms), Some(end_ms)) => Some(CallState {
+                    start_ms,
+                    end_ms,
+                    caller_number: take("cnum").unwrap_or_default(),
+                    reschedules: take("resch").and_then(|s| s.parse().ok()).unwrap_or(0),
+                    announcement_sha256: take("ann_h"),
+                    announced_at_ms: opt_num(take("ann_at")),
+                    agent_id: take("agent"),
+                    called_at_ms: opt_num(take("called")),
+                    recording_uri: take("rec_uri"),
+                    recording_sha256: take("rec_sha"),
+                    recording_duration_seconds: take("rec_dur").and_then(|s| s.parse().ok()),
+                    retain_until_ms: opt_num(take("ret_until")),
+                }),
+                _ => None,
+            },
         })
+    }
+
+    /// When the current announcement went out (call method), if it has.
+    pub fn last_announcement_ms(&self) -> Option<i64> {
+        self.call.as_ref().and_then(|c| c.announced_at_ms)
     }
 
     pub fn seed(&self) -> Vec<u8> {
@@ -169,6 +230,7 @@ impl From<&NewVerification> for VerificationRecord {
             max_attempts: n.max_attempts,
             created_ms: n.created_ms,
             expires_ms: n.expires_ms,
+            ttl_ms: n.expires_ms - n.created_ms,
             locale: n.locale,
             initiated_by: n.initiated_by,
             context_json: n.context_json.clone(),
@@ -184,6 +246,12 @@ impl From<&NewVerification> for VerificationRecord {
             confirm_user_agent: None,
             withdrawn_ms: None,
             receipt: None,
+            call: n.call.as_ref().map(|c| CallState {
+                start_ms: c.start_ms,
+                end_ms: c.end_ms,
+                caller_number: c.caller_number.clone(),
+                ..Default::default()
+            }),
         }
     }
 }

@@ -31,3 +31,6 @@ pub static EP_DELETE: LazyLock<Script> = LazyLock::new(|| Script::new(include_st
 pub static EP_REPLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/ep_replace.lua")));
 pub static WITHDRAW_VERIFICATION: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/withdraw_verification.lua")));
+pub static CALL_OUTCOME: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/call_outcome.lua")));
+pub static RETENTION_DUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/retention_due.lua")));
+pub static HOLD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/hold.lua")));

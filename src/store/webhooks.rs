@@ -179,6 +179,8 @@ impl Store {
             .arg(now_ms)
             .arg(limit)
             .arg(self.minid(now_ms))
+            .arg("eid")
+            .arg("ep")
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(n)

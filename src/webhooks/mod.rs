@@ -25,6 +25,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "verification.expired",
     "verification.failed",
     "verification.canceled",
+    "recording.retention_due",
 ];
 
 /// What the webhook workers share.

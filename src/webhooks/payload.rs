@@ -50,6 +50,12 @@ pub fn verification_body(
         data["receipt_id"] = json!(receipt.map(|r| r.0));
         data["receipt"] = json!(receipt.map(|r| r.1));
     }
+    if e.event_type == "recording.retention_due"
+        && let Some(c) = &v.call
+    {
+        data["recording"] = json!({"uri": c.recording_uri, "sha256": c.recording_sha256});
+        data["retain_until"] = c.retain_until_ms.map_or(Value::Null, iso);
+    }
     if e.event_type == "consent.withdrawn" {
         data["source"] = json!("link");
         data["withdrawn_at"] = iso(e.at_ms);

@@ -1,5 +1,5 @@
-//! Per-partition ticks: release due webhook retries, and expire verifications whose deadline
-//! passed. Redis key expiry is silent, so expiry is driven here, one atomic transition each;
+//! Per-partition ticks: release due webhook retries and messages held for quiet hours, emit
+//! recording-retention reminders, and expire verifications whose deadline passed. Redis key expiry is silent, so expiry is driven here, one atomic transition each;
 //! several workers may sweep the same partition and each verification still expires once.
 
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub fn spawn_schedulers(deps: WebhookDeps, stop: watch::Receiver<bool>) -> Vec<J
 async fn run_once(deps: &WebhookDeps, p: Partition) -> Result<(), StoreError> {
     let now = chrono::Utc::now().timestamp_millis();
     while deps.store.release_due_retries(p, now, BATCH).await? == BATCH {}
+    while deps.store.release_held(p, now, BATCH).await? == BATCH {}
+    deps.store.retention_reminders_due(p, now, BATCH).await?;
     let partitions = deps.settings.redis.partitions;
     for id in deps.store.due_deadlines(p, now, BATCH).await? {
         let Some(vid) = VerificationId::parse(&id, partitions) else { continue };

@@ -6,10 +6,13 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::{sync::watch, task::JoinHandle};
 
+use sha2::{Digest, Sha256};
+
 use crate::{
-    channels::{self, MessageInputs, Notifier},
+    channels::{self, CallInfo, MessageInputs, Notifier},
     config::Settings,
-    domain::{Context, ServerKey, Status, TokenKind},
+    domain::{Context, InitiatedBy, ServerKey, Status, TokenKind},
+    evidence::record_at,
     metrics::{ChannelLabels, Metrics},
     state::Tenants,
     store::{Conn, SEND_GROUP, SendJob, Store, StoreError},
@@ -90,6 +93,23 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
     if v.status != Status::Pending {
         return Ok(ack().await?);
     }
+    let now_utc = chrono::Utc::now();
+    // Quiet hours: a campaign message waits for the tenant's send window; a consumer who is
+    // waiting for the message right now is never held.
+    // A released message (`held-*`) was timed to the window's opening: it goes out now.
+    if v.initiated_by == InitiatedBy::Marketer
+        && !job.kind.starts_with("held-")
+        && let Ok(window) = tenant.send_window.hours()
+        && !window.contains(now_utc)
+    {
+        // A window that never opens within a year is misconfigured: look again tomorrow.
+        let opens = window.next_open(now_utc).unwrap_or(now_utc + chrono::Duration::days(1));
+        let release = opens.timestamp_millis();
+        let expiry = v.call.is_none().then(|| release + v.ttl_ms.max(0));
+        deps.store.hold_send(&v.id, &job.entry_id, &job.kind, release, expiry).await?;
+        tracing::info!(verification = %v.id, release_at = %opens, "message held for quiet hours");
+        return Ok(());
+    }
     let seed = v.seed();
     let code = deps.key.code_for(&v.id, &seed, v.code_length);
     let base = &deps.settings.http.public_base_url;
@@ -109,12 +129,18 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         confirm_url: &confirm_url,
         optout_url: &optout_url,
         valid_minutes: ((v.expires_ms - now).max(0) + 59_999) / 60_000,
+        call: v.call.as_ref().and_then(|c| {
+            Some(CallInfo { caller_number: &c.caller_number, start: record_at(c.start_ms)?, end: record_at(c.end_ms)? })
+        }),
     })?;
     let result = deps.notifier.send(&message).await;
     let labels = ChannelLabels { channel: v.channel.as_str(), result: if result.is_ok() { "ok" } else { "error" } };
     deps.metrics.sent.get_or_create(&labels).inc();
     result?;
-    deps.store.mark_sent(&v.id, now, "sent").await?;
+    let announcement = v.call.as_ref().map(|_| hex::encode(Sha256::digest(message.text.as_bytes())));
+    // A message held for quiet hours starts its expiry clock now (calls keep their window).
+    let new_expiry = (v.delivery == "held" && v.call.is_none()).then(|| now + v.ttl_ms);
+    deps.store.mark_sent(&v.id, now, "sent", announcement.as_deref(), new_expiry).await?;
     ack().await?;
     Ok(())
 }

@@ -42,9 +42,9 @@ fn tenant(id: &str, name: &str, key: &ApiKey) -> TenantSettings {
         contact_email: format!("privacy@{id}.example"),
         api_key_sha256: key.hash().as_str().to_string(),
         allowed_countries: vec!["NL".into()],
-        send_window: None,
-        caller_numbers: vec![],
-        calling_hours: None,
+        send_window: optin_verify::config::default_send_window(),
+        caller_numbers: vec!["+31201234567".into()],
+        calling_hours: optin_verify::config::default_calling_hours(),
         branding: Default::default(),
     }
 }

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod calls;
 mod code_flow;
 mod concurrency;
 mod crash;
