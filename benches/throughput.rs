@@ -168,6 +168,8 @@ fn settings(redis_url: &str, key: &ApiKey, port: u16) -> Settings {
         caller_numbers: vec![],
         calling_hours: optin_verify::config::default_calling_hours(),
         branding: Default::default(),
+        email_reply_to: None,
+        messages: Default::default(),
     }];
     s
 }

@@ -15,16 +15,31 @@ _optin_priv() {
 
 _OPTIN_APT_UPDATED=0
 
-# ensure_packages CMD:PKG [CMD:PKG ...]
-# Installs PKG with apt-get for every CMD not found on PATH.
+# ensure_packages CMD:PKG [CMD:PKG ...] [import:PYMODULE:PKG ...]
+# Installs PKG with apt-get for every CMD not found on PATH, and for every
+# `import:PYMODULE:PKG` whose module the system Python (/usr/bin/python3, not a
+# pyenv/venv python3 on PATH) cannot import (e.g. import:aiosmtpd:python3-aiosmtpd).
 # Runs `apt-get update` at most once per process, and only if something is missing.
 ensure_packages() {
-    local spec cmd pkg
+    local spec cmd pkg mod ok
     local missing=()
     for spec in "$@"; do
-        cmd="${spec%%:*}"
-        pkg="${spec#*:}"
-        if ! command -v "$cmd" >/dev/null 2>&1; then
+        case "$spec" in
+            import:*)
+                spec="${spec#import:}"
+                mod="${spec%%:*}"
+                pkg="${spec#*:}"
+                ok=0
+                [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 && ok=1
+                ;;
+            *)
+                cmd="${spec%%:*}"
+                pkg="${spec#*:}"
+                ok=0
+                command -v "$cmd" >/dev/null 2>&1 && ok=1
+                ;;
+        esac
+        if [ "$ok" != 1 ]; then
             case " ${missing[*]-} " in
                 *" $pkg "*) ;;
                 *) missing+=("$pkg") ;;

@@ -5,6 +5,7 @@ pub mod dev_redis;
 pub mod domain;
 pub mod error;
 pub mod evidence;
+pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod pages;

@@ -7,7 +7,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     api,
-    channels::{ConsoleTransport, Notifier},
+    channels::Transports,
     config::{Mode, Settings},
     domain::ServerKey,
     error::ApiError,
@@ -36,7 +36,7 @@ pub enum StartupError {
     Bind(String, std::io::Error),
     #[error("configuration key `secrets.server_key`: {0}")]
     Secret(String),
-    #[error("configuration key `channels`: {0}")]
+    #[error("{0}")]
     Channel(String),
     #[error("configuration key `receipts.signing_key`: {0}")]
     ReceiptKey(String),
@@ -87,15 +87,6 @@ fn receipt_signer(settings: &Settings) -> Result<ReceiptSigner, StartupError> {
     ReceiptSigner::parse(&raw).map_err(|e| StartupError::ReceiptKey(e.to_string()))
 }
 
-fn notifier(settings: &Settings, store: &Store) -> Result<Arc<dyn Notifier>, StartupError> {
-    if settings.dev.outbox {
-        return Ok(Arc::new(ConsoleTransport::new(store.clone())));
-    }
-    Err(StartupError::Channel(
-        "no real transport is implemented yet; set dev.outbox = true to use the console transport".into(),
-    ))
-}
-
 impl Application {
     pub async fn build(settings: Settings, role: Role) -> Result<Self, StartupError> {
         let listener =
@@ -133,7 +124,8 @@ impl Application {
                 store: store.clone(),
                 key: key.clone(),
                 tenants: tenants.clone(),
-                notifier: notifier(&settings, &store)?,
+                transports: Transports::from_settings(&settings, &store)
+                    .map_err(|e| StartupError::Channel(e.to_string()))?,
                 metrics: metrics.clone(),
             };
             let mut handles = spawn_senders(deps, stop_rx.clone()).await?;
@@ -169,6 +161,7 @@ impl Application {
                     if serve_api {
                         api::routes(c);
                         pages::routes(c);
+                        crate::hooks::routes(c);
                     }
                 })
                 .default_service(web::to(not_found))

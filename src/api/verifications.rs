@@ -193,7 +193,10 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&state, &path)?;
     let v = load_own(&state, &id, &tenant.id).await?;
-    Ok(HttpResponse::Ok().json(VerificationView::build(&v, &tenant, &state.key)))
+    let mut view = VerificationView::build(&v, &tenant, &state.key);
+    view.delivery.attempts =
+        state.store.send_attempts(&id).await?.iter().filter_map(|a| serde_json::from_str(a).ok()).collect();
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Check a code. After the attempt limit the verification is `failed` for good.

@@ -53,6 +53,12 @@ pub struct Delivery {
     pub resends: u32,
     pub first_sent_at: Option<DateTime<Utc>>,
     pub last_sent_at: Option<DateTime<Utc>>,
+    /// The provider that took the last message, and its reference.
+    pub provider: Option<String>,
+    pub provider_reference: Option<String>,
+    /// Every provider attempt and delivery report, oldest first (on `GET` only).
+    #[schema(value_type = Vec<Object>)]
+    pub attempts: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,6 +107,9 @@ impl VerificationView {
                 resends: v.resends,
                 first_sent_at: v.first_sent_ms.and_then(record_at),
                 last_sent_at: v.last_sent_ms.and_then(record_at),
+                provider: v.provider.clone(),
+                provider_reference: v.provider_reference.clone(),
+                attempts: Vec::new(),
             },
             finished_at: v.finished_ms.and_then(record_at),
             metadata: ctx.and_then(|c| c.metadata).map(serde_json::Value::Object).unwrap_or(serde_json::Value::Null),

@@ -7,7 +7,7 @@ use crate::{
     store::{OutboxMessage, Store},
 };
 
-use super::{ChannelError, Message, Notifier};
+use super::{ChannelError, Message, Notifier, SendReceipt, SendReport};
 
 pub struct ConsoleTransport {
     store: Store,
@@ -20,8 +20,18 @@ impl ConsoleTransport {
 }
 
 impl Notifier for ConsoleTransport {
-    fn send<'a>(&'a self, m: &'a Message) -> BoxFuture<'a, Result<(), ChannelError>> {
+    fn send<'a>(&'a self, m: &'a Message) -> BoxFuture<'a, SendReport> {
         Box::pin(async move {
+            let started = std::time::Instant::now();
+            let result = self.put(m).await;
+            SendReport::single("console", started, result)
+        })
+    }
+}
+
+impl ConsoleTransport {
+    async fn put(&self, m: &Message) -> Result<SendReceipt, ChannelError> {
+        {
             let now = chrono::Utc::now();
             let entry = OutboxMessage {
                 id: format!("msg_{}", hex::encode(crate::domain::ServerKey::new_seed())),
@@ -40,7 +50,7 @@ impl Notifier for ConsoleTransport {
                 _ => mask_phone(&m.to),
             };
             tracing::info!(verification = %m.verification_id, channel = m.channel.as_str(), to = %masked, "message placed in dev outbox");
-            Ok(())
-        })
+            Ok(SendReceipt { provider: "console", reference: Some(entry.id) })
+        }
     }
 }

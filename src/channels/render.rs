@@ -2,9 +2,14 @@
 
 use askama::Template;
 
-use crate::domain::{Channel, Code, Context, Locale, Method, clock, mask_phone, spoken_date};
+use crate::{
+    config::LocaleTexts,
+    domain::{Channel, Code, Context, Locale, Method, clock, mask_phone, spoken_date},
+};
 
-use super::{ChannelError, Message};
+use super::{ChannelError, Message, gsm};
+
+mod custom;
 
 /// Everything a message needs; the caller derived the code and links from the seed.
 pub struct MessageInputs<'a> {
@@ -18,8 +23,12 @@ pub struct MessageInputs<'a> {
     pub context: &'a Context,
     pub code: &'a Code,
     pub confirm_url: &'a str,
+    pub confirm_token: &'a str,
     pub optout_url: &'a str,
     pub valid_minutes: i64,
+    pub reply_to: Option<&'a str>,
+    /// The tenant's own texts for this language, if it set any.
+    pub texts: Option<&'a LocaleTexts>,
     /// For `method: call`: the announced window and number.
     pub call: Option<CallInfo<'a>>,
 }
@@ -199,13 +208,44 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
         ],
         _ => Vec::new(),
     };
+    let (subject, text, html) = custom::apply(i, subject, text, html);
+    let text = match i.channel {
+        Channel::Sms => shorten_to_two_segments(gsm::to_gsm_friendly(text.trim()), i),
+        _ => text.trim().to_string(),
+    };
     Ok(Message {
         headers,
         verification_id: i.verification_id.to_string(),
         channel: i.channel,
+        method: i.method,
+        locale: i.locale,
         to: i.to.to_string(),
         subject,
-        text: text.trim().to_string(),
+        text,
         html,
+        code: i.code.expose().to_string(),
+        link_token: i.confirm_token.to_string(),
+        from_name: i.brand.to_string(),
+        reply_to: i.reply_to.map(str::to_string),
     })
+}
+
+/// Keeps an SMS within two segments: the purpose, the one free-form part, gives way first.
+fn shorten_to_two_segments(text: String, i: &MessageInputs<'_>) -> String {
+    if gsm::segments(&text).1 <= 2 {
+        return text;
+    }
+    let purpose = gsm::to_gsm_friendly(&i.context.purpose.text);
+    if purpose.is_empty() || !text.contains(&purpose) {
+        return text;
+    }
+    let chars: Vec<char> = purpose.chars().collect();
+    for keep in (0..chars.len()).rev().step_by(5) {
+        let short = if keep == 0 { String::new() } else { chars[..keep].iter().collect::<String>() + "..." };
+        let candidate = text.replacen(&purpose, &short, 1);
+        if gsm::segments(&candidate).1 <= 2 {
+            return candidate;
+        }
+    }
+    text
 }

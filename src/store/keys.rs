@@ -41,6 +41,11 @@ impl Keys {
         format!("{}:exp", self.tag(p))
     }
 
+    /// `{ov:p17}:sends:<id>`: every provider attempt and delivery report for a verification.
+    pub fn send_attempts(&self, id: &VerificationId) -> String {
+        format!("{}:sends:{id}", self.tag(id.partition()))
+    }
+
     /// `{ov:p17}:held`: marketer messages waiting for the send window, by release time.
     pub fn held(&self, p: Partition) -> String {
         format!("{}:held", self.tag(p))

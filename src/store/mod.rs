@@ -3,6 +3,7 @@
 
 mod calls;
 mod conn;
+mod delivery;
 mod endpoints;
 mod error;
 mod keys;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use calls::{CallOutcome, CallReport};
 pub use conn::Conn;
+pub use delivery::Sent;
 pub use endpoints::{EndpointChange, EndpointRecord};
 pub use error::StoreError;
 pub use keys::Keys;

@@ -34,3 +34,4 @@ pub static WITHDRAW_VERIFICATION: LazyLock<Script> =
 pub static CALL_OUTCOME: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/call_outcome.lua")));
 pub static RETENTION_DUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/retention_due.lua")));
 pub static HOLD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/hold.lua")));
+pub static SEND_FAILED: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/send_failed.lua")));

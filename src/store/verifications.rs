@@ -250,29 +250,6 @@ impl Store {
         simple(reply)
     }
 
-    /// Records that a worker handed the message to its transport. An announcement's text hash
-    /// is kept as evidence; a message held for quiet hours restarts the expiry clock.
-    pub async fn mark_sent(
-        &self,
-        id: &VerificationId,
-        now_ms: i64,
-        state: &str,
-        announcement_sha256: Option<&str>,
-        new_expiry_ms: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let _: i64 = scripts::MARK_SENT
-            .key(self.keys.verification(id))
-            .key(self.keys.deadlines(id.partition()))
-            .arg(now_ms)
-            .arg(state)
-            .arg(announcement_sha256.unwrap_or(""))
-            .arg(new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
-            .arg(id.as_str())
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok(())
-    }
-
     /// The sweeper's transition: expires a pending verification whose deadline passed.
     pub async fn expire(&self, id: &VerificationId, now_ms: i64) -> Result<ExpireOutcome, StoreError> {
         let r: String = scripts::EXPIRE

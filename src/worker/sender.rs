@@ -9,13 +9,13 @@ use tokio::{sync::watch, task::JoinHandle};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    channels::{self, CallInfo, MessageInputs, Notifier},
+    channels::{self, CallInfo, ChannelError, MessageInputs, Transports},
     config::Settings,
-    domain::{Context, InitiatedBy, ServerKey, Status, TokenKind},
+    domain::{Context, InitiatedBy, Locale, ServerKey, Status, TokenKind},
     evidence::record_at,
     metrics::{ChannelLabels, Metrics},
     state::Tenants,
-    store::{Conn, SEND_GROUP, SendJob, Store, StoreError},
+    store::{Conn, SEND_GROUP, SendJob, Sent, Store, StoreError},
 };
 
 use super::stream_loop::{self, LoopConfig};
@@ -27,7 +27,7 @@ pub struct SenderDeps {
     pub store: Store,
     pub key: ServerKey,
     pub tenants: Tenants,
-    pub notifier: Arc<dyn Notifier>,
+    pub transports: Transports,
     pub metrics: Arc<Metrics>,
 }
 
@@ -113,7 +113,8 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
     let seed = v.seed();
     let code = deps.key.code_for(&v.id, &seed, v.code_length);
     let base = &deps.settings.http.public_base_url;
-    let confirm_url = format!("{base}/c/{}", deps.key.token_for(TokenKind::Confirm, &v.id, &seed).expose());
+    let confirm_token = deps.key.token_for(TokenKind::Confirm, &v.id, &seed);
+    let confirm_url = format!("{base}/c/{}", confirm_token.expose());
     let optout_url = format!("{base}/o/{}", deps.key.token_for(TokenKind::OptOut, &v.id, &seed).expose());
     let now = chrono::Utc::now().timestamp_millis();
     let message = channels::render(&MessageInputs {
@@ -127,20 +128,46 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         context: &context,
         code: &code,
         confirm_url: &confirm_url,
+        confirm_token: confirm_token.expose(),
         optout_url: &optout_url,
+        reply_to: tenant.email_reply_to.as_deref(),
+        texts: match v.locale {
+            Locale::Nl => tenant.messages.nl.as_ref(),
+            Locale::En => tenant.messages.en.as_ref(),
+        },
         valid_minutes: ((v.expires_ms - now).max(0) + 59_999) / 60_000,
         call: v.call.as_ref().and_then(|c| {
             Some(CallInfo { caller_number: &c.caller_number, start: record_at(c.start_ms)?, end: record_at(c.end_ms)? })
         }),
     })?;
-    let result = deps.notifier.send(&message).await;
-    let labels = ChannelLabels { channel: v.channel.as_str(), result: if result.is_ok() { "ok" } else { "error" } };
-    deps.metrics.sent.get_or_create(&labels).inc();
-    result?;
+    let report = deps.transports.for_channel(v.channel).send(&message).await;
+    let attempts: Vec<String> = report.attempts.iter().filter_map(|a| serde_json::to_string(a).ok()).collect();
+    let ok = if report.result.is_ok() { "ok" } else { "error" };
+    deps.metrics.sent.get_or_create(&ChannelLabels { channel: v.channel.as_str(), result: ok }).inc();
+    let receipt = match report.result {
+        Ok(r) => r,
+        Err(ChannelError::Permanent(e)) => {
+            tracing::warn!(verification = %v.id, error = %e, "message refused for good; verification failed");
+            deps.store.record_delivery_state(&v.id, "failed", &attempts, now).await?;
+            return Ok(ack().await?);
+        }
+        Err(e) => {
+            deps.store.record_delivery_state(&v.id, "retrying", &attempts, now).await?;
+            return Err(e.into());
+        }
+    };
     let announcement = v.call.as_ref().map(|_| hex::encode(Sha256::digest(message.text.as_bytes())));
     // A message held for quiet hours starts its expiry clock now (calls keep their window).
     let new_expiry = (v.delivery == "held" && v.call.is_none()).then(|| now + v.ttl_ms);
-    deps.store.mark_sent(&v.id, now, "sent", announcement.as_deref(), new_expiry).await?;
+    let sent = Sent {
+        now_ms: now,
+        announcement_sha256: announcement.as_deref(),
+        new_expiry_ms: new_expiry,
+        provider: receipt.provider,
+        reference: receipt.reference.as_deref(),
+        attempts: &attempts,
+    };
+    deps.store.mark_sent(&v.id, &sent).await?;
     ack().await?;
     Ok(())
 }

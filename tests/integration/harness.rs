@@ -46,6 +46,8 @@ fn tenant(id: &str, name: &str, key: &ApiKey) -> TenantSettings {
         caller_numbers: vec!["+31201234567".into()],
         calling_hours: optin_verify::config::default_calling_hours(),
         branding: Default::default(),
+        email_reply_to: None,
+        messages: Default::default(),
     }
 }
 

@@ -1,0 +1,143 @@
+//! Email through SMTP with lettre: a connection pool, STARTTLS / implicit TLS / plain by config,
+//! multipart text + HTML, DKIM when a key is configured, RFC 8058 one-click headers.
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
+    message::{
+        Mailbox, MultiPart,
+        dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey},
+        header::{Header, HeaderName, HeaderValue},
+    },
+    transport::smtp::{PoolConfig, authentication::Credentials},
+};
+
+use crate::config::{SmtpSettings, SmtpTls};
+
+use super::{ChannelError, Message, Notifier, SendReceipt, SendReport};
+
+macro_rules! raw_header {
+    ($t:ident, $name:literal) => {
+        #[derive(Clone)]
+        struct $t(String);
+
+        impl Header for $t {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($name)
+            }
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(Self(s.to_string()))
+            }
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
+}
+
+raw_header!(ListUnsubscribe, "List-Unsubscribe");
+raw_header!(ListUnsubscribePost, "List-Unsubscribe-Post");
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmtpSetupError {
+    #[error("smtp: {0}")]
+    Transport(#[from] lettre::transport::smtp::Error),
+    #[error("`from` is not an address: {0}")]
+    From(String),
+    #[error("dkim key: {0}")]
+    Dkim(String),
+}
+
+pub struct SmtpTransport {
+    mailer: AsyncSmtpTransport<Tokio1Executor>,
+    from: lettre::Address,
+    dkim: Option<DkimConfig>,
+}
+
+impl SmtpTransport {
+    pub fn new(s: &SmtpSettings) -> Result<Self, SmtpSetupError> {
+        let builder = match s.tls {
+            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?,
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)?,
+        };
+        let mut builder = builder
+            .port(s.port)
+            .timeout(Some(Duration::from_secs(15)))
+            .pool_config(PoolConfig::new().max_size(s.pool_size));
+        if !s.username.is_empty() {
+            builder = builder.credentials(Credentials::new(s.username.clone(), s.password.clone()));
+        }
+        let from = s.from.parse().map_err(|_| SmtpSetupError::From(s.from.clone()))?;
+        let dkim = match &s.dkim {
+            Some(d) => {
+                let algorithm =
+                    if d.algorithm == "rsa" { DkimSigningAlgorithm::Rsa } else { DkimSigningAlgorithm::Ed25519 };
+                let key = DkimSigningKey::new(d.private_key.trim(), algorithm)
+                    .map_err(|e| SmtpSetupError::Dkim(e.to_string()))?;
+                Some(DkimConfig::default_config(d.selector.clone(), d.domain.clone(), key))
+            }
+            None => None,
+        };
+        Ok(Self { mailer: builder.build(), from, dkim })
+    }
+
+    fn build(&self, m: &Message) -> Result<lettre::Message, ChannelError> {
+        let permanent = |e: &dyn std::fmt::Display| ChannelError::Permanent(format!("email: {e}"));
+        let to: Mailbox = m.to.parse().map_err(|e| permanent(&e))?;
+        let domain = self.from.domain().to_string();
+        let mut b = lettre::Message::builder()
+            .from(Mailbox::new(Some(m.from_name.clone()), self.from.clone()))
+            .to(to)
+            .subject(m.subject.clone().unwrap_or_default())
+            .date_now()
+            .message_id(Some(format!(
+                "<{}.{}@{domain}>",
+                m.verification_id,
+                hex::encode(crate::domain::ServerKey::new_seed())
+            )));
+        if let Some(r) = &m.reply_to {
+            b = b.reply_to(r.parse().map_err(|e| permanent(&e))?);
+        }
+        for (name, value) in &m.headers {
+            b = match name.as_str() {
+                "List-Unsubscribe" => b.header(ListUnsubscribe(value.clone())),
+                "List-Unsubscribe-Post" => b.header(ListUnsubscribePost(value.clone())),
+                _ => b,
+            };
+        }
+        let body = match &m.html {
+            Some(html) => MultiPart::alternative_plain_html(m.text.clone(), html.clone()),
+            None => MultiPart::mixed().singlepart(lettre::message::SinglePart::plain(m.text.clone())),
+        };
+        let mut mail = b.multipart(body).map_err(|e| permanent(&e))?;
+        if let Some(d) = &self.dkim {
+            mail.sign(d);
+        }
+        Ok(mail)
+    }
+}
+
+impl Notifier for SmtpTransport {
+    fn send<'a>(&'a self, m: &'a Message) -> BoxFuture<'a, SendReport> {
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            SendReport::single("smtp", started, self.deliver(m).await)
+        })
+    }
+}
+
+impl SmtpTransport {
+    async fn deliver(&self, m: &Message) -> Result<SendReceipt, ChannelError> {
+        let mail = self.build(m)?;
+        let id = mail.headers().get_raw("Message-ID").map(str::to_string);
+        match self.mailer.send(mail).await {
+            Ok(_) => Ok(SendReceipt { provider: "smtp", reference: id }),
+            // 5xx from the server: this address will not take it. Anything else may pass later.
+            Err(e) if e.is_permanent() => Err(ChannelError::Permanent(format!("smtp: {e}"))),
+            Err(e) => Err(ChannelError::Transient(format!("smtp: {e}"))),
+        }
+    }
+}

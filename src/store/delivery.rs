@@ -1,0 +1,71 @@
+//! What happened to a verification's messages: sends, provider attempts, delivery reports.
+
+use redis::AsyncCommands;
+
+use crate::domain::VerificationId;
+
+use super::{Store, StoreError, scripts};
+
+/// A message the transport took.
+pub struct Sent<'a> {
+    pub now_ms: i64,
+    pub announcement_sha256: Option<&'a str>,
+    pub new_expiry_ms: Option<i64>,
+    pub provider: &'a str,
+    pub reference: Option<&'a str>,
+    /// JSON of each provider attempt, oldest first.
+    pub attempts: &'a [String],
+}
+
+impl Store {
+    /// Records that a worker handed the message to its transport. An announcement's text hash
+    /// is kept as evidence; a message held for quiet hours restarts the expiry clock.
+    pub async fn mark_sent(&self, id: &VerificationId, s: &Sent<'_>) -> Result<(), StoreError> {
+        let mut inv = scripts::MARK_SENT.prepare_invoke();
+        inv.key(self.keys.verification(id))
+            .key(self.keys.deadlines(id.partition()))
+            .key(self.keys.send_attempts(id))
+            .arg(s.now_ms)
+            .arg(s.announcement_sha256.unwrap_or(""))
+            .arg(s.new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
+            .arg(id.as_str())
+            .arg(s.provider)
+            .arg(s.reference.unwrap_or(""));
+        for a in s.attempts {
+            inv.arg(a);
+        }
+        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// Records attempts and a delivery state; `failed` fails a pending verification (and emits
+    /// `verification.failed`), anything else (`retrying`, `delivered`) is only recorded.
+    pub async fn record_delivery_state(
+        &self,
+        id: &VerificationId,
+        state: &str,
+        attempts: &[String],
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut inv = scripts::SEND_FAILED.prepare_invoke();
+        inv.key(self.keys.verification(id))
+            .key(self.keys.events(id.partition()))
+            .key(self.keys.deadlines(id.partition()))
+            .key(self.keys.send_attempts(id))
+            .arg(id.as_str())
+            .arg(now_ms)
+            .arg(self.minid(now_ms))
+            .arg(now_ms + self.retention.default_ms)
+            .arg(state);
+        for a in attempts {
+            inv.arg(a);
+        }
+        let n: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
+        Ok(n == 1)
+    }
+
+    /// Every recorded attempt and report, oldest first, as stored JSON.
+    pub async fn send_attempts(&self, id: &VerificationId) -> Result<Vec<String>, StoreError> {
+        Ok(self.conn.clone().lrange(self.keys.send_attempts(id), 0, -1).await?)
+    }
+}
