@@ -387,6 +387,66 @@ async fn bench() {
     );
 
     webhooks(&redis_url, &http, secs).await;
+    sends(&redis_url).await;
+}
+
+/// Messages one worker hands to a local CM.com-speaking server, per second.
+async fn sends(redis_url: &str) {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"details": "Created 1 message(s)", "errorCode": 0,
+            "messages": [{"to": "0031600000000", "status": "Accepted", "reference": "x", "parts": 1, "messageErrorCode": 0}]})))
+        .mount(&server)
+        .await;
+    let key = ApiKey::generate();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = settings(redis_url, &key, port);
+    s.redis.key_prefix = "benchsms".into();
+    s.channels.sms = Some(optin_verify::config::SmsSettings {
+        sender: "Bench".into(),
+        providers: vec![optin_verify::config::SmsProviderSettings {
+            kind: optin_verify::config::SmsProviderKind::Cm,
+            base_url: Some(server.uri()),
+            product_token: "token".into(),
+            account_sid: String::new(),
+            auth_token: String::new(),
+        }],
+        attempts_per_provider: 1,
+        backoff_ms: 10,
+        timeout_seconds: 5,
+        callback_token: String::new(),
+    });
+    let store = Store::connect(
+        redis_url,
+        false,
+        Duration::from_secs(2),
+        Keys::new("benchsms", 16),
+        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000 },
+    )
+    .await
+    .unwrap();
+    let ctx = serde_json::to_string(&json!({
+        "purpose": start_body(0)["purpose"], "caller": "Bench Energie B.V.", "consent_text": start_body(0)["consent_text"],
+        "privacy_statement": null, "collection": null, "metadata": null
+    }))
+    .unwrap();
+    let n = env_u64("BENCH_SENDS", 3000);
+    // Queue first, then start the worker: the run measures sending only.
+    fill(&store, &ServerKey::parse(SERVER_KEY).unwrap(), 9_000_000, n, &ctx).await;
+    let t = Instant::now();
+    let app = Application::build_on(s, Role::All, listener).await.unwrap();
+    tokio::spawn(app.run_until_stopped());
+    while (server.received_requests().await.unwrap().len() as u64) < n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(t.elapsed() < Duration::from_secs(300), "sends stalled");
+    }
+    let el = t.elapsed().as_secs_f64();
+    println!(
+        "sends: {n} SMS handed to a local CM.com server by one worker in {el:.2} s = {:.0} messages/s",
+        n as f64 / el
+    );
 }
 
 /// Deliveries per second from one instance, and confirmation-to-webhook latency.

@@ -12,6 +12,8 @@ mod harness;
 mod link_flow;
 mod pages;
 mod parsers;
+mod providers;
 mod receiver;
+mod smtp;
 mod store_cluster;
 mod webhooks;
