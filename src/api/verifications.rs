@@ -114,6 +114,9 @@ pub async fn start(
 ) -> Result<HttpResponse, ApiError> {
     let cfg = &state.settings.verification;
     let valid = body.validate(&tenant, cfg.code_ttl_seconds, cfg.link_ttl_seconds, &state.settings.calls)?;
+    if !crate::channels::Transports::available(&state.settings, valid.channel) {
+        return Err(ApiError::invalid("channel", "this channel is not configured on this service"));
+    }
     let idem = idempotency_key(&req)?;
     let partitions = state.settings.redis.partitions;
     let (id, body_hash) = match &idem {

@@ -6,11 +6,12 @@ use crate::{config::Settings, domain::Channel, store::Store};
 
 use super::{ConsoleTransport, Notifier, SmsRouter, SmtpTransport, WhatsAppCloud};
 
+/// A channel with neither a real transport nor the dev outbox is `None`: the API refuses it.
 #[derive(Clone)]
 pub struct Transports {
-    email: Arc<dyn Notifier>,
-    sms: Arc<dyn Notifier>,
-    whatsapp: Arc<dyn Notifier>,
+    email: Option<Arc<dyn Notifier>>,
+    sms: Option<Arc<dyn Notifier>>,
+    whatsapp: Option<Arc<dyn Notifier>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,32 +25,38 @@ impl Transports {
     pub fn from_settings(s: &Settings, store: &Store) -> Result<Self, TransportError> {
         let console: Option<Arc<dyn Notifier>> =
             s.dev.outbox.then(|| Arc::new(ConsoleTransport::new(store.clone())) as Arc<dyn Notifier>);
-        let missing = |channel: &'static str| TransportError {
-            channel,
-            reason: "not configured (set dev.outbox = true to use the console transport)".into(),
-        };
         let fail =
             |channel: &'static str| move |e: &dyn std::fmt::Display| TransportError { channel, reason: e.to_string() };
-        let email: Arc<dyn Notifier> = match &s.channels.email {
-            Some(e) => Arc::new(SmtpTransport::new(&e.smtp).map_err(|e| fail("email")(&e))?),
-            None => console.clone().ok_or_else(|| missing("email"))?,
+        let email: Option<Arc<dyn Notifier>> = match &s.channels.email {
+            Some(e) => Some(Arc::new(SmtpTransport::new(&e.smtp).map_err(|e| fail("email")(&e))?)),
+            None => console.clone(),
         };
-        let sms: Arc<dyn Notifier> = match &s.channels.sms {
-            Some(c) => Arc::new(SmsRouter::new(c, &s.http.public_base_url).map_err(|e| fail("sms")(&e))?),
-            None => console.clone().ok_or_else(|| missing("sms"))?,
+        let sms: Option<Arc<dyn Notifier>> = match &s.channels.sms {
+            Some(c) => Some(Arc::new(SmsRouter::new(c, &s.http.public_base_url).map_err(|e| fail("sms")(&e))?)),
+            None => console.clone(),
         };
-        let whatsapp: Arc<dyn Notifier> = match &s.channels.whatsapp {
-            Some(w) => Arc::new(WhatsAppCloud::new(w).map_err(|e| fail("whatsapp")(&e))?),
-            None => console.ok_or_else(|| missing("whatsapp"))?,
+        let whatsapp: Option<Arc<dyn Notifier>> = match &s.channels.whatsapp {
+            Some(w) => Some(Arc::new(WhatsAppCloud::new(w).map_err(|e| fail("whatsapp")(&e))?)),
+            None => console,
         };
         Ok(Self { email, sms, whatsapp })
     }
 
-    pub fn for_channel(&self, c: Channel) -> &Arc<dyn Notifier> {
+    pub fn for_channel(&self, c: Channel) -> Option<&Arc<dyn Notifier>> {
         match c {
-            Channel::Email => &self.email,
-            Channel::Sms => &self.sms,
-            Channel::Whatsapp => &self.whatsapp,
+            Channel::Email => self.email.as_ref(),
+            Channel::Sms => self.sms.as_ref(),
+            Channel::Whatsapp => self.whatsapp.as_ref(),
         }
+    }
+
+    /// Whether this deployment can send on `c` at all (the API refuses a start otherwise).
+    pub fn available(s: &Settings, c: Channel) -> bool {
+        s.dev.outbox
+            || match c {
+                Channel::Email => s.channels.email.is_some(),
+                Channel::Sms => s.channels.sms.is_some(),
+                Channel::Whatsapp => s.channels.whatsapp.is_some(),
+            }
     }
 }

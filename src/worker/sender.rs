@@ -140,7 +140,12 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
             Some(CallInfo { caller_number: &c.caller_number, start: record_at(c.start_ms)?, end: record_at(c.end_ms)? })
         }),
     })?;
-    let report = deps.transports.for_channel(v.channel).send(&message).await;
+    let Some(transport) = deps.transports.for_channel(v.channel) else {
+        // The API refuses such starts; one from an older configuration cannot be sent.
+        deps.store.record_delivery_state(&v.id, "failed", &[], now).await?;
+        return Ok(ack().await?);
+    };
+    let report = transport.send(&message).await;
     let attempts: Vec<String> = report.attempts.iter().filter_map(|a| serde_json::to_string(a).ok()).collect();
     let ok = if report.result.is_ok() { "ok" } else { "error" };
     deps.metrics.sent.get_or_create(&ChannelLabels { channel: v.channel.as_str(), result: ok }).inc();

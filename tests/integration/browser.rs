@@ -61,17 +61,21 @@ impl Browser {
         }
     }
 
-    /// Waits for the page (after a click, the next one) to show `expected` as its heading.
-    async fn h1_is(&self, expected: &str) {
-        for _ in 0..100 {
-            if let Ok(e) = self.client.find(Locator::Css("h1")).await
+    /// Waits for the page (after a click, the next one) to show `expected` in `css`.
+    async fn shows(&self, css: &str, expected: &str) {
+        for _ in 0..200 {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await
                 && e.text().await.is_ok_and(|t| t == expected)
             {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(self.text("h1").await, expected);
+        assert_eq!(self.text(css).await, expected);
+    }
+
+    async fn h1_is(&self, expected: &str) {
+        self.shows("h1", expected).await;
     }
 
     async fn click(&self, css: &str) {
@@ -173,7 +177,7 @@ async fn wrong_then_right_code_on_the_hosted_page() {
     b.shot("code-nl").await;
     b.client.find(Locator::Css("#code")).await.unwrap().send_keys(&wrong(&code)).await.unwrap();
     b.click("button.yes").await;
-    assert_eq!(b.text("#code-error").await, "Deze code klopt niet. Nog 4 poging(en).");
+    b.shows("#code-error", "Deze code klopt niet. Nog 4 poging(en).").await;
     b.shot("code-error-nl").await;
     b.client.find(Locator::Css("#code")).await.unwrap().send_keys(&code).await.unwrap();
     b.click("button.yes").await;
