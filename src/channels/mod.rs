@@ -38,6 +38,8 @@ pub struct Message {
     pub code: String,
     /// The confirm link's token: the dynamic suffix of a WhatsApp URL button.
     pub link_token: String,
+    /// The tenant's own WhatsApp template for this message, if it has one.
+    pub whatsapp_template: Option<String>,
     /// The tenant, as the sender's display name, and where replies go.
     pub from_name: String,
     pub reply_to: Option<String>,

@@ -225,6 +225,9 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
         html,
         code: i.code.expose().to_string(),
         link_token: i.confirm_token.to_string(),
+        whatsapp_template: i.texts.and_then(|t| {
+            if i.method == Method::Link { t.whatsapp_link_template.clone() } else { t.whatsapp_code_template.clone() }
+        }),
         from_name: i.brand.to_string(),
         reply_to: i.reply_to.map(str::to_string),
     })

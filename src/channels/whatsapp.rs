@@ -78,6 +78,7 @@ impl WhatsAppCloud {
             Locale::Nl => "nl",
         };
         let language = template.languages.get(lang).cloned().unwrap_or_else(|| lang.to_string());
+        let name = m.whatsapp_template.as_deref().unwrap_or(&template.name);
         json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -85,7 +86,7 @@ impl WhatsAppCloud {
             "type": "template",
             "biz_opaque_callback_data": m.verification_id,
             "template": {
-                "name": template.name,
+                "name": name,
                 "language": {"code": language},
                 "components": [
                     {"type": "body", "parameters": [{"type": "text", "text": m.code}]},

@@ -199,6 +199,9 @@ pub struct LocaleTexts {
     pub email_code_text: Option<String>,
     pub email_link_subject: Option<String>,
     pub email_link_text: Option<String>,
+    /// This tenant's own approved WhatsApp templates (names), in place of the global ones.
+    pub whatsapp_code_template: Option<String>,
+    pub whatsapp_link_template: Option<String>,
 }
 
 const PLACEHOLDERS: &[&str] = &["brand", "code", "link", "optout", "purpose", "minutes"];

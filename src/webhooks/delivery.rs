@@ -16,7 +16,7 @@ use tokio::{
 
 use crate::{
     domain::Partition,
-    store::{Conn, DELIVER_GROUP, DeliveryJob, DeliveryOutcome, EndpointRecord, StoreError, to_delivery},
+    store::{DELIVER_GROUP, DeliveryJob, DeliveryOutcome, EndpointRecord, StoreError, to_delivery},
     worker::stream_loop::{self, LoopConfig},
 };
 
@@ -85,19 +85,15 @@ impl Deliverer {
             cache: EndpointCache::default(),
             deps,
         });
-        let consumer = crate::worker::consumer_name();
-        let r = &this.deps.settings.redis;
-        let cfg = LoopConfig {
-            batch: this.deps.settings.worker.batch,
-            block_ms: (r.timeout_ms / 2).clamp(10, 1000),
-            // Never reclaim a delivery that a live worker may still be waiting on.
-            reclaim_idle_ms: this.deps.settings.worker.reclaim_idle_ms.max(w.timeout_seconds * 1000 + 5000),
-        };
+        let mut cfg = LoopConfig::from_settings(&this.deps.settings);
+        // Never reclaim a delivery that a live worker may still be waiting on.
+        cfg.reclaim_idle_ms = cfg.reclaim_idle_ms.max(w.timeout_seconds * 1000 + 5000);
+        let keys = this.deps.store.keys().clone();
+        let readers =
+            stream_loop::open_readers(&this.deps.store, &this.deps.settings, DELIVER_GROUP, |p| keys.deliver_stream(p))
+                .await?;
         let mut handles = Vec::new();
-        for p in this.deps.store.keys().all_partitions() {
-            let conn = Conn::connect(&r.url, r.cluster, Duration::from_millis(r.timeout_ms)).await?;
-            let stream = this.deps.store.keys().deliver_stream(p);
-            let reader = this.deps.store.stream_reader(stream, DELIVER_GROUP, &consumer, conn).await?;
+        for (p, reader) in readers {
             let this = this.clone();
             let stop = stop.clone();
             handles.push(tokio::spawn(async move {

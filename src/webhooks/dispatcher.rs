@@ -2,14 +2,12 @@
 //! stored message with one delivery per subscribed endpoint. For `consent.confirmed` it also
 //! signs the receipt. The fan-out script acknowledges the event in the same step.
 
-use std::time::Duration;
-
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     domain::{Context, Partition, VerificationId},
     evidence,
-    store::{Conn, DISPATCH_GROUP, EventEntry, Fanout, StoreError, event_id, to_event},
+    store::{DISPATCH_GROUP, EventEntry, Fanout, StoreError, event_id, to_event},
     worker::stream_loop::{self, LoopConfig},
 };
 
@@ -30,34 +28,29 @@ pub async fn spawn_dispatchers(
     deps: WebhookDeps,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, StoreError> {
-    let consumer = crate::worker::consumer_name();
-    let r = &deps.settings.redis;
-    let cfg = LoopConfig {
-        batch: deps.settings.worker.batch,
-        block_ms: (r.timeout_ms / 2).clamp(10, 1000),
-        reclaim_idle_ms: deps.settings.worker.reclaim_idle_ms,
-    };
-    let mut handles = Vec::new();
-    for p in deps.store.keys().all_partitions() {
-        let conn = Conn::connect(&r.url, r.cluster, Duration::from_millis(r.timeout_ms)).await?;
-        let reader = deps.store.stream_reader(deps.store.keys().events(p), DISPATCH_GROUP, &consumer, conn).await?;
-        let deps = deps.clone();
-        let stop = stop.clone();
-        handles.push(tokio::spawn(async move {
-            stream_loop::run(reader, cfg, stop, "events", |entries| {
-                let deps = deps.clone();
-                async move {
-                    for event in entries.into_iter().filter_map(to_event) {
-                        if let Err(e) = dispatch(&deps, p, &event).await {
-                            // Left unacknowledged: reclaimed and dispatched again.
-                            tracing::warn!(partition = p.0, error = %e, "dispatch failed; will retry");
+    let cfg = LoopConfig::from_settings(&deps.settings);
+    let keys = deps.store.keys().clone();
+    let readers = stream_loop::open_readers(&deps.store, &deps.settings, DISPATCH_GROUP, |p| keys.events(p)).await?;
+    let handles = readers
+        .into_iter()
+        .map(|(p, reader)| {
+            let (deps, stop) = (deps.clone(), stop.clone());
+            tokio::spawn(async move {
+                stream_loop::run(reader, cfg, stop, "events", |entries| {
+                    let deps = deps.clone();
+                    async move {
+                        for event in entries.into_iter().filter_map(to_event) {
+                            if let Err(e) = dispatch(&deps, p, &event).await {
+                                // Left unacknowledged: reclaimed and dispatched again.
+                                tracing::warn!(partition = p.0, error = %e, "dispatch failed; will retry");
+                            }
                         }
                     }
-                }
+                })
+                .await;
             })
-            .await;
-        }));
-    }
+        })
+        .collect();
     Ok(handles)
 }
 

@@ -2,7 +2,7 @@
 //! transport. An entry is acknowledged only after the transport took it: a crash in between
 //! means the entry is reclaimed and sent again (at least once).
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -15,7 +15,7 @@ use crate::{
     evidence::record_at,
     metrics::{ChannelLabels, Metrics},
     state::Tenants,
-    store::{Conn, SEND_GROUP, SendJob, Sent, Store, StoreError},
+    store::{SEND_GROUP, SendJob, Sent, Store, StoreError},
 };
 
 use super::stream_loop::{self, LoopConfig};
@@ -38,36 +38,30 @@ pub fn consumer_name() -> String {
 
 /// Starts one task per partition. They stop after their current batch once `stop` flips.
 pub async fn spawn_senders(deps: SenderDeps, stop: watch::Receiver<bool>) -> Result<Vec<JoinHandle<()>>, StoreError> {
-    let consumer = consumer_name();
-    let r = &deps.settings.redis;
-    let cfg = LoopConfig {
-        batch: deps.settings.worker.batch,
-        block_ms: (r.timeout_ms / 2).clamp(10, 1000),
-        reclaim_idle_ms: deps.settings.worker.reclaim_idle_ms,
-    };
-    let mut handles = Vec::new();
-    for p in deps.store.keys().all_partitions() {
-        let conn = Conn::connect(&r.url, r.cluster, Duration::from_millis(r.timeout_ms)).await?;
-        let stream = deps.store.keys().send_stream(p);
-        let reader = deps.store.stream_reader(stream.clone(), SEND_GROUP, &consumer, conn).await?;
-        let deps = deps.clone();
-        let stop = stop.clone();
-        handles.push(tokio::spawn(async move {
-            let partitions = deps.settings.redis.partitions;
-            stream_loop::run(reader, cfg, stop, "send", |entries| {
-                let (deps, stream) = (deps.clone(), stream.clone());
-                async move {
-                    for job in entries.into_iter().filter_map(|e| SendJob::from_entry(e, partitions)) {
-                        if let Err(e) = handle(&deps, &stream, &job).await {
-                            // Left unacknowledged: reclaimed and retried after `reclaim_idle_ms`.
-                            tracing::warn!(verification = %job.verification_id, error = %e, "send failed; will retry");
+    let cfg = LoopConfig::from_settings(&deps.settings);
+    let keys = deps.store.keys().clone();
+    let readers = stream_loop::open_readers(&deps.store, &deps.settings, SEND_GROUP, |p| keys.send_stream(p)).await?;
+    let partitions = deps.settings.redis.partitions;
+    let handles = readers
+        .into_iter()
+        .map(|(p, reader)| {
+            let (deps, stop, stream) = (deps.clone(), stop.clone(), keys.send_stream(p));
+            tokio::spawn(async move {
+                stream_loop::run(reader, cfg, stop, "send", |entries| {
+                    let (deps, stream) = (deps.clone(), stream.clone());
+                    async move {
+                        for job in entries.into_iter().filter_map(|e| SendJob::from_entry(e, partitions)) {
+                            if let Err(e) = handle(&deps, &stream, &job).await {
+                                // Left unacknowledged: reclaimed and retried after `reclaim_idle_ms`.
+                                tracing::warn!(verification = %job.verification_id, error = %e, "send failed; will retry");
+                            }
                         }
                     }
-                }
+                })
+                .await;
             })
-            .await;
-        }));
-    }
+        })
+        .collect();
     Ok(handles)
 }
 

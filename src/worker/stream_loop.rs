@@ -6,7 +6,11 @@ use std::{future::Future, time::Duration};
 use redis::streams::StreamId;
 use tokio::sync::watch;
 
-use crate::store::StreamReader;
+use crate::{
+    config::Settings,
+    domain::Partition,
+    store::{Conn, Store, StoreError, StreamReader},
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoopConfig {
@@ -15,6 +19,33 @@ pub struct LoopConfig {
     pub block_ms: u64,
     /// An entry unacknowledged this long belongs to a dead consumer.
     pub reclaim_idle_ms: u64,
+}
+
+impl LoopConfig {
+    pub fn from_settings(s: &Settings) -> Self {
+        Self {
+            batch: s.worker.batch,
+            block_ms: (s.redis.timeout_ms / 2).clamp(10, 1000),
+            reclaim_idle_ms: s.worker.reclaim_idle_ms,
+        }
+    }
+}
+
+/// One reader per partition, each on a connection of its own (blocking reads would stall a
+/// shared one), all in `group` under this process's consumer name.
+pub async fn open_readers(
+    store: &Store,
+    s: &Settings,
+    group: &'static str,
+    stream_of: impl Fn(Partition) -> String,
+) -> Result<Vec<(Partition, StreamReader)>, StoreError> {
+    let consumer = super::consumer_name();
+    let mut readers = Vec::new();
+    for p in store.keys().all_partitions() {
+        let conn = Conn::connect(&s.redis.url, s.redis.cluster, Duration::from_millis(s.redis.timeout_ms)).await?;
+        readers.push((p, store.stream_reader(stream_of(p), group, &consumer, conn).await?));
+    }
+    Ok(readers)
 }
 
 pub async fn run<Fut>(

@@ -12,6 +12,10 @@ use crate::{
 };
 
 fn worker_config(app: &TestApp, dir: &std::path::Path) -> std::path::PathBuf {
+    worker_config_with(app, dir, "")
+}
+
+fn worker_config_with(app: &TestApp, dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     let file = dir.join("worker.toml");
     let toml = format!(
         r#"mode = "dev"
@@ -36,11 +40,13 @@ id = "acme"
 name = "Acme Energie B.V."
 kvk = "12345678"
 api_key_sha256 = "{hash}"
+{extra}
 "#,
         base = app.base,
         redis = crate::harness::standalone_url(),
         prefix = app.prefix,
         hash = app.key_hash,
+        extra = extra,
     );
     std::fs::write(&file, toml).unwrap();
     file
@@ -118,4 +124,57 @@ async fn killing_a_worker_mid_batch_loses_no_event() {
     for id in &ids {
         assert_eq!(by_vid[id].len(), 1, "one webhook-id per event");
     }
+}
+
+#[tokio::test]
+async fn killing_a_worker_mid_send_loses_no_message() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let cm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"errorCode": 0, "messages": [{"status": "Accepted", "messageErrorCode": 0}]}))
+                .set_delay(Duration::from_millis(150)),
+        )
+        .mount(&cm)
+        .await;
+    let app = spawn_role(Role::Api, |_| {}).await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let mut body = start_body("code", "sms");
+        body["phone"] = json!(fresh_phone());
+        ids.push(app.start(&body).await["id"].as_str().unwrap().to_string());
+    }
+    let dir = std::env::temp_dir().join(format!("optin-crash-send-{}", app.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    let extra = format!(
+        "[channels.sms]\nsender = \"Acme\"\n[[channels.sms.providers]]\nkind = \"cm\"\nbase_url = \"{}\"\nproduct_token = \"t\"\n",
+        cm.uri()
+    );
+    let config = worker_config_with(&app, &dir, &extra);
+    let mut first = start_worker(&config);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while cm.received_requests().await.unwrap().len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "first worker sent nothing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut second = start_worker(&config);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    for id in &ids {
+        loop {
+            let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
+            if v["delivery"]["state"] == "sent" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{id} was never sent");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    // At least once: every message reached the provider, some perhaps twice.
+    assert!(cm.received_requests().await.unwrap().len() >= ids.len());
 }

@@ -432,3 +432,105 @@ async fn a_send_that_failed_everywhere_is_retried_later_not_lost() {
         v["delivery"]["attempts"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, vec!["transient", "transient", "accepted"]);
 }
+
+#[tokio::test]
+async fn twilio_server_errors_and_timeouts_are_transient() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"code": 20500, "message": "Internal Server Error", "status": 500})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "SM9"})).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let app = sms_app(vec![twilio(&server.uri())], 1).await;
+    let id = start_sms(&app, "code", &fresh_phone()).await;
+    let v = verification(&app, &id, |v| v["delivery"]["state"] == "retrying").await;
+    assert_eq!(v["status"], "pending", "a transient failure never fails the verification");
+    let errors: Vec<String> = v["delivery"]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["error"].as_str().unwrap().to_string())
+        .collect();
+    assert!(errors[0].contains("HTTP 500") && errors[1].contains("timeout"), "{errors:?}");
+}
+
+#[tokio::test]
+async fn whatsapp_server_errors_timeouts_and_rate_limits_are_transient() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "(#130429) Rate limit hit",
+            "type": "OAuthException", "code": 130429, "fbtrace_id": "x"}})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"messages": [{"id": "wamid.Y"}]}))
+                .set_delay(Duration::from_secs(4)),
+        )
+        .mount(&server)
+        .await;
+    let base = server.uri();
+    let app = spawn_with(move |s| {
+        s.channels.whatsapp = Some(whatsapp(&base));
+        s.worker.reclaim_idle_ms = 300;
+    })
+    .await;
+    let mut body = start_body("code", "whatsapp");
+    body["phone"] = json!(fresh_phone());
+    let id = app.start(&body).await["id"].as_str().unwrap().to_string();
+    let v = verification(&app, &id, |v| v["delivery"]["attempts"].as_array().is_some_and(|a| a.len() >= 3)).await;
+    assert_eq!(v["status"], "pending");
+    let errors: Vec<String> = v["delivery"]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["error"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(errors[0].contains("503"), "{errors:?}");
+    assert!(errors[1].contains("130429"), "{errors:?}");
+    assert!(errors[2].contains("timeout"), "{errors:?}");
+}
+
+#[tokio::test]
+async fn a_tenant_can_use_its_own_whatsapp_template_and_email_text() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"template": {"name": "acme_code_nl"}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"messages": [{"id": "wamid.Z"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let base = server.uri();
+    let app = spawn_with(move |s| {
+        s.channels.whatsapp = Some(whatsapp(&base));
+        s.tenants[0].messages.nl = Some(optin_verify::config::LocaleTexts {
+            whatsapp_code_template: Some("acme_code_nl".into()),
+            email_code_subject: Some("Je Acme-code".into()),
+            email_code_text: Some("Hoi! Je code: {code}\n\nNiet jij? {optout}".into()),
+            ..Default::default()
+        });
+    })
+    .await;
+    let mut wa = start_body("code", "whatsapp");
+    wa["phone"] = json!(fresh_phone());
+    let id = app.start(&wa).await["id"].as_str().unwrap().to_string();
+    verification(&app, &id, |v| v["delivery"]["state"] == "sent").await;
+    let mut mail = start_body("code", "email");
+    mail["to"] = json!("piet@example.nl");
+    let mail_id = app.start(&mail).await["id"].as_str().unwrap().to_string();
+    let m = app.outbox_message(&mail_id).await;
+    assert_eq!(m["subject"], "Je Acme-code");
+    assert!(m["text"].as_str().unwrap().starts_with("Hoi! Je code: "));
+    assert!(m["html"].as_str().unwrap().contains("<p>Hoi! Je code: "));
+    assert!(m["headers"]["List-Unsubscribe"].is_string());
+}
