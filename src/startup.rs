@@ -155,7 +155,6 @@ impl Application {
                 .app_data(
                     web::QueryConfig::default().error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),
                 )
-                .wrap(actix_web::middleware::NormalizePath::trim())
                 .configure(|c| api::ops_routes(c, dev_outbox))
                 .configure(|c| {
                     if serve_api {
