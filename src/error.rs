@@ -34,6 +34,8 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("{detail}")]
     CallRule { rule: &'static str, field: &'static str, detail: String },
+    #[error("this consent was already withdrawn; every endpoint has been told")]
+    AlreadyWithdrawn,
     #[error("the verification is {status}, not pending")]
     NotPending { status: &'static str },
     #[error("the service cannot reach its store; retry shortly")]
@@ -66,6 +68,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::CallRule { rule, .. } => rule,
             Self::NotPending { .. } => "verification-not-pending",
+            Self::AlreadyWithdrawn => "already-withdrawn",
             Self::Unavailable(_) => "service-unavailable",
             Self::Internal(_) => "internal",
         }
@@ -85,6 +88,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "Idempotency-Key reused",
             Self::CallRule { .. } => "Call verification rule broken",
             Self::NotPending { .. } => "Verification not pending",
+            Self::AlreadyWithdrawn => "Already withdrawn",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal error",
         }
@@ -136,7 +140,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotPending { .. } => StatusCode::CONFLICT,
+            Self::NotPending { .. } | Self::AlreadyWithdrawn => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

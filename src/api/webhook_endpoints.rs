@@ -65,34 +65,25 @@ impl EndpointView {
     }
 }
 
-/// Endpoints must be public in production: no loopback, private or link-local literals.
-fn check_url(url: &str, allow_private: bool) -> Result<(), ApiError> {
+/// Endpoints must be public in production: no loopback, private, link-local or shared
+/// addresses, however they are written. Names are checked again when delivering (DNS).
+fn check_url(raw: &str, allow_private: bool) -> Result<(), ApiError> {
     let bad = || ApiError::invalid("url", "must be an absolute http(s) URL");
-    if url.len() > 2048 || url.contains(char::is_whitespace) {
+    if raw.len() > 2048 {
         return Err(bad());
     }
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(bad)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host.starts_with('[') {
-        host.split(']').next().unwrap_or("").trim_start_matches('[')
-    } else {
-        host.split(':').next().unwrap_or("")
-    };
-    if host.is_empty() {
+    let url = url::Url::parse(raw).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(bad());
     }
+    let host = url.host().ok_or_else(bad)?;
     if allow_private {
         return Ok(());
     }
-    let private = match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Ok(std::net::IpAddr::V6(ip)) => {
-            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
-        }
-        Err(_) => host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") || !host.contains('.'),
+    let private = match host {
+        url::Host::Ipv4(ip) => !crate::webhooks::is_public(std::net::IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => !crate::webhooks::is_public(std::net::IpAddr::V6(ip)),
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") || !d.contains('.'),
     };
     if private {
         return Err(ApiError::invalid("url", "must be a public address"));

@@ -10,6 +10,7 @@ use crate::{
     error::{ApiError, Problem},
     http::ApiJson,
     state::AppState,
+    store::WithdrawOutcome,
 };
 
 use super::AuthTenant;
@@ -61,7 +62,13 @@ pub async fn create(
                 if v.phone != phone.e164() {
                     return Err(ApiError::invalid("phone", "is not the number of that verification"));
                 }
-                event_id = state.store.withdraw_verification(&id, &tenant.id, source).await?;
+                match state.store.withdraw_verification(&id, &tenant.id, source).await? {
+                    WithdrawOutcome::Withdrawn(e) => event_id = Some(e),
+                    // Its withdrawal already went to every endpoint: do not send a second one.
+                    WithdrawOutcome::Already => return Err(ApiError::AlreadyWithdrawn),
+                    // Not a consent (yet): the opt-out still goes out for the number below.
+                    WithdrawOutcome::NotConfirmed | WithdrawOutcome::Missing => {}
+                }
             }
             _ => return Err(ApiError::NotFound),
         }

@@ -135,9 +135,16 @@ impl SmtpTransport {
         let id = mail.headers().get_raw("Message-ID").map(str::to_string);
         match self.mailer.send(mail).await {
             Ok(_) => Ok(SendReceipt { provider: "smtp", reference: id }),
-            // 5xx from the server: this address will not take it. Anything else may pass later.
-            Err(e) if e.is_permanent() => Err(ChannelError::Permanent(format!("smtp: {e}"))),
-            Err(e) => Err(ChannelError::Transient(format!("smtp: {e}"))),
+            Err(e) => {
+                // Only "this mailbox does not exist / will not take it" is about the recipient;
+                // other 5xx (auth 530/535, relay or policy 554) are ours to fix and may pass later.
+                let code = e.status().map(|c| c.to_string()).unwrap_or_default();
+                if matches!(code.as_str(), "550" | "551" | "553") {
+                    Err(ChannelError::Permanent(format!("smtp {code}")))
+                } else {
+                    Err(ChannelError::Transient(format!("smtp: {e}")))
+                }
+            }
         }
     }
 }

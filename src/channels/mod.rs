@@ -121,6 +121,17 @@ impl SendReport {
     }
 }
 
+impl ChannelError {
+    /// What may be logged: provider texts can quote the number or address, so only the class.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Transient(_) => "transient",
+            Self::Permanent(_) => "permanent",
+            Self::Render(_) => "render",
+        }
+    }
+}
+
 /// Something that delivers messages. Dyn-compatible so config can pick one per channel.
 pub trait Notifier: Send + Sync {
     fn send<'a>(&'a self, message: &'a Message) -> BoxFuture<'a, SendReport>;

@@ -116,6 +116,7 @@ struct SmsCode<'a> {
     brand: &'a str,
     code: &'a str,
     minutes: i64,
+    confirm_url: &'a str,
     optout_url: &'a str,
 }
 
@@ -169,6 +170,7 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
                     brand: i.brand,
                     code: i.code.expose(),
                     minutes: i.valid_minutes,
+                    confirm_url: i.confirm_url,
                     optout_url: i.optout_url,
                 }
                 .render()?,

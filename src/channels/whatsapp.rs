@@ -47,13 +47,14 @@ struct GraphError {
     message: String,
 }
 
-/// Classified by `error.code`, never by HTTP status: auth, rate limits and Meta's own trouble may
-/// pass later; anything about this recipient or template will not.
+/// Classified by `error.code`, never by HTTP status. Only what is about this recipient is
+/// permanent (undeliverable, not a valid WhatsApp number); account, template, auth and rate
+/// problems are ours to fix and may pass later.
 fn classify(code: i64, message: &str) -> ChannelError {
     let detail = format!("whatsapp {code}: {message}");
     match code {
-        0 | 4 | 10 | 190 | 80007 | 130429 | 131000 | 131016 | 131048 | 131056 => ChannelError::Transient(detail),
-        _ => ChannelError::Permanent(detail),
+        131026 | 131021 | 131009 => ChannelError::Permanent(detail),
+        _ => ChannelError::Transient(detail),
     }
 }
 

@@ -5,7 +5,7 @@
 pub struct Code(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the code must be {0} digits")]
+#[error("the code must be {0} digits (4 to 10)")]
 pub struct CodeError(pub u8);
 
 impl Code {
@@ -16,6 +16,11 @@ impl Code {
             return Err(CodeError(len));
         }
         Ok(Self(digits))
+    }
+
+    /// Any length a code can have (4 to 10 digits).
+    pub fn parse_any(input: &str) -> Result<Self, CodeError> {
+        (4..=10).find_map(|len| Self::parse(input, len).ok()).ok_or(CodeError(6))
     }
 
     /// Draws `len` digits without modulo bias from a stream of uniform 64-bit words.

@@ -54,5 +54,6 @@ pub async fn report(state: web::Data<AppState>, q: web::Query<TokenQuery>, body:
         _ => "accepted",
     };
     let error = m.status.error_code.map(|c| format!("{c}: {}", m.status.error_description.unwrap_or_default()));
-    super::record(&state, "cm", &format!("vf_{}", m.reference), status, error).await
+    // CM echoes our reference, which is the same for every message of the verification.
+    super::record(&state, "cm", None, &format!("vf_{}", m.reference), status, error).await
 }

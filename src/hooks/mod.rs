@@ -26,8 +26,16 @@ struct ReportAttempt<'a> {
     error: Option<String>,
 }
 
-/// Records one provider report. `state` is `delivered`, `failed` or something to keep only.
-async fn record(state: &AppState, provider: &str, vid: &str, status: &str, error: Option<String>) -> HttpResponse {
+/// Records one provider report about the message `reference` (when the provider names it).
+/// `status` is `delivered`, `failed` or something to keep only.
+async fn record(
+    state: &AppState,
+    provider: &str,
+    reference: Option<&str>,
+    vid: &str,
+    status: &str,
+    error: Option<String>,
+) -> HttpResponse {
     let Some(id) = VerificationId::parse(vid, state.settings.redis.partitions) else {
         // Not ours, or long gone: acknowledge so the provider stops retrying.
         return HttpResponse::Ok().finish();
@@ -44,7 +52,11 @@ async fn record(state: &AppState, provider: &str, vid: &str, status: &str, error
         error,
     };
     let json = serde_json::to_string(&attempt).unwrap_or_default();
-    match state.store.record_delivery_state(&id, delivery, &[json], AppState::now_ms()).await {
+    match state
+        .store
+        .record_delivery_state(&id, delivery, &[json], AppState::now_ms(), Some((provider, reference)))
+        .await
+    {
         Ok(_) => {
             tracing::info!(verification = %id, provider, status, "delivery report");
             HttpResponse::Ok().finish()

@@ -22,11 +22,13 @@ pub async fn report(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     }
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let vid = req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("vid="))).unwrap_or("");
+    let sid = get("MessageSid");
     let status = match get("MessageStatus").as_deref() {
         Some("delivered") => "delivered",
         Some("failed") | Some("undelivered") => "failed",
-        Some(other) => return super::record(&state, "twilio", vid, other, None).await,
+        Some(other) => return super::record(&state, "twilio", sid.as_deref(), vid, other, None).await,
         None => return HttpResponse::BadRequest().finish(),
     };
-    super::record(&state, "twilio", vid, status, get("ErrorCode").map(|c| format!("twilio {c}"))).await
+    let error = get("ErrorCode").map(|c| format!("twilio {c}"));
+    super::record(&state, "twilio", sid.as_deref(), vid, status, error).await
 }

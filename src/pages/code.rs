@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::{
-    domain::{Channel, Code, Context, Status, TokenKind, VerificationId, mask_email, mask_phone},
+    domain::{Channel, Code, Context, Method, Status, VerificationId, mask_email, mask_phone},
     metrics::OutcomeLabels,
     state::AppState,
     store::{CheckOutcome, CheckSource, VerificationRecord},
@@ -45,7 +45,9 @@ async fn open(state: &AppState, raw: &str, q: &LangQuery) -> Result<Verification
     let invalid = || PageError::invalid(Lang::hint(q));
     let id = VerificationId::parse(raw, state.settings.redis.partitions).ok_or_else(invalid)?;
     let v = state.store.get(&id).await?.ok_or_else(invalid)?;
-    if v.status != Status::Pending || AppState::now_ms() >= v.expires_ms {
+    // Only code verifications have a code page: the id is not a secret, and a link or call
+    // verification must not be failable by someone typing wrong codes here.
+    if v.method != Method::Code || v.status != Status::Pending || AppState::now_ms() >= v.expires_ms {
         return Err(PageError::invalid(Lang::pick(q, Some(v.locale)).en));
     }
     Ok(v)
@@ -144,29 +146,4 @@ pub async fn submit(
         }
         _ => Err(PageError::invalid(lang.en)),
     }
-}
-
-/// "No / this wasn't me" on the code page.
-pub async fn decline(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    q: web::Query<LangQuery>,
-    form: web::Form<CodeForm>,
-) -> Result<HttpResponse, PageError> {
-    limit_ip(&state, &req, Lang::hint(&q)).await?;
-    let v = open(&state, &path, &q).await?;
-    let lang = Lang::pick(&q, Some(v.locale));
-    if !state.key.csrf_ok(&csrf_subject(&v.id), &form.csrf) {
-        return Err(PageError::invalid(lang.en));
-    }
-    let otk = state.key.token_for(TokenKind::OptOut, &v.id, &v.seed()).hash();
-    state.store.opt_out(&v.id, &otk, AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req)).await?;
-    let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
-    let (heading, body) = if lang.en {
-        ("Understood: you will not be called", "We have recorded that you do not give consent.")
-    } else {
-        ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft.")
-    };
-    Ok(html(StatusCode::OK, DonePage { page: Chrome::tenant(&tenant, &lang), heading, body }.render()))
 }

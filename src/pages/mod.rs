@@ -53,8 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(page_headers())
             .app_data(form)
             .route("/{id}", web::route().guard(get_or_head()).to(code::show))
-            .route("/{id}", web::post().to(code::submit))
-            .route("/{id}/decline", web::post().to(code::decline)),
+            .route("/{id}", web::post().to(code::submit)),
     )
     .service(
         web::scope("/r").wrap(page_headers()).route("/{receipt}", web::route().guard(get_or_head()).to(receipt::show)),

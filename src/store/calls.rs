@@ -133,6 +133,7 @@ impl Store {
             .arg(release_at_ms)
             .arg(id.as_str())
             .arg(new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
+            .arg(self.retention.default_ms)
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(())

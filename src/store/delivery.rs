@@ -30,7 +30,8 @@ impl Store {
             .arg(s.new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
             .arg(id.as_str())
             .arg(s.provider)
-            .arg(s.reference.unwrap_or(""));
+            .arg(s.reference.unwrap_or(""))
+            .arg(self.retention.default_ms);
         for a in s.attempts {
             inv.arg(a);
         }
@@ -40,12 +41,15 @@ impl Store {
 
     /// Records attempts and a delivery state; `failed` fails a pending verification (and emits
     /// `verification.failed`), anything else (`retrying`, `delivered`) is only recorded.
+    /// `report` names the provider and its reference when this is a delivery report: it then
+    /// changes the state only if it is about the message last sent.
     pub async fn record_delivery_state(
         &self,
         id: &VerificationId,
         state: &str,
         attempts: &[String],
         now_ms: i64,
+        report: Option<(&str, Option<&str>)>,
     ) -> Result<bool, StoreError> {
         let mut inv = scripts::SEND_FAILED.prepare_invoke();
         inv.key(self.keys.verification(id))
@@ -56,7 +60,9 @@ impl Store {
             .arg(now_ms)
             .arg(self.minid(now_ms))
             .arg(now_ms + self.retention.default_ms)
-            .arg(state);
+            .arg(state)
+            .arg(report.map_or("", |r| r.0))
+            .arg(report.and_then(|r| r.1).unwrap_or(""));
         for a in attempts {
             inv.arg(a);
         }

@@ -31,8 +31,8 @@ pub use verifications::{
     CheckOutcome, CheckSource, CreateOutcome, ExpireOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome,
 };
 pub use webhooks::{
-    DELIVER_GROUP, DISPATCH_GROUP, DeliveryJob, DeliveryOutcome, EventEntry, Fanout, StoredMessage, event_id,
-    parse_event_id, to_delivery, to_event,
+    DELIVER_GROUP, DISPATCH_GROUP, DeliveryJob, DeliveryOutcome, EventEntry, Fanout, StoredMessage, WithdrawOutcome,
+    event_id, parse_event_id, to_delivery, to_event,
 };
 
 /// Time-to-live settings that scripts apply.

@@ -25,6 +25,15 @@ pub fn parse_event_id(id: &str, partitions: u16) -> Option<Partition> {
     (digits(ms) && digits(seq)).then_some(Partition(p))
 }
 
+/// What withdrawing a verification did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WithdrawOutcome {
+    Withdrawn(String),
+    Already,
+    NotConfirmed,
+    Missing,
+}
+
 /// One entry of an events stream.
 #[derive(Debug, Clone)]
 pub struct EventEntry {
@@ -250,14 +259,13 @@ impl Store {
         Ok(event_id(p, &sid))
     }
 
-    /// Marks a confirmed consent withdrawn and emits the event. `Ok(None)` when the
-    /// verification is not the tenant's confirmed, unwithdrawn consent.
+    /// Marks a confirmed consent withdrawn and emits the event.
     pub async fn withdraw_verification(
         &self,
         id: &crate::domain::VerificationId,
         tenant: &str,
         source: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<WithdrawOutcome, StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
         let p = id.partition();
         let reply: Vec<String> = scripts::WITHDRAW_VERIFICATION
@@ -271,8 +279,10 @@ impl Store {
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(match reply.as_slice() {
-            [w, sid] if w == "withdrawn" => Some(event_id(p, sid)),
-            _ => None,
+            [w, sid] if w == "withdrawn" => WithdrawOutcome::Withdrawn(event_id(p, sid)),
+            [a] if a == "already" => WithdrawOutcome::Already,
+            [n] if n == "not_confirmed" => WithdrawOutcome::NotConfirmed,
+            _ => WithdrawOutcome::Missing,
         })
     }
 

@@ -70,7 +70,12 @@ enum Verdict {
 impl Deliverer {
     pub async fn spawn(deps: WebhookDeps, stop: watch::Receiver<bool>) -> Result<Vec<JoinHandle<()>>, StoreError> {
         let w = deps.settings.webhooks.clone();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if !w.allow_private_targets {
+            // Names are checked where they resolve, so DNS cannot steer a delivery inward.
+            builder = builder.dns_resolver(Arc::new(super::ssrf::PublicOnly));
+        }
+        let http = builder
             .timeout(Duration::from_secs(w.timeout_seconds))
             .connect_timeout(Duration::from_secs(w.timeout_seconds.min(5)))
             .redirect(reqwest::redirect::Policy::none())

@@ -79,7 +79,10 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
                         };
                         Some((claims.jti.clone(), deps.signer.sign(&claims)?))
                     }
-                    Err(_) => None,
+                    Err(_) => {
+                        tracing::error!(verification = %v.id, "stored context unreadable: confirmed without a receipt");
+                        None
+                    }
                 }
             } else {
                 None
@@ -88,8 +91,12 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
                 payload::verification_body(e, v, tenant, receipt.as_ref().map(|(i, r)| (i.as_str(), r.as_str())));
             (body, receipt.map(|(_, r)| r), store.keys().verification(&v.id))
         }
-        // A withdrawal posted for a number, or a verification already trimmed.
-        _ => (payload::withdrawal_body(e), None, format!("{}:none", store.keys().events(p))),
+        // A withdrawal posted for a number with no verification here.
+        _ if e.verification_id.is_empty() => {
+            (payload::withdrawal_body(e), None, format!("{}:none", store.keys().events(p)))
+        }
+        // The verification is gone (trimmed, or its tenant removed): say what is known.
+        _ => (payload::bare_body(e), None, format!("{}:none", store.keys().events(p))),
     };
     let body = serde_json::to_string(&body)?;
     store

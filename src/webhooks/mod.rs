@@ -7,6 +7,7 @@ mod endpoint_cache;
 mod payload;
 mod scheduler;
 mod signer;
+mod ssrf;
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ pub use delivery::Deliverer;
 pub use dispatcher::spawn_dispatchers;
 pub use scheduler::spawn_schedulers;
 pub use signer::{WebhookSecret, signature_header};
+pub use ssrf::is_public;
 
 use crate::{config::Settings, domain::ServerKey, evidence::ReceiptSigner, state::Tenants, store::Store};
 

@@ -57,7 +57,7 @@ pub fn verification_body(
         data["retain_until"] = c.retain_until_ms.map_or(Value::Null, iso);
     }
     if e.event_type == "consent.withdrawn" {
-        data["source"] = json!("link");
+        data["source"] = json!(e.source.as_deref().unwrap_or("link"));
         data["withdrawn_at"] = iso(e.at_ms);
     }
     envelope(&e.event_type, e.at_ms, data)
@@ -73,6 +73,11 @@ pub fn withdrawal_body(e: &EventEntry) -> Value {
         "occurred_at": iso(e.at_ms),
     });
     envelope(&e.event_type, e.at_ms, data)
+}
+
+/// An event whose verification can no longer be read: its id and what happened.
+pub fn bare_body(e: &EventEntry) -> Value {
+    envelope(&e.event_type, e.at_ms, json!({"verification_id": e.verification_id, "occurred_at": iso(e.at_ms)}))
 }
 
 fn envelope(event_type: &str, at_ms: i64, data: Value) -> Value {

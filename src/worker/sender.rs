@@ -38,7 +38,14 @@ pub fn consumer_name() -> String {
 
 /// Starts one task per partition. They stop after their current batch once `stop` flips.
 pub async fn spawn_senders(deps: SenderDeps, stop: watch::Receiver<bool>) -> Result<Vec<JoinHandle<()>>, StoreError> {
-    let cfg = LoopConfig::from_settings(&deps.settings);
+    let mut cfg = LoopConfig::from_settings(&deps.settings);
+    // Never reclaim a send that a live worker may still be trying: every provider, every
+    // attempt, every timeout and backoff, plus a margin.
+    if let Some(sms) = &deps.settings.channels.sms {
+        let tries = u64::from(sms.attempts_per_provider.max(1)) * sms.providers.len() as u64;
+        let worst = tries * (sms.timeout_seconds * 1000 + sms.backoff_ms * 4) + 5000;
+        cfg.reclaim_idle_ms = cfg.reclaim_idle_ms.max(worst);
+    }
     let keys = deps.store.keys().clone();
     let readers = stream_loop::open_readers(&deps.store, &deps.settings, SEND_GROUP, |p| keys.send_stream(p)).await?;
     let partitions = deps.settings.redis.partitions;
@@ -50,12 +57,18 @@ pub async fn spawn_senders(deps: SenderDeps, stop: watch::Receiver<bool>) -> Res
                 stream_loop::run(reader, cfg, stop, "send", |entries| {
                     let (deps, stream) = (deps.clone(), stream.clone());
                     async move {
-                        for job in entries.into_iter().filter_map(|e| SendJob::from_entry(e, partitions)) {
-                            if let Err(e) = handle(&deps, &stream, &job).await {
+                        // The batch is sent concurrently: one slow message must not keep the
+                        // others waiting long enough to be reclaimed by another worker.
+                        let jobs: Vec<SendJob> =
+                            entries.into_iter().filter_map(|e| SendJob::from_entry(e, partitions)).collect();
+                        futures_util::future::join_all(jobs.iter().map(|job| async {
+                            if let Err(e) = handle(&deps, &stream, job).await {
                                 // Left unacknowledged: reclaimed and retried after `reclaim_idle_ms`.
-                                tracing::warn!(verification = %job.verification_id, error = %e, "send failed; will retry");
+                                // Provider texts can quote the number: log the class only.
+                                tracing::warn!(verification = %job.verification_id, error = e.loggable(), "send failed; will retry");
                             }
-                        }
+                        }))
+                        .await;
                     }
                 })
                 .await;
@@ -71,6 +84,16 @@ enum SendError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Channel(#[from] channels::ChannelError),
+}
+
+impl SendError {
+    /// Store errors are ours; channel errors may quote the destination, so only their class.
+    fn loggable(&self) -> String {
+        match self {
+            Self::Store(e) => e.to_string(),
+            Self::Channel(e) => format!("{} provider failure (details in delivery.attempts)", e.kind()),
+        }
+    }
 }
 
 async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), SendError> {
@@ -99,7 +122,7 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         // A window that never opens within a year is misconfigured: look again tomorrow.
         let opens = window.next_open(now_utc).unwrap_or(now_utc + chrono::Duration::days(1));
         let release = opens.timestamp_millis();
-        let expiry = v.call.is_none().then(|| release + v.ttl_ms.max(0));
+        let expiry = (v.call.is_none() && job.kind == "initial").then(|| release + v.ttl_ms.max(0));
         deps.store.hold_send(&v.id, &job.entry_id, &job.kind, release, expiry).await?;
         tracing::info!(verification = %v.id, release_at = %opens, "message held for quiet hours");
         return Ok(());
@@ -136,7 +159,7 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
     })?;
     let Some(transport) = deps.transports.for_channel(v.channel) else {
         // The API refuses such starts; one from an older configuration cannot be sent.
-        deps.store.record_delivery_state(&v.id, "failed", &[], now).await?;
+        deps.store.record_delivery_state(&v.id, "failed", &[], now, None).await?;
         return Ok(ack().await?);
     };
     let report = transport.send(&message).await;
@@ -145,19 +168,19 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
     deps.metrics.sent.get_or_create(&ChannelLabels { channel: v.channel.as_str(), result: ok }).inc();
     let receipt = match report.result {
         Ok(r) => r,
-        Err(ChannelError::Permanent(e)) => {
-            tracing::warn!(verification = %v.id, error = %e, "message refused for good; verification failed");
-            deps.store.record_delivery_state(&v.id, "failed", &attempts, now).await?;
+        Err(ChannelError::Permanent(_)) => {
+            tracing::warn!(verification = %v.id, provider = report.attempts.last().map_or("", |a| a.provider), "message refused for good; verification failed");
+            deps.store.record_delivery_state(&v.id, "failed", &attempts, now, None).await?;
             return Ok(ack().await?);
         }
         Err(e) => {
-            deps.store.record_delivery_state(&v.id, "retrying", &attempts, now).await?;
+            deps.store.record_delivery_state(&v.id, "retrying", &attempts, now, None).await?;
             return Err(e.into());
         }
     };
     let announcement = v.call.as_ref().map(|_| hex::encode(Sha256::digest(message.text.as_bytes())));
     // A message held for quiet hours starts its expiry clock now (calls keep their window).
-    let new_expiry = (v.delivery == "held" && v.call.is_none()).then(|| now + v.ttl_ms);
+    let new_expiry = (job.kind == "held-initial" && v.call.is_none()).then(|| now + v.ttl_ms);
     let sent = Sent {
         now_ms: now,
         announcement_sha256: announcement.as_deref(),

@@ -59,18 +59,21 @@ async fn hosted_code_page_shares_the_attempt_limit_with_the_api() {
 }
 
 #[tokio::test]
-async fn code_page_refuses_posts_without_csrf_and_can_decline() {
+async fn code_page_refuses_posts_without_csrf_and_serves_code_verifications_only() {
     let app = spawn().await;
     let (id, code) = code_verification(&app).await;
     let r = post(&app, &format!("/v/{id}"), &[("csrf", "0000"), ("code", &code)]).await;
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(app.status_of(&id).await, "pending");
     let (_, page) = get(&app, &format!("/v/{id}?lang=en")).await;
-    assert!(page.contains("No / this wasn't me") && page.contains(r#"lang="en""#));
-    let r = post(&app, &format!("/v/{id}/decline?lang=en"), &[("csrf", &csrf_in(&page))]).await;
-    assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(app.status_of(&id).await, "declined");
-    assert_eq!(app.events_for(&id).await, vec!["consent.declined"]);
+    assert!(page.contains("Use the link in the message") && page.contains(r#"lang="en""#));
+    // Nobody can decline in someone's name knowing only the id.
+    let r = post(&app, &format!("/v/{id}/decline"), &[("csrf", &csrf_in(&page))]).await;
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(app.status_of(&id).await, "pending");
+    // A link verification has no code page, so wrong codes cannot fail it here.
+    let link_id = app.start(&start_body("link", "sms")).await["id"].as_str().unwrap().to_string();
+    assert_eq!(get(&app, &format!("/v/{link_id}")).await.0, 404);
 }
 
 #[tokio::test]

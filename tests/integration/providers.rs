@@ -67,7 +67,7 @@ async fn start_sms(app: &TestApp, method_: &str, phone: &str) -> String {
 }
 
 async fn verification(app: &TestApp, id: &str, until: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..200 {
+    for _ in 0..600 {
         let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
         if until(&v) {
             return v;
@@ -253,6 +253,19 @@ async fn twilio_status_callbacks_must_carry_a_valid_signature() {
     assert_eq!(r.status().as_u16(), 200);
     let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
     assert_eq!(v["delivery"]["state"], "delivered");
+    // A late report about another message, or a stale one, changes nothing.
+    for (sid, status) in [("SM-other", "failed"), ("SM1", "sent"), ("SM1", "undelivered")] {
+        let params: Vec<(String, String)> = [("MessageSid", sid), ("MessageStatus", status)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let sig = twilio_signature("twilio-token", &url, &params);
+        let r = app.client.post(&url).header("X-Twilio-Signature", sig).form(&params).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
+    assert_eq!((v["status"].as_str(), v["delivery"]["state"].as_str()), (Some("pending"), Some("delivered")));
+    assert!(app.events_for(&id).await.is_empty());
 }
 
 fn whatsapp(base: &str) -> WhatsAppSettings {
@@ -313,7 +326,7 @@ async fn whatsapp_sends_approved_templates_and_reads_signed_status_webhooks() {
 
     // A signed status webhook: the link message failed for good.
     let hook = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
-        "value": {"messaging_product": "whatsapp", "statuses": [{"id": "wamid.X", "status": "failed",
+        "value": {"messaging_product": "whatsapp", "statuses": [{"id": "wamid.HBgLMzE2MTIzNDU2NzgVAgARGBI", "status": "failed",
         "timestamp": "1764230400", "recipient_id": &phone[1..], "biz_opaque_callback_data": link_id,
         "errors": [{"code": 131026, "title": "Message undeliverable"}]}]}}]}]})
     .to_string();
@@ -418,9 +431,10 @@ async fn a_send_that_failed_everywhere_is_retried_later_not_lost() {
             providers: vec![cm(&base)],
             attempts_per_provider: 2,
             backoff_ms: 10,
-            timeout_seconds: 2,
+            timeout_seconds: 1,
             callback_token: String::new(),
         });
+        // Raised by the worker to cover the slowest possible send (here about 7 s).
         s.worker.reclaim_idle_ms = 500;
     })
     .await;

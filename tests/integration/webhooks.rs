@@ -299,6 +299,12 @@ async fn withdrawals_reach_every_endpoint_within_seconds() {
     assert_eq!(r.status().as_u16(), 202);
     let got = rx.wait_for("/partner", "consent.withdrawn", Some(&id), WAIT).await;
     assert_eq!(got.body["data"]["verification_id"], id.as_str());
+    assert_eq!(got.body["data"]["source"], "letter");
+    // A second withdrawal of the same consent sends nothing new.
+    let again = app.post("/v1/withdrawals", &json!({"phone": phone, "source": "letter", "verification_id": id})).await;
+    assert_eq!(again.status().as_u16(), 409);
+    let p: Value = again.json().await.unwrap();
+    assert_eq!(p["type"], "https://optin-verify.eu/problems/already-withdrawn");
     let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
     assert!(v["evidence"]["withdrawal"]["withdrawn_at"].is_string());
 }

@@ -46,11 +46,12 @@ impl Cm {
     }
 }
 
-/// CM's codes: 30x and 40x concern this message (bad number, body, spam, blacklist) and will not
-/// change on a retry; account and server errors may pass at another provider.
+/// CM's codes: 302-305 and 401-403 concern this message (bad number, body, spam, blacklist)
+/// and will not change on a retry; a bad sender (301), account and server errors are ours and
+/// may pass at another provider.
 fn classify(code: i64, detail: &str) -> ChannelError {
     match code {
-        301..=305 | 401..=403 => ChannelError::Permanent(format!("cm {code}: {detail}")),
+        302..=305 | 401..=403 => ChannelError::Permanent(format!("cm {code}: {detail}")),
         _ => ChannelError::Transient(format!("cm {code}: {detail}")),
     }
 }

@@ -2,8 +2,10 @@
 -- ARGV: id, tenant, code_mac, now, minid, keep_until_failed, keep_until_confirmed, source, ip, user_agent
 -- Returns {outcome, status, attempts_remaining}; outcome is 'missing', 'final' or 'counted'.
 local v = KEYS[1]
-local h = redis.call('HMGET', v, 't', 'st', 'att', 'max', 'exp', 'cm')
+local h = redis.call('HMGET', v, 't', 'st', 'att', 'max', 'exp', 'cm', 'm')
 if not h[1] or h[1] ~= ARGV[2] then return {'missing', '', 0} end
+-- A call verification is settled by the call outcome, never by a code.
+if h[7] == 'call' then return {'missing', '', 0} end
 local now = tonumber(ARGV[4])
 local att, max = tonumber(h[3]), tonumber(h[4])
 if h[2] ~= 'pending' then return {'final', h[2], math.max(max - att, 0)} end

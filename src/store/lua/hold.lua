@@ -1,7 +1,7 @@
 -- Quiet hours: park a marketer message until the tenant's send window opens.
 -- The verification cannot expire while it waits: its deadline moves past the release.
 -- KEYS: send stream, held set, verification, expiry deadlines
--- ARGV: group, entry_id, member, release_at, id, new_expiry (or '' to keep it)
+-- ARGV: group, entry_id, member, release_at, id, new_expiry (or '' to keep it), retention_ms
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
@@ -10,7 +10,8 @@ if redis.call('HGET', KEYS[3], 'st') == 'pending' then
   if ARGV[6] ~= '' then
     redis.call('HSET', KEYS[3], 'exp', ARGV[6])
     redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
-    redis.call('PEXPIRE', KEYS[3], math.max(redis.call('PTTL', KEYS[3]), tonumber(ARGV[6]) - tonumber(ARGV[4])))
+    local keep = tonumber(ARGV[6]) + tonumber(ARGV[7])
+    if redis.call('PEXPIRETIME', KEYS[3]) < keep then redis.call('PEXPIREAT', KEYS[3], keep) end
   end
 end
 return 1
