@@ -76,6 +76,8 @@ pub struct Fanout<'a> {
     pub body: &'a str,
     pub receipt: Option<&'a str>,
     pub verification_key: String,
+    /// The verification's send-attempt list (same slot), kept as long as a confirmed record.
+    pub attempts_key: String,
     pub endpoint_ids: Vec<String>,
 }
 
@@ -117,6 +119,7 @@ impl Store {
             .key(self.keys.deliver_stream(f.partition))
             .key(self.keys.tenant_events(f.partition, f.tenant))
             .key(&f.verification_key)
+            .key(&f.attempts_key)
             .arg(DISPATCH_GROUP)
             .arg(f.entry_id)
             .arg(f.event_id)

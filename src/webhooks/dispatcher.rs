@@ -109,6 +109,10 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
             at_ms: e.at_ms,
             body: &body,
             receipt: receipt.as_deref(),
+            attempts_key: match VerificationId::parse(&e.verification_id, partitions) {
+                Some(id) => store.keys().send_attempts(&id),
+                None => format!("{}:none", store.keys().events(p)),
+            },
             verification_key: vkey,
             endpoint_ids,
         })

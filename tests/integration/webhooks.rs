@@ -54,6 +54,15 @@ async fn confirmed_consent_arrives_signed_with_a_receipt_that_verifies_from_the_
     let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
     assert_eq!(v["receipt"], data["receipt"]);
     assert_eq!(v["evidence"], data["evidence"]);
+    // The send attempts are kept as long as the confirmed record (400 days), not 30.
+    let mut c = app.redis().await;
+    let p = u16::from_str_radix(&id[3..7], 16).unwrap();
+    let record_ttl: i64 =
+        redis::cmd("PTTL").arg(format!("{{{}:p{p}}}:v:{id}", app.prefix)).query_async(&mut c).await.unwrap();
+    let attempts_ttl: i64 =
+        redis::cmd("PTTL").arg(format!("{{{}:p{p}}}:sends:{id}", app.prefix)).query_async(&mut c).await.unwrap();
+    assert!(record_ttl > 399 * 86_400_000, "{record_ttl}");
+    assert!((record_ttl - attempts_ttl).abs() < 60_000, "{record_ttl} vs {attempts_ttl}");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 -- Turns one event into a stored message and one delivery per endpoint, and acknowledges the
 -- event, atomically. Running it twice for the same event changes nothing the second time.
--- KEYS: events, message, deliver stream, tenant's event index, verification
+-- KEYS: events, message, deliver stream, tenant's event index, verification, its send attempts
 -- ARGV: group, entry_id, event_id, type, tenant, at, body, keep_until, minid, receipt, endpoint ids...
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local eps = {}
@@ -17,6 +17,8 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('PEXPIREAT', KEYS[4], ARGV[8])
   if ARGV[10] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then
     redis.call('HSET', KEYS[5], 'rcpt', ARGV[10])
+    -- The send attempts are evidence too: keep them as long as the confirmed record.
+    if redis.call('EXISTS', KEYS[6]) == 1 then redis.call('PEXPIRE', KEYS[6], redis.call('PTTL', KEYS[5])) end
   end
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
