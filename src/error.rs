@@ -32,6 +32,8 @@ pub enum ApiError {
     RateLimited { scope: &'static str, retry_after_secs: u64 },
     #[error("this Idempotency-Key was used with a different request body")]
     IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still running; retry shortly")]
+    IdempotencyInProgress,
     #[error("{detail}")]
     CallRule { rule: &'static str, field: &'static str, detail: String },
     #[error("this consent was already withdrawn; every endpoint has been told")]
@@ -66,6 +68,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::RateLimited { .. } => "rate-limited",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::IdempotencyInProgress => "idempotency-key-in-use",
             Self::CallRule { rule, .. } => rule,
             Self::NotPending { .. } => "verification-not-pending",
             Self::AlreadyWithdrawn => "already-withdrawn",
@@ -86,6 +89,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::RateLimited { .. } => "Too many requests",
             Self::IdempotencyKeyReused => "Idempotency-Key reused",
+            Self::IdempotencyInProgress => "Idempotency-Key in use",
             Self::CallRule { .. } => "Call verification rule broken",
             Self::NotPending { .. } => "Verification not pending",
             Self::AlreadyWithdrawn => "Already withdrawn",
@@ -140,7 +144,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotPending { .. } | Self::AlreadyWithdrawn => StatusCode::CONFLICT,
+            Self::NotPending { .. } | Self::AlreadyWithdrawn | Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

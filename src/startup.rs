@@ -163,6 +163,7 @@ impl Application {
                         crate::hooks::routes(c);
                     }
                 })
+                .wrap(actix_web::middleware::from_fn(crate::http::idempotency::middleware))
                 .default_service(web::to(not_found))
         })
         .listen(listener)

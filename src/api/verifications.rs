@@ -72,17 +72,6 @@ async fn limit_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
     }
 }
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(v) = req.headers().get("idempotency-key") else {
-        return Ok(None);
-    };
-    let s = v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))?;
-    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
-    }
-    Ok(Some(s.to_string()))
-}
-
 fn created(view: VerificationView, replayed: bool) -> HttpResponse {
     let mut r = HttpResponse::Created();
     if replayed {
@@ -117,7 +106,7 @@ pub async fn start(
     if !crate::channels::Transports::available(&state.settings, valid.channel) {
         return Err(ApiError::invalid("channel", "this channel is not configured on this service"));
     }
-    let idem = idempotency_key(&req)?;
+    let idem = crate::http::idempotency::idempotency_key(&req)?;
     let partitions = state.settings.redis.partitions;
     let (id, body_hash) = match &idem {
         Some(k) => (state.key.idempotent_id(&tenant.id, k, partitions), Some(hex::encode(Sha256::digest(&raw)))),

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the API and the pages: body parsing, client IP, headers.
 
 mod client_ip;
+pub mod idempotency;
 mod json;
 
 pub use client_ip::client_ip;

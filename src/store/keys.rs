@@ -13,6 +13,10 @@ impl Keys {
         Self { prefix: prefix.to_string(), partitions }
     }
 
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub fn partitions(&self) -> u16 {
         self.partitions
     }

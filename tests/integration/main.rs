@@ -9,6 +9,7 @@ mod concurrency;
 mod crash;
 mod email_and_misc;
 mod harness;
+mod idempotency;
 mod link_flow;
 mod pages;
 mod parsers;
