@@ -1,16 +1,15 @@
-use rand::RngCore;
+use rand::Rng;
 use sha2::{Digest, Sha256};
 
 /// A tenant API key as the client sends it. Redacted in `Debug`.
 pub struct ApiKey(String);
 
 impl ApiKey {
-    /// A fresh key: `ovk_` and 32 random bytes, base64url.
+    /// A fresh key: `ovk_` and 43 random letters and digits (about 256 bits). Letters and
+    /// digits only, so the key survives copy-paste, shell words and `grep -o '[A-Za-z0-9_]+'`.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        use base64::Engine;
-        Self(format!("ovk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+        let body: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(43).map(char::from).collect();
+        Self(format!("ovk_{body}"))
     }
 
     pub fn expose(&self) -> &str {
@@ -56,6 +55,7 @@ mod tests {
         let k = ApiKey::generate();
         assert!(k.expose().starts_with("ovk_"));
         assert_eq!(k.expose().len(), 4 + 43);
+        assert!(k.expose().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         assert_eq!(k.hash().as_str(), hex::encode(Sha256::digest(k.expose().as_bytes())));
         assert_ne!(ApiKey::generate().expose(), k.expose());
         assert_eq!(format!("{k:?}"), "ApiKey(***)");

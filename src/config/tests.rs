@@ -1,0 +1,88 @@
+//! Loading and validating configuration layers.
+
+use super::*;
+
+fn load_str(toml: &str) -> Result<Settings, ConfigError> {
+    let dir = std::env::temp_dir().join(format!("optin-cfg-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("c.toml");
+    std::fs::write(&file, toml).unwrap();
+    let r = Settings::load(Some(&file));
+    std::fs::remove_dir_all(&dir).unwrap();
+    r
+}
+
+fn key_of(r: Result<Settings, ConfigError>) -> String {
+    match r {
+        Err(ConfigError::Invalid { key, .. }) => key,
+        Err(e) => e.to_string(),
+        Ok(_) => "accepted".into(),
+    }
+}
+
+const REAL_TENANT: &str = r#"
+[[tenants]]
+id = "acme"
+name = "Acme B.V."
+kvk = "12345678"
+api_key_sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
+"#;
+
+#[test]
+fn dev_defaults_load_with_the_demo_tenant() {
+    let s = load_str("").unwrap();
+    assert_eq!(s.mode, Mode::Dev);
+    assert!(s.dev.outbox);
+    assert_eq!(s.tenants.len(), 1);
+    assert_eq!(s.http.bind, "127.0.0.1:8080");
+}
+
+#[test]
+fn production_refuses_missing_secrets_and_the_demo_key() {
+    let base = "mode = \"production\"\n";
+    assert_eq!(key_of(load_str(&format!("{base}{REAL_TENANT}"))), "secrets.server_key");
+    let demo = format!(
+        "{base}[secrets]\nserver_key = \"{}\"\n[[tenants]]\nid = \"x\"\nname = \"X\"\nkvk = \"1\"\napi_key_sha256 = \"{}\"\n",
+        "k".repeat(40),
+        crate::domain::ApiKeyHash::of(DEMO_API_KEY).as_str()
+    );
+    assert_eq!(key_of(load_str(&demo)), "tenants.api_key_sha256");
+    let outbox = format!("{base}[secrets]\nserver_key = \"{}\"\n[dev]\noutbox = true\n{REAL_TENANT}", "k".repeat(40));
+    assert_eq!(key_of(load_str(&outbox)), "dev.outbox");
+    let no_receipt_key = format!("{base}[secrets]\nserver_key = \"{}\"\n{REAL_TENANT}", "k".repeat(40));
+    assert_eq!(key_of(load_str(&no_receipt_key)), "receipts.signing_key");
+    let ok = format!(
+        "{base}[secrets]\nserver_key = \"{}\"\n[receipts]\nsigning_key = \"{}\"\n{REAL_TENANT}",
+        "k".repeat(40),
+        "ab".repeat(32)
+    );
+    assert_eq!(key_of(load_str(&ok)), "accepted");
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    assert_eq!(key_of(load_str("[verification]\ncode_length = 3\n")), "verification.code_length");
+    assert_eq!(key_of(load_str("[http]\nbind = \"nope\"\n")), "http.bind");
+    assert_eq!(key_of(load_str("[redis]\nkey_prefix = \"a b\"\n")), "redis.key_prefix");
+    let bad_hash = REAL_TENANT.replace("1111111111111111111111111111111111111111111111111111111111111111", "xyz");
+    assert_eq!(key_of(load_str(&bad_hash)), "tenants[0].api_key_sha256");
+    let bad_country = format!("{REAL_TENANT}allowed_countries = [\"XX\"]\n");
+    assert_eq!(key_of(load_str(&bad_country)), "tenants[0].allowed_countries");
+    let unknown = key_of(load_str("[http]\nbindd = \"x\"\n"));
+    assert!(unknown.contains("bindd"), "{unknown}");
+    assert!(key_of(load_str("mode = 7\n")).contains("mode"));
+    let pale = format!("{REAL_TENANT}[tenants.branding]\naccent_color = \"#ffcc00\"\n");
+    assert_eq!(key_of(load_str(&pale)), "tenants[0].branding.accent_color");
+    let garbage = format!("{REAL_TENANT}[tenants.branding]\naccent_color = \"blue\"\n");
+    assert_eq!(key_of(load_str(&garbage)), "tenants[0].branding.accent_color");
+    let dark = format!("{REAL_TENANT}[tenants.branding]\naccent_color = \"#0b5394\"\nlogo_url = \"http://x\"\n");
+    assert_eq!(key_of(load_str(&dark)), "tenants[0].branding.logo_url");
+}
+
+#[test]
+fn contrast_follows_wcag() {
+    assert!((contrast_with_white("#000000").unwrap() - 21.0).abs() < 0.01);
+    assert!((contrast_with_white("#ffffff").unwrap() - 1.0).abs() < 0.01);
+    assert!(contrast_with_white("#0b5394").unwrap() > 7.0);
+    assert!(contrast_with_white("#777777").unwrap() < 4.5);
+}
