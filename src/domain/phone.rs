@@ -28,6 +28,15 @@ pub struct PhoneNumber(String);
 impl PhoneNumber {
     /// Parses international (`+31...`) or Dutch national (`06...`) notation.
     pub fn parse(input: &str, policy: &PhonePolicy<'_>) -> Result<Self, PhoneError> {
+        Self::parse_with(input, Some(policy.allowed_countries), policy.require_mobile)
+    }
+
+    /// Like [`PhoneNumber::parse`] but for any country (withdrawals are never refused for it).
+    pub fn parse_any_country(input: &str, policy: &PhonePolicy<'_>) -> Result<Self, PhoneError> {
+        Self::parse_with(input, None, policy.require_mobile)
+    }
+
+    fn parse_with(input: &str, countries: Option<&[String]>, require_mobile: bool) -> Result<Self, PhoneError> {
         let trimmed = input.trim();
         if trimmed.is_empty() || trimmed.len() > 32 {
             return Err(PhoneError::Invalid);
@@ -37,33 +46,19 @@ impl PhoneNumber {
             return Err(PhoneError::Invalid);
         }
         let region = parsed.country().id().ok_or(PhoneError::Invalid)?;
-        let allowed = policy.allowed_countries.iter().any(|c| c.parse::<country::Id>().ok() == Some(region));
-        if !allowed {
+        if let Some(allowed) = countries
+            && !allowed.iter().any(|c| c.parse::<country::Id>().ok() == Some(region))
+        {
             return Err(PhoneError::CountryNotAllowed);
         }
         let kind = parsed.number_type(&phonenumber::metadata::DATABASE);
         if matches!(kind, Type::PremiumRate | Type::SharedCost) {
             return Err(PhoneError::Premium);
         }
-        if policy.require_mobile && !matches!(kind, Type::Mobile | Type::FixedLineOrMobile) {
+        if require_mobile && !matches!(kind, Type::Mobile | Type::FixedLineOrMobile) {
             return Err(PhoneError::NotMobile);
         }
         Ok(Self(parsed.format().mode(Mode::E164).to_string()))
-    }
-
-    /// Like [`PhoneNumber::parse`] but for any country (withdrawals are never refused for it).
-    pub fn parse_any_country(input: &str, policy: &PhonePolicy<'_>) -> Result<Self, PhoneError> {
-        let trimmed = input.trim();
-        if trimmed.is_empty() || trimmed.len() > 32 {
-            return Err(PhoneError::Invalid);
-        }
-        let parsed = phonenumber::parse(Some(country::Id::NL), trimmed).map_err(|_| PhoneError::Invalid)?;
-        if !parsed.is_valid() {
-            return Err(PhoneError::Invalid);
-        }
-        let region = parsed.country().id().map(|r| r.as_ref().to_string()).unwrap_or_default();
-        let countries = [region];
-        Self::parse(trimmed, &PhonePolicy { allowed_countries: &countries, require_mobile: policy.require_mobile })
     }
 
     /// Trusted E.164 text read back from our own store.
@@ -115,6 +110,14 @@ mod tests {
         assert_eq!(PhoneNumber::parse("hello", &nl(false)), Err(PhoneError::Invalid));
         assert_eq!(PhoneNumber::parse("+3161234", &nl(false)), Err(PhoneError::Invalid));
         assert_eq!(PhoneNumber::parse("", &nl(false)), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn any_country_still_refuses_garbage_and_premium() {
+        let any = PhonePolicy { allowed_countries: &[], require_mobile: false };
+        assert_eq!(PhoneNumber::parse_any_country("+4915123456789", &any).unwrap().e164(), "+4915123456789");
+        assert_eq!(PhoneNumber::parse_any_country("+31900123456", &any), Err(PhoneError::Premium));
+        assert_eq!(PhoneNumber::parse_any_country("nope", &any), Err(PhoneError::Invalid));
     }
 
     #[test]
