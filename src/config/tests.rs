@@ -90,7 +90,7 @@ fn contrast_follows_wcag() {
 #[test]
 fn a_tenant_text_without_its_required_placeholder_stops_start_up() {
     let text = format!("{REAL_TENANT}[tenants.messages.nl]\nsms_code = \"{{brand}}: bel ons\"\n");
-    let err = load_str(&text).err().expect("refused");
+    let err = load_str(&text).expect_err("refused");
     assert!(err.to_string().contains("tenants[0].messages.nl.sms_code"), "{err}");
     assert!(err.to_string().contains("{code}"), "{err}");
     let sender = "[channels.sms]\nsender = \"VoorbeeldEnergie\"\n[[channels.sms.providers]]\nkind = \"cm\"\nproduct_token = \"t\"\n";
