@@ -23,6 +23,16 @@ fn any_time(s: &mut Settings) {
     };
 }
 
+/// A send window that stays closed for the next month: marketer messages wait.
+fn closed_send_window() -> HoursSettings {
+    HoursSettings {
+        days: vec!["mon".into()],
+        start: "00:00".into(),
+        end: "00:01".into(),
+        blocked_dates: (0..30).map(|d| (Utc::now() + Span::days(d)).format("%Y-%m-%d").to_string()).collect(),
+    }
+}
+
 fn call_body(start: chrono::DateTime<Utc>, end: chrono::DateTime<Utc>, caller: &str) -> Value {
     let mut b = start_body("call", "sms");
     b["phone"] = json!(fresh_phone());
@@ -160,12 +170,7 @@ async fn a_call_before_the_announcement_went_out_is_refused() {
     // Marketer campaigns wait for the send window: this one is closed all week.
     let app = spawn_with(|s| {
         any_time(s);
-        s.tenants[0].send_window = HoursSettings {
-            days: vec!["mon".into()],
-            start: "00:00".into(),
-            end: "00:01".into(),
-            blocked_dates: (0..30).map(|d| (Utc::now() + Span::days(d)).format("%Y-%m-%d").to_string()).collect(),
-        };
+        s.tenants[0].send_window = closed_send_window();
     })
     .await;
     let now = Utc::now();
@@ -253,12 +258,7 @@ async fn a_retention_reminder_is_emitted_before_retain_until() {
 #[tokio::test]
 async fn quiet_hours_hold_marketer_messages_and_start_the_clock_at_release() {
     let app = spawn_with(|s| {
-        s.tenants[0].send_window = HoursSettings {
-            days: vec!["mon".into()],
-            start: "00:00".into(),
-            end: "00:01".into(),
-            blocked_dates: (0..30).map(|d| (Utc::now() + Span::days(d)).format("%Y-%m-%d").to_string()).collect(),
-        };
+        s.tenants[0].send_window = closed_send_window();
     })
     .await;
     let mut campaign = start_body("code", "sms");

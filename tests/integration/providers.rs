@@ -37,16 +37,20 @@ fn twilio(base: &str) -> SmsProviderSettings {
     }
 }
 
+fn sms_settings(providers: Vec<SmsProviderSettings>, attempts: u32, timeout: u64) -> SmsSettings {
+    SmsSettings {
+        sender: "Acme".into(),
+        providers,
+        attempts_per_provider: attempts,
+        backoff_ms: 10,
+        timeout_seconds: timeout,
+        callback_token: "cm-callback-secret".into(),
+    }
+}
+
 async fn sms_app(providers: Vec<SmsProviderSettings>, timeout: u64) -> TestApp {
     spawn_with(move |s| {
-        s.channels.sms = Some(SmsSettings {
-            sender: "Acme".into(),
-            providers,
-            attempts_per_provider: 2,
-            backoff_ms: 10,
-            timeout_seconds: timeout,
-            callback_token: "cm-callback-secret".into(),
-        });
+        s.channels.sms = Some(sms_settings(providers, 2, timeout));
         s.worker.reclaim_idle_ms = 60_000;
     })
     .await
@@ -381,14 +385,7 @@ async fn tenant_texts_replace_ours_and_long_purposes_stay_within_two_segments() 
     Mock::given(method("POST")).respond_with(cm_accepted("x")).mount(&server).await;
     let base = server.uri();
     let app = spawn_with(move |s| {
-        s.channels.sms = Some(SmsSettings {
-            sender: "Acme".into(),
-            providers: vec![cm(&base)],
-            attempts_per_provider: 1,
-            backoff_ms: 10,
-            timeout_seconds: 2,
-            callback_token: String::new(),
-        });
+        s.channels.sms = Some(sms_settings(vec![cm(&base)], 1, 2));
         s.tenants[0].messages.nl = Some(optin_verify::config::LocaleTexts {
             sms_code: Some("{brand}: jouw code is {code}. Geen interesse? {optout}".into()),
             ..Default::default()
@@ -426,14 +423,7 @@ async fn a_send_that_failed_everywhere_is_retried_later_not_lost() {
     Mock::given(method("POST")).respond_with(cm_accepted("x")).mount(&server).await;
     let base = server.uri();
     let app = spawn_with(move |s| {
-        s.channels.sms = Some(SmsSettings {
-            sender: "Acme".into(),
-            providers: vec![cm(&base)],
-            attempts_per_provider: 2,
-            backoff_ms: 10,
-            timeout_seconds: 1,
-            callback_token: String::new(),
-        });
+        s.channels.sms = Some(sms_settings(vec![cm(&base)], 2, 1));
         // Raised by the worker to cover the slowest possible send (here about 7 s).
         s.worker.reclaim_idle_ms = 500;
     })

@@ -32,27 +32,34 @@ async fn received(to: &str) -> Vec<u8> {
     panic!("no mail for {to}");
 }
 
+fn smtp(pool_size: u32, dkim: Option<DkimSettings>) -> EmailSettings {
+    EmailSettings {
+        smtp: SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: smtp_port(),
+            tls: SmtpTls::None,
+            username: String::new(),
+            password: String::new(),
+            from: "verify@acme-energie.example".into(),
+            pool_size,
+            dkim,
+        },
+    }
+}
+
 #[tokio::test]
 async fn email_arrives_at_a_real_smtp_server_with_every_header_and_both_parts() {
     let dkim_key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let app = spawn_with(|s| {
-        s.channels.email = Some(EmailSettings {
-            smtp: SmtpSettings {
-                host: "127.0.0.1".into(),
-                port: smtp_port(),
-                tls: SmtpTls::None,
-                username: String::new(),
-                password: String::new(),
-                from: "verify@acme-energie.example".into(),
-                pool_size: 2,
-                dkim: Some(DkimSettings {
-                    domain: "acme-energie.example".into(),
-                    selector: "ov2026".into(),
-                    algorithm: "ed25519".into(),
-                    private_key: dkim_key,
-                }),
-            },
-        });
+        s.channels.email = Some(smtp(
+            2,
+            Some(DkimSettings {
+                domain: "acme-energie.example".into(),
+                selector: "ov2026".into(),
+                algorithm: "ed25519".into(),
+                private_key: dkim_key,
+            }),
+        ));
         s.tenants[0].email_reply_to = Some("klantenservice@acme-energie.example".into());
     })
     .await;
@@ -93,21 +100,7 @@ async fn email_arrives_at_a_real_smtp_server_with_every_header_and_both_parts() 
 
 #[tokio::test]
 async fn a_link_email_in_english_carries_the_confirm_link() {
-    let app = spawn_with(|s| {
-        s.channels.email = Some(EmailSettings {
-            smtp: SmtpSettings {
-                host: "127.0.0.1".into(),
-                port: smtp_port(),
-                tls: SmtpTls::None,
-                username: String::new(),
-                password: String::new(),
-                from: "verify@acme-energie.example".into(),
-                pool_size: 1,
-                dkim: None,
-            },
-        })
-    })
-    .await;
+    let app = spawn_with(|s| s.channels.email = Some(smtp(1, None))).await;
     let to = format!("anne.{}@example.nl", rand::random::<u32>());
     let mut body = start_body("link", "email");
     body["to"] = json!(to);
