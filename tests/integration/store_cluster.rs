@@ -42,3 +42,30 @@ async fn cluster_attempt_limit_is_atomic() {
     let app = spawn_cluster().await;
     fifty_concurrent_wrong_checks(&app).await;
 }
+
+#[tokio::test]
+async fn cluster_webhooks_events_and_withdrawals_work_across_masters() {
+    let app = spawn_cluster().await;
+    let rx = crate::receiver::Receiver::start().await;
+    let (_, secret) = app.endpoint(&rx.url("/store")).await;
+    rx.trust("/store", &secret);
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(app.confirmed_by_code().await);
+    }
+    for id in &ids {
+        let got = rx.wait_for("/store", "consent.confirmed", Some(id), std::time::Duration::from_secs(10)).await;
+        assert_eq!(got.verified, Some(true));
+        assert!(got.body["data"]["receipt"].is_string());
+    }
+    let w = app.post("/v1/withdrawals", &json!({"phone": "+31612345678", "source": "letter"})).await;
+    assert_eq!(w.status().as_u16(), 202);
+    rx.wait_for("/store", "consent.withdrawn", None, std::time::Duration::from_secs(10)).await;
+    // The tenant's event list merges every partition, hence every master.
+    let (_, list) = app.get_json("/v1/events?limit=50").await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 5);
+    let first = list["data"][0]["id"].as_str().unwrap().to_string();
+    let (status, log) = app.get_json(&format!("/v1/events/{first}/deliveries")).await;
+    assert_eq!(status, 200);
+    assert_eq!(log["data"][0]["status_code"], 200);
+}
