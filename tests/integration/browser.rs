@@ -102,6 +102,14 @@ impl Browser {
     }
 }
 
+/// A failed assertion must not leave a chromedriver behind.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
 async fn link_of(app: &TestApp) -> (String, String) {
     let id = app.start(&start_body("link", "sms")).await["id"].as_str().unwrap().to_string();
     let text = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
