@@ -45,31 +45,29 @@ async fn load_own(state: &AppState, id: &VerificationId, tenant: &str) -> Result
     }
 }
 
+/// Counts one use against `limits`; a full window is a 429 with `Retry-After`.
+async fn limit(state: &AppState, scope: &'static str, subject: &str, limits: &[Limit]) -> Result<(), ApiError> {
+    match state.store.rate_limit(scope, subject, limits, AppState::now_ms()).await? {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { retry_after_secs } => {
+            state.metrics.rate_limited.get_or_create(&OutcomeLabels { outcome: scope }).inc();
+            Err(ApiError::RateLimited { scope, retry_after_secs })
+        }
+    }
+}
+
+/// Sends to one destination (start and resend), under a pseudonym: no PII in key names.
 async fn limit_destination(state: &AppState, to: &str) -> Result<(), ApiError> {
     let l = &state.settings.limits;
     let limits = [
         Limit { max: l.destination_per_10m, window_secs: 600 },
         Limit { max: l.destination_per_day, window_secs: 86_400 },
     ];
-    let subject = state.key.pseudonym("dest", to);
-    match state.store.rate_limit("dest", &subject, &limits, AppState::now_ms()).await? {
-        RateDecision::Allowed => Ok(()),
-        RateDecision::Limited { retry_after_secs } => {
-            state.metrics.rate_limited.get_or_create(&OutcomeLabels { outcome: "destination" }).inc();
-            Err(ApiError::RateLimited { scope: "destination", retry_after_secs })
-        }
-    }
+    limit(state, "destination", &state.key.pseudonym("dest", to), &limits).await
 }
 
 async fn limit_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
-    let limits = [Limit { max: state.settings.limits.tenant_per_minute, window_secs: 60 }];
-    match state.store.rate_limit("tenant", tenant, &limits, AppState::now_ms()).await? {
-        RateDecision::Allowed => Ok(()),
-        RateDecision::Limited { retry_after_secs } => {
-            state.metrics.rate_limited.get_or_create(&OutcomeLabels { outcome: "tenant" }).inc();
-            Err(ApiError::RateLimited { scope: "tenant", retry_after_secs })
-        }
-    }
+    limit(state, "tenant", tenant, &[Limit { max: state.settings.limits.tenant_per_minute, window_secs: 60 }]).await
 }
 
 fn created(view: VerificationView, replayed: bool) -> HttpResponse {

@@ -81,6 +81,16 @@ pub struct DonePage<'a> {
     pub body: &'a str,
 }
 
+/// The page after "no / this wasn't me", wherever the person said it.
+pub fn declined_page(page: Chrome) -> HttpResponse {
+    let (heading, body) = if page.en {
+        ("Understood: you will not be called", "We have recorded that you do not give consent.")
+    } else {
+        ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft.")
+    };
+    html(StatusCode::OK, DonePage { page, heading, body }.render())
+}
+
 /// Everything that ends a page request early. A bad, used or expired token all look alike.
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {

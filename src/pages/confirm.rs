@@ -1,6 +1,6 @@
 //! `/c/{token}`: the confirm page and its two buttons.
 
-use actix_web::{HttpRequest, HttpResponse, Responder, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use subtle::ConstantTimeEq;
@@ -13,7 +13,7 @@ use crate::{
 };
 
 use super::common::{
-    Chrome, CsrfForm, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, see_other, user_agent,
+    Chrome, CsrfForm, Lang, LangQuery, PageError, declined_page, ip_of, limit_ip, see_other, user_agent,
 };
 
 #[derive(Template, WebTemplate)]
@@ -121,10 +121,5 @@ async fn answer(
         return Ok(see_other(&format!("/r/{receipt}{}", lang.query)));
     }
     let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
-    let (heading, body) = if lang.en {
-        ("Understood: you will not be called", "We have recorded that you do not give consent.")
-    } else {
-        ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft.")
-    };
-    Ok(html(StatusCode::OK, DonePage { page: Chrome::tenant(&tenant, &lang), heading, body }.render()))
+    Ok(declined_page(Chrome::tenant(&tenant, &lang)))
 }

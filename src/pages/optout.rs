@@ -11,7 +11,7 @@ use crate::{
     store::{OptOutOutcome, VerificationRecord},
 };
 
-use super::common::{Chrome, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent};
+use super::common::{Chrome, DonePage, Lang, LangQuery, PageError, declined_page, html, ip_of, limit_ip, user_agent};
 
 #[derive(Template)]
 #[template(path = "pages/optout.html")]
@@ -105,13 +105,13 @@ pub async fn submit(
         OptOutOutcome::Invalid => return Err(PageError::invalid(lang.en)),
     };
     state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: label }).inc();
-    let (heading, body) = match (outcome, lang.en) {
-        (OptOutOutcome::Withdrawn, true) => {
-            ("Your consent is withdrawn", "You will not be called about this any more.")
-        }
-        (OptOutOutcome::Withdrawn, false) => ("Uw toestemming is ingetrokken", "U wordt hier niet meer over gebeld."),
-        (_, true) => ("Understood: you will not be called", "We have recorded that you do not give consent."),
-        (_, false) => ("Duidelijk: u wordt niet gebeld", "We hebben vastgelegd dat u geen toestemming geeft."),
+    if outcome != OptOutOutcome::Withdrawn {
+        return Ok(declined_page(chrome(&state, &v, &lang)));
+    }
+    let (heading, body) = if lang.en {
+        ("Your consent is withdrawn", "You will not be called about this any more.")
+    } else {
+        ("Uw toestemming is ingetrokken", "U wordt hier niet meer over gebeld.")
     };
     Ok(done(chrome(&state, &v, &lang), heading, body))
 }

@@ -16,13 +16,9 @@ pub enum IdemClaim {
 }
 
 impl Store {
-    fn idem_key(&self, tenant: &str, key_hash: &str) -> String {
-        format!("{{{}:idem:{tenant}}}:{key_hash}", self.keys.prefix())
-    }
-
     pub async fn idem_begin(&self, tenant: &str, key_hash: &str, request_hash: &str) -> Result<IdemClaim, StoreError> {
         let reply: Vec<String> = scripts::IDEM_BEGIN
-            .key(self.idem_key(tenant, key_hash))
+            .key(self.keys.idempotency(tenant, key_hash))
             .arg(request_hash)
             .arg(60_000)
             .invoke_async(&mut self.conn.clone())
@@ -45,7 +41,7 @@ impl Store {
         answer: Option<(u16, &str)>,
     ) -> Result<(), StoreError> {
         let _: i64 = scripts::IDEM_FINISH
-            .key(self.idem_key(tenant, key_hash))
+            .key(self.keys.idempotency(tenant, key_hash))
             .arg(request_hash)
             .arg(answer.map(|a| a.0.to_string()).unwrap_or_default())
             .arg(answer.map_or("", |a| a.1))

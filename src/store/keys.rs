@@ -13,10 +13,6 @@ impl Keys {
         Self { prefix: prefix.to_string(), partitions }
     }
 
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
     pub fn partitions(&self) -> u16 {
         self.partitions
     }
@@ -99,6 +95,17 @@ impl Keys {
     pub fn partition_for(&self, pseudonym: &str) -> Partition {
         let n = u64::from_str_radix(&pseudonym[..8.min(pseudonym.len())], 16).unwrap_or(0);
         Partition((n % u64::from(self.partitions)) as u16)
+    }
+
+    /// `{ov:idem:<tenant>}:<key hash>`: an Idempotency-Key and the answer it got.
+    pub fn idempotency(&self, tenant: &str, key_hash: &str) -> String {
+        format!("{{{}:idem:{tenant}}}:{key_hash}", self.prefix)
+    }
+
+    /// A key in partition `p` that never exists: fills a script's KEYS slot when the thing it
+    /// names (a verification, its attempts) is absent, keeping every key in one slot.
+    pub fn placeholder(&self, p: Partition) -> String {
+        format!("{}:none", self.tag(p))
     }
 
     /// `{ov:rl:<scope>:<subject>}:<window>:<index>`: one fixed-window counter.

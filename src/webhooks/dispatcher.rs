@@ -92,11 +92,9 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
             (body, receipt.map(|(_, r)| r), store.keys().verification(&v.id))
         }
         // A withdrawal posted for a number with no verification here.
-        _ if e.verification_id.is_empty() => {
-            (payload::withdrawal_body(e), None, format!("{}:none", store.keys().events(p)))
-        }
+        _ if e.verification_id.is_empty() => (payload::withdrawal_body(e), None, store.keys().placeholder(p)),
         // The verification is gone (trimmed, or its tenant removed): say what is known.
-        _ => (payload::bare_body(e), None, format!("{}:none", store.keys().events(p))),
+        _ => (payload::bare_body(e), None, store.keys().placeholder(p)),
     };
     let body = serde_json::to_string(&body)?;
     store
@@ -111,7 +109,7 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
             receipt: receipt.as_deref(),
             attempts_key: match VerificationId::parse(&e.verification_id, partitions) {
                 Some(id) => store.keys().send_attempts(&id),
-                None => format!("{}:none", store.keys().events(p)),
+                None => store.keys().placeholder(p),
             },
             verification_key: vkey,
             endpoint_ids,
