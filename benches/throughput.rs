@@ -189,12 +189,16 @@ fn start_body(n: u64) -> Value {
 }
 
 /// What a pending verification from `start_body` looks like in Redis, written directly.
-fn new_verification(key: &ServerKey, partitions: u16, n: u64, context_json: &str) -> (NewVerification, String) {
-    let id = VerificationId::random(partitions);
+fn new_verification(store: &Store, key: &ServerKey, n: u64, context_json: &str) -> (NewVerification, String) {
+    let phone = format!("+316{}{:07}", 1 + n % 5, n % 10_000_000);
+    let pseudonym = key.pseudonym("phone", &phone);
+    let id = VerificationId::random(store.keys().partitions()).with_partition(store.partition_of_number(&pseudonym));
     let seed = ServerKey::new_seed();
     let code = key.code_for(&id, &seed, 6);
     let now = chrono::Utc::now().timestamp_millis();
-    let phone = format!("+316{}{:07}", 1 + n % 5, n % 10_000_000);
+    let mut ctx: serde_json::Value = serde_json::from_str(context_json).unwrap();
+    ctx["controller"] = json!({"name": "Bench Energie B.V.", "kvk": "12345678", "contact_email": "privacy@bench.example"});
+    ctx["issuer"] = json!("http://127.0.0.1:8080");
     (
         NewVerification {
             code_mac: key.code_mac(&id, &code),
@@ -213,7 +217,9 @@ fn new_verification(key: &ServerKey, partitions: u16, n: u64, context_json: &str
             expires_ms: now + 3_600_000,
             locale: Locale::Nl,
             initiated_by: InitiatedBy::Consumer,
-            context_json: context_json.to_string(),
+            context: serde_json::from_value(ctx).unwrap(),
+            pseudonym,
+            batch: None,
             body_hash: None,
             call: None,
         },
@@ -228,11 +234,10 @@ async fn used_memory(url: &str) -> i64 {
 }
 
 async fn fill(store: &Store, key: &ServerKey, from: u64, count: u64, ctx: &str) -> Vec<(String, String)> {
-    let partitions = store.keys().partitions();
     let mut out = Vec::new();
     let mut batch = Vec::new();
     for n in from..from + count {
-        let (v, code) = new_verification(key, partitions, n, ctx);
+        let (v, code) = new_verification(store, key, n, ctx);
         out.push((v.id.to_string(), code));
         batch.push(v);
         if batch.len() == 256 {
@@ -303,7 +308,7 @@ async fn bench() {
         false,
         Duration::from_secs(2),
         Keys::new("bench", 16),
-        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000 },
+        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 },
     )
     .await
     .unwrap();
@@ -423,7 +428,7 @@ async fn sends(redis_url: &str) {
         false,
         Duration::from_secs(2),
         Keys::new("benchsms", 16),
-        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000 },
+        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 },
     )
     .await
     .unwrap();
@@ -474,7 +479,7 @@ async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
         false,
         Duration::from_secs(2),
         Keys::new("benchwh", 16),
-        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000 },
+        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 },
     )
     .await
     .unwrap();
@@ -485,7 +490,7 @@ async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
     let t = Instant::now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let args: Vec<(String, String)> = chunk.iter().map(|i| (format!("+3161{i:07}"), format!("{i:016x}"))).collect();
-        let futs = args.iter().map(|(phone, pseudo)| store.withdraw_event("bench", phone, "bench", pseudo));
+        let futs = args.iter().map(|(phone, pseudo)| store.withdraw_phone("bench", pseudo, phone, None, "bench"));
         futures_util::future::try_join_all(futs).await.unwrap();
     }
     while (seen.lock().unwrap().len() as u64) < n {

@@ -36,6 +36,9 @@ pub enum ApiError {
     IdempotencyInProgress,
     #[error("{detail}")]
     CallRule { rule: &'static str, field: &'static str, detail: String },
+    /// A campaign start to a number that declined or withdrew recently. Says no more than that.
+    #[error("this number cannot be asked for consent now")]
+    Suppressed,
     #[error("this consent was already withdrawn; every endpoint has been told")]
     AlreadyWithdrawn,
     #[error("the verification is {status}, not pending")]
@@ -72,6 +75,7 @@ impl ApiError {
             Self::CallRule { rule, .. } => rule,
             Self::NotPending { .. } => "verification-not-pending",
             Self::AlreadyWithdrawn => "already-withdrawn",
+            Self::Suppressed => "number-suppressed",
             Self::Unavailable(_) => "service-unavailable",
             Self::Internal(_) => "internal",
         }
@@ -93,6 +97,7 @@ impl ApiError {
             Self::CallRule { .. } => "Call verification rule broken",
             Self::NotPending { .. } => "Verification not pending",
             Self::AlreadyWithdrawn => "Already withdrawn",
+            Self::Suppressed => "Number cannot be asked now",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal error",
         }
@@ -104,6 +109,7 @@ impl ApiError {
             Self::InvalidPhone { field, .. } | Self::InvalidEmail { field } | Self::CallRule { field, .. } => {
                 Some(field)
             }
+            Self::Suppressed => Some("phone"),
             _ => None,
         }
     }
@@ -138,6 +144,7 @@ impl ResponseError for ApiError {
             | Self::InvalidPhone { .. }
             | Self::InvalidEmail { .. }
             | Self::IdempotencyKeyReused
+            | Self::Suppressed
             | Self::CallRule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -152,24 +159,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let detail = match self {
-            Self::Internal(cause) => {
-                tracing::error!(cause = %cause, "internal error");
-                "internal error".to_string()
-            }
-            Self::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "store unavailable");
-                self.to_string()
-            }
-            other => other.to_string(),
-        };
-        let body = Problem {
-            type_: format!("{PROBLEM_BASE}{}", self.slug()),
-            title: self.title().to_string(),
-            status: status.as_u16(),
-            detail,
-            field: self.field().map(str::to_string),
-        };
+        let body = self.problem();
         let mut resp = HttpResponse::build(status);
         resp.content_type("application/problem+json");
         match self {
@@ -185,5 +175,30 @@ impl ResponseError for ApiError {
             _ => {}
         }
         resp.json(body)
+    }
+}
+
+impl ApiError {
+    /// The problem+json body of this error (logged here when it hides a cause).
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let detail = match self {
+            Self::Internal(cause) => {
+                tracing::error!(cause = %cause, "internal error");
+                "internal error".to_string()
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "store unavailable");
+                self.to_string()
+            }
+            other => other.to_string(),
+        };
+        Problem {
+            type_: format!("{PROBLEM_BASE}{}", self.slug()),
+            title: self.title().to_string(),
+            status: status.as_u16(),
+            detail,
+            field: self.field().map(str::to_string),
+        }
     }
 }

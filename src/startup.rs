@@ -105,6 +105,7 @@ impl Application {
         let retention = Retention {
             default_ms: (v.retention_days * 86_400_000) as i64,
             receipt_ms: (v.receipt_retention_days * 86_400_000) as i64,
+            suppression_ms: (v.suppression_days * 86_400_000) as i64,
         };
         let store = Store::connect(
             &r.url,

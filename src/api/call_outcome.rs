@@ -175,5 +175,5 @@ pub async fn report(
         CallOutcome::Done(what) => tracing::info!(verification = %id, outcome = what, "call outcome recorded"),
     }
     let v = state.store.get(&id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(VerificationView::build(&v, &tenant, &state.key)))
+    Ok(HttpResponse::Ok().json(VerificationView::build(&v, &state.key, &state.signer)))
 }

@@ -2,10 +2,13 @@
 //! they never send.
 
 mod auth;
+mod batches;
 mod call_outcome;
+mod consents;
 mod call_rules;
 mod events;
 mod ops;
+mod start;
 mod start_request;
 mod verifications;
 mod view;
@@ -27,6 +30,9 @@ pub use view::{CheckResponse, VerificationView};
     info(title = "optin-verify", description = "Verified opt-in for Dutch telephone marketing (ACM methods 1 and 2)."),
     paths(
         verifications::start,
+        batches::create,
+        batches::get,
+        consents::lookup,
         verifications::get,
         verifications::check,
         verifications::resend,
@@ -67,6 +73,9 @@ impl Modify for BearerAuth {
 /// Marketer routes under `/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/verifications", web::post().to(verifications::start))
+        .route("/v1/verifications/batch", web::post().to(batches::create))
+        .route("/v1/batches/{id}", web::get().to(batches::get))
+        .route("/v1/consents", web::get().to(consents::lookup))
         .route("/v1/verifications/{id}", web::get().to(verifications::get))
         .route("/v1/verifications/{id}/check", web::post().to(verifications::check))
         .route("/v1/verifications/{id}/resend", web::post().to(verifications::resend))

@@ -7,7 +7,7 @@ use super::call_rules::{CallWindow, check_caller, check_window};
 use crate::{
     config::{CallSettings, TenantSettings},
     domain::{
-        Channel, Collection, ConsentText, Context, Email, InitiatedBy, Locale, Method, PhoneNumber, PhonePolicy,
+        Channel, Collection, ConsentText, Context, Controller, Email, InitiatedBy, Locale, Method, PhoneNumber, PhonePolicy,
         PrivacyStatement, Purpose,
     },
     error::ApiError,
@@ -97,6 +97,7 @@ impl StartRequest {
         code_ttl: u64,
         link_ttl: u64,
         calls: &CallSettings,
+        issuer: &str,
     ) -> Result<ValidStart, ApiError> {
         let phone_policy = PhonePolicy { allowed_countries: &tenant.allowed_countries, require_mobile: false };
         let phone = PhoneNumber::parse(&self.phone, &phone_policy)
@@ -186,6 +187,12 @@ impl StartRequest {
                 privacy_statement: self.privacy_statement,
                 collection: self.collection,
                 metadata: self.metadata,
+                controller: Controller {
+                    name: tenant.name.clone(),
+                    kvk: tenant.kvk.clone(),
+                    contact_email: tenant.contact_email.clone(),
+                },
+                issuer: issuer.to_string(),
             },
             call,
         })

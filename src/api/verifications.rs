@@ -2,24 +2,20 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Code, Status, TokenKind, VerificationId},
+    domain::{Code, Status, VerificationId},
     error::{ApiError, Problem},
     http::ApiJson,
-    metrics::{OutcomeLabels, StartLabels},
+    metrics::OutcomeLabels,
     state::AppState,
-    store::CallPlan,
-    store::{
-        CheckOutcome, CheckSource, CreateOutcome, Limit, NewVerification, RateDecision, SimpleOutcome,
-        VerificationRecord,
-    },
+    store::{CheckOutcome, CheckSource, SimpleOutcome, VerificationRecord, attempts},
 };
 
 use super::{
     AuthTenant,
+    start::{IdFrom, limit_destination, start_one},
     start_request::StartRequest,
     view::{CheckResponse, VerificationView},
 };
@@ -43,31 +39,6 @@ async fn load_own(state: &AppState, id: &VerificationId, tenant: &str) -> Result
         Some(v) if v.tenant == tenant => Ok(v),
         _ => Err(ApiError::NotFound),
     }
-}
-
-/// Counts one use against `limits`; a full window is a 429 with `Retry-After`.
-async fn limit(state: &AppState, scope: &'static str, subject: &str, limits: &[Limit]) -> Result<(), ApiError> {
-    match state.store.rate_limit(scope, subject, limits, AppState::now_ms()).await? {
-        RateDecision::Allowed => Ok(()),
-        RateDecision::Limited { retry_after_secs } => {
-            state.metrics.rate_limited.get_or_create(&OutcomeLabels { outcome: scope }).inc();
-            Err(ApiError::RateLimited { scope, retry_after_secs })
-        }
-    }
-}
-
-/// Sends to one destination (start and resend), under a pseudonym: no PII in key names.
-async fn limit_destination(state: &AppState, to: &str) -> Result<(), ApiError> {
-    let l = &state.settings.limits;
-    let limits = [
-        Limit { max: l.destination_per_10m, window_secs: 600 },
-        Limit { max: l.destination_per_day, window_secs: 86_400 },
-    ];
-    limit(state, "destination", &state.key.pseudonym("dest", to), &limits).await
-}
-
-async fn limit_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
-    limit(state, "tenant", tenant, &[Limit { max: state.settings.limits.tenant_per_minute, window_secs: 60 }]).await
 }
 
 fn created(view: VerificationView, replayed: bool) -> HttpResponse {
@@ -99,74 +70,10 @@ pub async fn start(
     AuthTenant(tenant): AuthTenant,
     ApiJson(body, raw): ApiJson<StartRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let cfg = &state.settings.verification;
-    let valid = body.validate(&tenant, cfg.code_ttl_seconds, cfg.link_ttl_seconds, &state.settings.calls)?;
-    if !crate::channels::Transports::available(&state.settings, valid.channel) {
-        return Err(ApiError::invalid("channel", "this channel is not configured on this service"));
-    }
     let idem = crate::http::idempotency::idempotency_key(&req)?;
-    let partitions = state.settings.redis.partitions;
-    let (id, body_hash) = match &idem {
-        Some(k) => (state.key.idempotent_id(&tenant.id, k, partitions), Some(hex::encode(Sha256::digest(&raw)))),
-        None => (VerificationId::random(partitions), None),
-    };
-    if body_hash.is_some()
-        && let Some(existing) = state.store.get(&id).await?
-    {
-        return replay(&existing, body_hash.as_deref(), &tenant, &state.key);
-    }
-    limit_tenant(&state, &tenant.id).await?;
-    limit_destination(&state, &valid.to).await?;
-
-    let now = AppState::now_ms();
-    let seed = crate::domain::ServerKey::new_seed();
-    let code = state.key.code_for(&id, &seed, cfg.code_length);
-    let new = NewVerification {
-        code_mac: state.key.code_mac(&id, &code),
-        confirm_token_hash: state.key.token_for(TokenKind::Confirm, &id, &seed).hash(),
-        optout_token_hash: state.key.token_for(TokenKind::OptOut, &id, &seed).hash(),
-        seed_hex: hex::encode(seed),
-        id,
-        tenant: tenant.id.clone(),
-        method: valid.method,
-        channel: valid.channel,
-        phone: valid.phone.e164().to_string(),
-        to: valid.to,
-        code_length: cfg.code_length,
-        max_attempts: cfg.max_attempts,
-        created_ms: now,
-        expires_ms: now + (valid.ttl_seconds as i64) * 1000,
-        locale: valid.locale,
-        initiated_by: valid.initiated_by,
-        context_json: serde_json::to_string(&valid.context).map_err(|e| ApiError::Internal(e.to_string()))?,
-        body_hash,
-        call: valid.call.map(|c| CallPlan { start_ms: c.start_ms, end_ms: c.end_ms, caller_number: c.caller_number }),
-    };
-    match state.store.create(&new).await? {
-        CreateOutcome::Created => {
-            let labels = StartLabels { method: new.method.as_str(), channel: new.channel.as_str() };
-            state.metrics.started.get_or_create(&labels).inc();
-            tracing::info!(verification = %new.id, method = new.method.as_str(), channel = new.channel.as_str(), "verification started");
-            Ok(created(VerificationView::build(&VerificationRecord::from(&new), &tenant, &state.key), false))
-        }
-        CreateOutcome::Exists { .. } => {
-            // Lost a race with the same Idempotency-Key: answer as the winner did.
-            let existing = state.store.get(&new.id).await?.ok_or(ApiError::NotFound)?;
-            replay(&existing, new.body_hash.as_deref(), &tenant, &state.key)
-        }
-    }
-}
-
-fn replay(
-    existing: &VerificationRecord,
-    body_hash: Option<&str>,
-    tenant: &crate::config::TenantSettings,
-    key: &crate::domain::ServerKey,
-) -> Result<HttpResponse, ApiError> {
-    if existing.tenant != tenant.id || existing.body_hash.as_deref() != body_hash {
-        return Err(ApiError::IdempotencyKeyReused);
-    }
-    Ok(created(VerificationView::build(existing, tenant, key), true))
+    let id_from = idem.as_deref().map_or(IdFrom::Random, IdFrom::Key);
+    let started = start_one(&state, &tenant, body, &raw, id_from, None).await?;
+    Ok(created(started.view, started.replayed))
 }
 
 /// Status, attempts, delivery, and the evidence once confirmed.
@@ -183,9 +90,9 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&state, &path)?;
     let v = load_own(&state, &id, &tenant.id).await?;
-    let mut view = VerificationView::build(&v, &tenant, &state.key);
+    let mut view = VerificationView::build(&v, &state.key, &state.signer);
     view.delivery.attempts =
-        state.store.send_attempts(&id).await?.iter().filter_map(|a| serde_json::from_str(a).ok()).collect();
+        v.attempt_lines.iter().filter_map(|l| attempts::decode(l)).filter_map(|a| serde_json::to_value(a).ok()).collect();
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -250,12 +157,12 @@ pub async fn resend(
         return Err(ApiError::NotPending { status: v.status.as_str() });
     }
     limit_destination(&state, &v.to).await?;
-    match state.store.resend(&id, &tenant.id, AppState::now_ms()).await? {
+    match state.store.resend(&id, &tenant.id, v.initiated_by, AppState::now_ms()).await? {
         SimpleOutcome::Missing => Err(ApiError::NotFound),
         SimpleOutcome::Final(s) => Err(ApiError::NotPending { status: s.as_str() }),
         SimpleOutcome::Done => {
             let v = load_own(&state, &id, &tenant.id).await?;
-            Ok(HttpResponse::Accepted().json(VerificationView::build(&v, &tenant, &state.key)))
+            Ok(HttpResponse::Accepted().json(VerificationView::build(&v, &state.key, &state.signer)))
         }
     }
 }
@@ -282,7 +189,7 @@ pub async fn cancel(
         SimpleOutcome::Final(s) => Err(ApiError::NotPending { status: s.as_str() }),
         SimpleOutcome::Done => {
             let v = load_own(&state, &id, &tenant.id).await?;
-            Ok(HttpResponse::Ok().json(VerificationView::build(&v, &tenant, &state.key)))
+            Ok(HttpResponse::Ok().json(VerificationView::build(&v, &state.key, &state.signer)))
         }
     }
 }

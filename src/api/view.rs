@@ -5,9 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    config::TenantSettings,
-    domain::{Channel, Context, InitiatedBy, Locale, Method, ServerKey, Status, mask_email, mask_phone},
-    evidence::{self, EvidenceRecord, record_at},
+    domain::{Channel, InitiatedBy, Locale, Method, ServerKey, Status, mask_email, mask_phone},
+    evidence::{self, EvidenceRecord, ReceiptSigner, record_at},
     store::VerificationRecord,
 };
 
@@ -78,16 +77,13 @@ pub struct CheckResponse {
 }
 
 impl VerificationView {
-    pub fn build(v: &VerificationRecord, tenant: &TenantSettings, key: &ServerKey) -> Self {
-        let ctx: Option<Context> = serde_json::from_str(&v.context_json).ok();
+    pub fn build(v: &VerificationRecord, key: &ServerKey, signer: &ReceiptSigner) -> Self {
+        let ctx = &v.context;
         let masked_to = match v.channel {
             Channel::Email => mask_email(&v.to),
             _ => mask_phone(&v.to),
         };
-        let evidence = match (&ctx, v.status) {
-            (Some(ctx), Status::Confirmed) => Some(evidence::build(v, ctx, tenant)),
-            _ => None,
-        };
+        let evidence = (v.status == Status::Confirmed).then(|| evidence::build(v));
         Self {
             id: v.id.to_string(),
             status: v.status,
@@ -112,7 +108,7 @@ impl VerificationView {
                 attempts: Vec::new(),
             },
             finished_at: v.finished_ms.and_then(record_at),
-            metadata: ctx.and_then(|c| c.metadata).map(serde_json::Value::Object).unwrap_or(serde_json::Value::Null),
+            metadata: ctx.metadata.clone().map(serde_json::Value::Object).unwrap_or(serde_json::Value::Null),
             call: v.call.as_ref().map(|c| CallView {
                 window_start: record_at(c.start_ms),
                 window_end: record_at(c.end_ms),
@@ -120,9 +116,12 @@ impl VerificationView {
                 reschedules: c.reschedules,
                 announced_at: c.announced_at_ms.and_then(record_at),
             }),
-            receipt_id: evidence.as_ref().map(|_| key.receipt_id(&v.id, &v.seed())),
+            receipt_id: evidence.as_ref().map(|_| match &v.seal {
+                Some(seal) => seal.receipt_id.clone(),
+                None => key.receipt_id(&v.id, &v.seed()),
+            }),
             evidence,
-            receipt: v.receipt.clone(),
+            receipt: evidence::receipt(v, signer),
         }
     }
 }

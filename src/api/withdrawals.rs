@@ -23,16 +23,29 @@ pub struct WithdrawalRequest {
     /// Where the opt-out came from, e.g. `phone_call`, `letter`, `email`.
     pub source: String,
     /// The consent it withdraws, when known; it is then marked withdrawn in its evidence.
+    /// Without it, every consent of the number is withdrawn (or those of `purpose`).
     #[serde(default)]
     pub verification_id: Option<String>,
+    /// Withdraw only the consent for this purpose id.
+    #[serde(default)]
+    pub purpose: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WithdrawalAccepted {
-    /// The `consent.withdrawn` event (also the `webhook-id` of its deliveries).
+    /// The first `consent.withdrawn` event (also the `webhook-id` of its deliveries).
     pub event_id: String,
+    /// One event per withdrawn consent; one naming only the number when it had none here.
+    pub events: Vec<WithdrawnEvent>,
     pub phone: String,
     pub source: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WithdrawnEvent {
+    pub event_id: String,
+    /// The consent this event withdraws; `null` for the event about the number alone.
+    pub verification_id: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/withdrawals", tag = "withdrawals", request_body = WithdrawalRequest,
@@ -54,6 +67,11 @@ pub async fn create(
     {
         return Err(ApiError::invalid("source", "1 to 64 letters, digits, _ or -"));
     }
+    if let Some(p) = &body.purpose
+        && (p.trim().is_empty() || p.chars().count() > 100)
+    {
+        return Err(ApiError::invalid("purpose", "1 to 100 characters"));
+    }
     let mut event_id = None;
     if let Some(raw) = &body.verification_id {
         let id = VerificationId::parse(raw, state.settings.redis.partitions).ok_or(ApiError::NotFound)?;
@@ -73,16 +91,21 @@ pub async fn create(
             _ => return Err(ApiError::NotFound),
         }
     }
-    let event_id = match event_id {
-        Some(id) => id,
+    let events = match event_id {
+        Some(id) => vec![WithdrawnEvent { event_id: id, verification_id: body.verification_id.clone() }],
         None => {
             let pseudonym = state.key.pseudonym("phone", phone.e164());
-            state.store.withdraw_event(&tenant.id, phone.e164(), source, &pseudonym).await?
+            let done = state
+                .store
+                .withdraw_phone(&tenant.id, &pseudonym, phone.e164(), body.purpose.as_deref(), source)
+                .await?;
+            done.events.into_iter().map(|(event_id, verification_id)| WithdrawnEvent { event_id, verification_id }).collect()
         }
     };
-    tracing::info!(event = %event_id, tenant = %tenant.id, "withdrawal accepted");
+    tracing::info!(events = events.len(), tenant = %tenant.id, "withdrawal accepted");
     Ok(HttpResponse::Accepted().json(WithdrawalAccepted {
-        event_id,
+        event_id: events.first().map(|e| e.event_id.clone()).unwrap_or_default(),
+        events,
         phone: mask_phone(phone.e164()),
         source: source.to_string(),
     }))

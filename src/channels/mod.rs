@@ -102,6 +102,14 @@ impl ProviderAttempt {
     }
 }
 
+impl ProviderAttempt {
+    /// The compact line the store keeps for this attempt.
+    pub fn line(&self) -> String {
+        let at_ms = chrono::DateTime::parse_from_rfc3339(&self.at).map_or(0, |t| t.timestamp_millis());
+        crate::store::attempts::encode(at_ms, self.provider, self.outcome, Some(self.latency_ms), self.error.as_deref())
+    }
+}
+
 /// The result of a send and every provider attempt that led to it.
 #[derive(Debug)]
 pub struct SendReport {

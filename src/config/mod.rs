@@ -70,6 +70,8 @@ pub struct HttpSettings {
     pub public_base_url: String,
     pub trusted_proxies: Vec<IpAddr>,
     pub max_body_bytes: usize,
+    /// The batch route's own limit: 1,000 full start bodies.
+    pub max_batch_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +93,9 @@ pub struct VerificationSettings {
     pub link_ttl_seconds: u64,
     pub retention_days: u64,
     pub receipt_retention_days: u64,
+    /// After a decline, "not me" or withdrawal, marketer-initiated starts to the number are
+    /// refused this long.
+    pub suppression_days: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

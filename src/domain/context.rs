@@ -46,6 +46,15 @@ pub struct Collection {
     pub checkbox_default: Option<CheckboxDefault>,
 }
 
+/// The organisation responsible for the consent, as it was named when the person was asked.
+/// Kept with the record so a receipt rebuilt later says exactly what was signed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Controller {
+    pub name: String,
+    pub kvk: String,
+    pub contact_email: String,
+}
+
 /// The evidence context stored with the verification, exactly as it will be shown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Context {
@@ -55,4 +64,7 @@ pub struct Context {
     pub privacy_statement: Option<PrivacyStatement>,
     pub collection: Option<Collection>,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The controller and the receipt issuer (our public base URL) at the start.
+    pub controller: Controller,
+    pub issuer: String,
 }

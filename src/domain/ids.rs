@@ -23,6 +23,16 @@ impl VerificationId {
         Self(format!("vf_{:04x}{}", p, hex::encode(&bytes[2..])))
     }
 
+    /// An id in a given partition (a phone number's: all its verifications live together).
+    pub fn in_partition(p: Partition, bytes: &[u8; 16]) -> Self {
+        Self(format!("vf_{:04x}{}", p.0, hex::encode(&bytes[2..])))
+    }
+
+    /// The same random part, moved to partition `p`.
+    pub fn with_partition(&self, p: Partition) -> Self {
+        Self(format!("vf_{:04x}{}", p.0, &self.0[7..]))
+    }
+
     /// Parses an id from a URL. Anything malformed is simply "not found" to the caller.
     pub fn parse(s: &str, partitions: u16) -> Option<Self> {
         let hexpart = s.strip_prefix("vf_")?;

@@ -15,7 +15,7 @@ mod token;
 pub use apikey::{ApiKey, ApiKeyHash};
 pub use calendar::{HoursError, OpeningHours, clock, spoken_date};
 pub use code::{Code, CodeError};
-pub use context::{CheckboxDefault, Collection, ConsentText, Context, PrivacyStatement, Purpose};
+pub use context::{CheckboxDefault, Collection, ConsentText, Context, Controller, PrivacyStatement, Purpose};
 pub use email::{Email, EmailError};
 pub use ids::{Partition, VerificationId};
 pub use kinds::{Channel, InitiatedBy, Locale, Method, Status};

@@ -2,6 +2,8 @@
 
 mod receipt;
 mod record;
+mod seal;
 
 pub use receipt::{ReceiptKeyError, ReceiptSigner};
 pub use record::{EvidenceRecord, at as record_at, build};
+pub use seal::{ReceiptClaims, issue, receipt};

@@ -2,7 +2,7 @@
 //! against `/.well-known/jwks.json` without trusting the store that holds it.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -63,15 +63,35 @@ impl ReceiptSigner {
 
     /// `header.payload.signature`, base64url without padding.
     pub fn sign<T: Serialize>(&self, payload: &T) -> Result<String, serde_json::Error> {
-        let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": self.kid});
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(payload)?)
-        );
+        let signing_input = signing_input(&self.kid, payload)?;
         let sig = self.key.sign(signing_input.as_bytes());
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes())))
     }
+
+    /// The public key that checks receipts signed under `kid`, if it is one of ours.
+    pub fn verifying_key(&self, kid: &str) -> Option<VerifyingKey> {
+        (kid == self.kid).then(|| self.key.verifying_key())
+    }
+
+    /// Rebuilds a receipt from its payload and the signature kept for it. Only a receipt that
+    /// checks out against the key named by `kid` is given back: never a broken one.
+    pub fn rebuild<T: Serialize>(&self, kid: &str, payload: &T, signature: &str) -> Option<String> {
+        let input = signing_input(kid, payload).ok()?;
+        let key = self.verifying_key(kid)?;
+        let bytes: [u8; 64] = URL_SAFE_NO_PAD.decode(signature).ok()?.try_into().ok()?;
+        key.verify(input.as_bytes(), &Signature::from_bytes(&bytes)).ok()?;
+        Some(format!("{input}.{signature}"))
+    }
+}
+
+/// `base64url(header).base64url(payload)`: what the signature covers.
+fn signing_input<T: Serialize>(kid: &str, payload: &T) -> Result<String, serde_json::Error> {
+    let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": kid});
+    Ok(format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(payload)?)
+    ))
 }
 
 impl std::fmt::Debug for ReceiptSigner {

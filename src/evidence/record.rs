@@ -5,7 +5,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::{config::TenantSettings, domain::Context, store::VerificationRecord};
+use crate::store::VerificationRecord;
 
 pub const SCHEMA_VERSION: &str = "optin-verify/evidence/1";
 
@@ -115,17 +115,19 @@ pub fn at(ms: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms).single()
 }
 
-/// Builds the record of a confirmed verification.
-pub fn build(v: &VerificationRecord, ctx: &Context, tenant: &TenantSettings) -> EvidenceRecord {
+/// Builds the record of a confirmed verification. The controller is the one named when the
+/// person was asked, as stored with the verification.
+pub fn build(v: &VerificationRecord) -> EvidenceRecord {
+    let ctx = &v.context;
     let text = &ctx.consent_text.text;
     EvidenceRecord {
         record_id: format!("ev_{}", &v.id.as_str()[3..]),
         schema_version: SCHEMA_VERSION,
         subject: Subject { phone: v.phone.clone(), verified_destination: v.to.clone() },
         controller: Controller {
-            name: tenant.name.clone(),
-            kvk: tenant.kvk.clone(),
-            contact_email: tenant.contact_email.clone(),
+            name: ctx.controller.name.clone(),
+            kvk: ctx.controller.kvk.clone(),
+            contact_email: ctx.controller.contact_email.clone(),
         },
         caller: ctx.caller.clone(),
         purpose: PurposeView { id: ctx.purpose.id.clone(), text: ctx.purpose.text.clone() },

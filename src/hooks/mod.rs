@@ -7,23 +7,13 @@ mod twilio;
 mod whatsapp;
 
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
-
-use crate::{domain::VerificationId, state::AppState};
+use crate::{domain::VerificationId, state::AppState, store::attempts};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/hooks/sms/cm", web::post().to(cm::report))
         .route("/hooks/sms/twilio", web::post().to(twilio::report))
         .route("/hooks/whatsapp", web::post().to(whatsapp::report))
         .route("/hooks/whatsapp", web::get().to(whatsapp::handshake));
-}
-
-#[derive(Serialize)]
-struct ReportAttempt<'a> {
-    provider: &'a str,
-    at: String,
-    outcome: String,
-    error: Option<String>,
 }
 
 /// Records one provider report about the message `reference` (when the provider names it).
@@ -45,16 +35,11 @@ async fn record(
         "failed" => "failed",
         _ => "sent",
     };
-    let attempt = ReportAttempt {
-        provider,
-        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        outcome: format!("report:{status}"),
-        error,
-    };
-    let json = serde_json::to_string(&attempt).unwrap_or_default();
+    let now = AppState::now_ms();
+    let line = attempts::encode(now, provider, &format!("report:{status}"), None, error.as_deref());
     match state
         .store
-        .record_delivery_state(&id, delivery, &[json], AppState::now_ms(), Some((provider, reference)))
+        .record_delivery_state(&id, delivery, &[line], now, Some((provider, reference)))
         .await
     {
         Ok(_) => {

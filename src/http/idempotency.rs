@@ -24,13 +24,15 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(s.to_string()))
 }
 
-/// Middleware for every `/v1` POST except the start, which is idempotent by its own design
-/// (the key names the verification). Answers are kept for replays; a 5xx releases the key.
+/// Middleware for every `/v1` POST except the batch, which is idempotent by its own design
+/// (the key names the batch and each item's verification, so its answer need not be kept).
+/// Answers are kept for replays; a 5xx releases the key. A start also derives its id from the
+/// key, so a crash between the create and keeping the answer still replays the same one.
 pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let applies = req.method() == Method::POST && req.path().starts_with("/v1/") && req.path() != "/v1/verifications";
+    let applies = req.method() == Method::POST && req.path().starts_with("/v1/") && req.path() != "/v1/verifications/batch";
     let key = match idempotency_key(req.request()) {
         Ok(Some(k)) if applies => k,
         Ok(_) => return Ok(next.call(req).await?.map_into_boxed_body()),

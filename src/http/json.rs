@@ -7,14 +7,17 @@ use serde::de::DeserializeOwned;
 
 use crate::{error::ApiError, state::AppState};
 
-pub struct ApiJson<T>(pub T, pub web::Bytes);
+/// `LARGE` bodies (the batch route) get `http.max_batch_body_bytes` instead of `max_body_bytes`.
+pub struct ApiJson<T, const LARGE: bool = false>(pub T, pub web::Bytes);
 
-impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+impl<T: DeserializeOwned + 'static, const LARGE: bool> FromRequest for ApiJson<T, LARGE> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<web::Data<AppState>>().map_or(64 * 1024, |s| s.settings.http.max_body_bytes);
+        let limit = req.app_data::<web::Data<AppState>>().map_or(64 * 1024, |s| {
+            if LARGE { s.settings.http.max_batch_body_bytes } else { s.settings.http.max_body_bytes }
+        });
         let declared =
             req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
         let is_json = req

@@ -2,7 +2,7 @@
 
 mod client_ip;
 pub mod idempotency;
-mod json;
+pub mod json;
 
 pub use client_ip::client_ip;
 pub use json::ApiJson;

@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::{
-    domain::{Channel, Code, Context, Method, Status, VerificationId, mask_email, mask_phone},
+    domain::{Channel, Code, Method, Status, VerificationId, mask_email, mask_phone},
     metrics::OutcomeLabels,
     state::AppState,
     store::{CheckOutcome, CheckSource, VerificationRecord},
@@ -60,7 +60,7 @@ fn render(
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
-    let ctx: Context = serde_json::from_str(&v.context_json).map_err(|_| PageError::invalid(lang.en))?;
+    let ctx = &v.context;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = CodePage {
         page: Chrome::tenant(&tenant, lang),

@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 use subtle::ConstantTimeEq;
 
 use crate::{
-    domain::{Context, LinkToken, Status, mask_phone},
+    domain::{LinkToken, Status, mask_phone},
     metrics::OutcomeLabels,
     state::AppState,
     store::{LinkAnswer, VerificationRecord},
@@ -58,7 +58,7 @@ pub async fn show(
     let (token, v) = open_verification(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
     let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
-    let ctx: Context = serde_json::from_str(&v.context_json).map_err(|_| PageError::invalid(lang.en))?;
+    let ctx = &v.context;
     let page = ConfirmPage {
         page: Chrome::tenant(&tenant, &lang),
         lang_query: lang.query,

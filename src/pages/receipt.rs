@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 
 use crate::{
-    domain::{Context, LinkToken, Status, TokenKind, mask_phone},
+    domain::{LinkToken, Status, TokenKind, mask_phone},
     evidence::record_at,
     state::AppState,
 };
@@ -46,7 +46,7 @@ pub async fn show(
     }
     let lang = Lang::pick(&q, Some(v.locale));
     let tenant = state.tenants.by_id(&v.tenant).ok_or_else(invalid)?;
-    let ctx: Context = serde_json::from_str(&v.context_json).map_err(|_| invalid())?;
+    let ctx = &v.context;
     let optout = state.key.token_for(TokenKind::OptOut, &v.id, &v.seed());
     let page = ReceiptPage {
         page: Chrome::tenant(&tenant, &lang),

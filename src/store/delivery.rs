@@ -1,7 +1,5 @@
 //! What happened to a verification's messages: sends, provider attempts, delivery reports.
 
-use redis::AsyncCommands;
-
 use crate::domain::VerificationId;
 
 use super::{Store, StoreError, scripts};
@@ -13,7 +11,7 @@ pub struct Sent<'a> {
     pub new_expiry_ms: Option<i64>,
     pub provider: &'a str,
     pub reference: Option<&'a str>,
-    /// JSON of each provider attempt, oldest first.
+    /// Each provider attempt as a compact line ([`super::attempts::encode`]), oldest first.
     pub attempts: &'a [String],
 }
 
@@ -24,7 +22,6 @@ impl Store {
         let mut inv = scripts::MARK_SENT.prepare_invoke();
         inv.key(self.keys.verification(id))
             .key(self.keys.deadlines(id.partition()))
-            .key(self.keys.send_attempts(id))
             .arg(s.now_ms)
             .arg(s.announcement_sha256.unwrap_or(""))
             .arg(s.new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
@@ -55,7 +52,6 @@ impl Store {
         inv.key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
             .key(self.keys.deadlines(id.partition()))
-            .key(self.keys.send_attempts(id))
             .arg(id.as_str())
             .arg(now_ms)
             .arg(self.minid(now_ms))
@@ -68,10 +64,5 @@ impl Store {
         }
         let n: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
         Ok(n == 1)
-    }
-
-    /// Every recorded attempt and report, oldest first, as stored JSON.
-    pub async fn send_attempts(&self, id: &VerificationId) -> Result<Vec<String>, StoreError> {
-        Ok(self.conn.clone().lrange(self.keys.send_attempts(id), 0, -1).await?)
     }
 }

@@ -41,9 +41,30 @@ impl Keys {
         format!("{}:exp", self.tag(p))
     }
 
-    /// `{ov:p17}:sends:<id>`: every provider attempt and delivery report for a verification.
-    pub fn send_attempts(&self, id: &VerificationId) -> String {
-        format!("{}:sends:{id}", self.tag(id.partition()))
+    /// `{ov:p17}:camp`: campaign (marketer-initiated) messages, read after `:send` and paced.
+    pub fn campaign_stream(&self, p: Partition) -> String {
+        format!("{}:camp", self.tag(p))
+    }
+
+    /// `{ov:p17}:cs:<tenant>:<pseudonym>`: one number's consents by purpose, and `!` = until
+    /// when campaigns may not ask it. The number's partition holds all its verifications.
+    pub fn consent_index(&self, p: Partition, tenant: &str, pseudonym: &str) -> String {
+        format!("{}:cs:{tenant}:{pseudonym}", self.tag(p))
+    }
+
+    /// `{ov:p17}:bc:<batch>`: a batch's counts per state, for its verifications in this partition.
+    pub fn batch_counts(&self, p: Partition, batch: &str) -> String {
+        format!("{}:bc:{batch}", self.tag(p))
+    }
+
+    /// `{ov:b:<batch>}`: a batch's owner, size and start time.
+    pub fn batch(&self, batch: &str) -> String {
+        format!("{{{}:b:{batch}}}", self.prefix)
+    }
+
+    /// `{ov:pace}:<provider>`: the send-rate bucket of one provider account.
+    pub fn pace(&self, provider: &str) -> String {
+        format!("{{{}:pace}}:{provider}", self.prefix)
     }
 
     /// `{ov:p17}:held`: marketer messages waiting for the send window, by release time.

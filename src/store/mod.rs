@@ -1,7 +1,10 @@
 //! Redis, the one store. Every state change is one Lua script on one hash slot; reads are
 //! plain commands. The store knows nothing of HTTP.
 
+pub mod attempts;
+mod batches;
 mod calls;
+mod consents;
 mod conn;
 mod delivery;
 mod endpoints;
@@ -28,7 +31,9 @@ pub use keys::Keys;
 pub use outbox::OutboxMessage;
 pub use queue::{SEND_GROUP, SendJob, StreamReader};
 pub use rate_limit::{Limit, RateDecision};
-pub use record::{CallPlan, CallState, NewVerification, VerificationRecord};
+pub use batches::BatchCounts;
+pub use consents::{ConsentRow, PhoneWithdrawal};
+pub use record::{CallPlan, CallState, NewVerification, ReceiptSeal, VerificationRecord};
 pub use verifications::{
     CheckOutcome, CheckSource, CreateOutcome, ExpireOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome,
 };
@@ -44,6 +49,8 @@ pub struct Retention {
     pub default_ms: i64,
     /// How long a confirmed verification (the evidence) is kept.
     pub receipt_ms: i64,
+    /// How long campaigns may not ask a number again after a decline or a withdrawal.
+    pub suppression_ms: i64,
 }
 
 /// Handle to Redis: a multiplexed connection, the key schema and retention. Cheap to clone.
@@ -84,5 +91,10 @@ impl Store {
 
     fn minid(&self, now_ms: i64) -> i64 {
         (now_ms - self.retention.default_ms).max(0)
+    }
+
+    /// Until when a decline or withdrawal now keeps campaigns away from the number.
+    fn suppress_until(&self, now_ms: i64) -> i64 {
+        if self.retention.suppression_ms > 0 { now_ms + self.retention.suppression_ms } else { 0 }
     }
 }

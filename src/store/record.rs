@@ -1,9 +1,17 @@
 //! How a verification is laid out in its Redis hash. Field names are short on purpose:
-//! they are repeated in every one of millions of hashes.
+//! they are repeated in every one of millions of hashes. Every value should stay within 64
+//! bytes so that the hash stays a compact listpack on Redis's default settings; the scripts
+//! move longer values into shared blobs (see `put` in `lua/prelude.lua`).
 
 use std::collections::HashMap;
 
-use crate::domain::{Channel, InitiatedBy, Locale, Method, Status, VerificationId};
+use chrono::DateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    Channel, CheckboxDefault, Collection, ConsentText, Context, Controller, InitiatedBy, Locale, Method,
+    PrivacyStatement, Purpose, Status, VerificationId,
+};
 
 use super::StoreError;
 
@@ -26,12 +34,107 @@ pub struct NewVerification {
     pub expires_ms: i64,
     pub locale: Locale,
     pub initiated_by: InitiatedBy,
-    /// The evidence context sent at start (purpose, consent text, collection ...), as JSON.
-    pub context_json: String,
+    /// The evidence context sent at start (purpose, consent text, collection ...).
+    pub context: Context,
+    /// Keyed pseudonym of the phone number: names its consent index, never the number.
+    pub pseudonym: String,
+    /// The batch it was started in, if any.
+    pub batch: Option<String>,
     /// SHA-256 of the request body, when an Idempotency-Key named this verification.
     pub body_hash: Option<String>,
     /// For `method: call`: the announced window and caller number.
     pub call: Option<CallPlan>,
+}
+
+/// What a whole campaign shares: stored once per distinct text (field `n`), not per record.
+#[derive(Serialize, Deserialize)]
+struct Notice {
+    caller: String,
+    purpose: Purpose,
+    consent_text: ConsentText,
+    privacy_statement: Option<PrivacyStatement>,
+    controller: Controller,
+    issuer: String,
+}
+
+fn checkbox_str(c: CheckboxDefault) -> &'static str {
+    match c {
+        CheckboxDefault::Unchecked => "unchecked",
+        CheckboxDefault::Checked => "checked",
+        CheckboxDefault::NotApplicable => "not_applicable",
+    }
+}
+
+fn checkbox_parse(s: &str) -> Option<CheckboxDefault> {
+    match s {
+        "unchecked" => Some(CheckboxDefault::Unchecked),
+        "checked" => Some(CheckboxDefault::Checked),
+        "not_applicable" => Some(CheckboxDefault::NotApplicable),
+        _ => None,
+    }
+}
+
+/// The context's fields: the shared notice as one value, the per-person parts one by one.
+fn context_fields(c: &Context, f: &mut Vec<(&'static str, String)>) {
+    let notice = Notice {
+        caller: c.caller.clone(),
+        purpose: c.purpose.clone(),
+        consent_text: c.consent_text.clone(),
+        privacy_statement: c.privacy_statement.clone(),
+        controller: c.controller.clone(),
+        issuer: c.issuer.clone(),
+    };
+    f.push(("n", serde_json::to_string(&notice).unwrap_or_default()));
+    f.push(("pid", c.purpose.id.clone()));
+    if let Some(col) = &c.collection {
+        f.push(("col", "1".into()));
+        let mut opt = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                f.push((k, v));
+            }
+        };
+        opt("xu", col.url.clone());
+        opt("xi", col.ip.map(|ip| ip.to_string()));
+        opt("xa", col.user_agent.clone());
+        opt("xt", col.collected_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
+        opt("xb", col.checkbox_default.map(|c| checkbox_str(c).to_string()));
+    }
+    if let Some(m) = &c.metadata {
+        f.push(("md", serde_json::to_string(m).unwrap_or_default()));
+    }
+}
+
+fn context_from(h: &mut HashMap<String, String>) -> Result<Context, StoreError> {
+    let n = h.remove("n").ok_or_else(|| StoreError::Corrupt("field n missing".into()))?;
+    let notice: Notice = serde_json::from_str(&n).map_err(|_| StoreError::Corrupt("field n unreadable".into()))?;
+    let collection = h.remove("col").map(|_| Collection {
+        url: h.remove("xu"),
+        ip: h.remove("xi").and_then(|s| s.parse().ok()),
+        user_agent: h.remove("xa"),
+        collected_at: h.remove("xt").and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.to_utc()),
+        checkbox_default: h.remove("xb").as_deref().and_then(checkbox_parse),
+    });
+    Ok(Context {
+        purpose: notice.purpose,
+        caller: notice.caller,
+        consent_text: notice.consent_text,
+        privacy_statement: notice.privacy_statement,
+        collection,
+        metadata: h.remove("md").and_then(|m| serde_json::from_str(&m).ok()),
+        controller: notice.controller,
+        issuer: notice.issuer,
+    })
+}
+
+/// The receipt's signature, kept instead of the receipt: Ed25519 is deterministic, so the
+/// compact JWS is rebuilt byte for byte from the record and checked against this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptSeal {
+    pub kid: String,
+    /// base64url signature (86 characters, stored in two halves to stay within 64 bytes).
+    pub signature: String,
+    /// The receipt id (`jti`) it was issued under.
+    pub receipt_id: String,
 }
 
 /// An announced call window.
@@ -63,7 +166,6 @@ pub struct CallState {
 impl NewVerification {
     pub(super) fn fields(&self) -> Vec<(&'static str, String)> {
         let mut f = vec![
-            ("id", self.id.to_string()),
             ("t", self.tenant.clone()),
             ("st", Status::Pending.as_str().into()),
             ("m", self.method.as_str().into()),
@@ -83,8 +185,12 @@ impl NewVerification {
             ("loc", self.locale.as_str().into()),
             ("ib", self.initiated_by.as_str().into()),
             ("dlv", "queued".into()),
-            ("ctx", self.context_json.clone()),
+            ("ps", self.pseudonym.clone()),
         ];
+        context_fields(&self.context, &mut f);
+        if let Some(b) = &self.batch {
+            f.push(("b", b.clone()));
+        }
         if let Some(bh) = &self.body_hash {
             f.push(("bh", bh.clone()));
         }
@@ -120,7 +226,9 @@ pub struct VerificationRecord {
     pub ttl_ms: i64,
     pub locale: Locale,
     pub initiated_by: InitiatedBy,
-    pub context_json: String,
+    pub context: Context,
+    pub pseudonym: String,
+    pub batch: Option<String>,
     pub body_hash: Option<String>,
     pub delivery: String,
     /// The provider that took the last message, and its reference.
@@ -135,13 +243,16 @@ pub struct VerificationRecord {
     pub confirm_ip: Option<String>,
     pub confirm_user_agent: Option<String>,
     pub withdrawn_ms: Option<i64>,
-    /// The signed receipt (compact JWS), once the dispatcher made it.
-    pub receipt: Option<String>,
+    /// The receipt's signature, once the dispatcher signed it.
+    pub seal: Option<ReceiptSeal>,
+    /// Provider attempts and delivery reports, oldest first, as compact lines (see `attempts`).
+    pub attempt_lines: Vec<String>,
     pub call: Option<CallState>,
 }
 
 impl VerificationRecord {
     pub(super) fn from_hash(id: &VerificationId, mut h: HashMap<String, String>) -> Result<Self, StoreError> {
+        let context = context_from(&mut h)?;
         let mut take = |k: &str| h.remove(k);
         fn req<T>(v: Option<T>, k: &str) -> Result<T, StoreError> {
             v.ok_or_else(|| StoreError::Corrupt(format!("field {k} missing")))
@@ -161,7 +272,8 @@ impl VerificationRecord {
             phone: req(take("ph"), "ph")?,
             to: req(take("to"), "to")?,
             seed_hex: req(take("seed"), "seed")?,
-            confirm_token_hash: req(take("ctk"), "ctk")?,
+            // Dropped once the verification is final: no page can use it any more.
+            confirm_token_hash: take("ctk").unwrap_or_default(),
             optout_token_hash: req(take("otk"), "otk")?,
             code_length: num(take("cl"), "cl")?,
             attempts: num(take("att"), "att")?,
@@ -171,7 +283,9 @@ impl VerificationRecord {
             ttl_ms: opt_num(take("ttl")).unwrap_or(0),
             locale: take("loc").as_deref().and_then(Locale::parse).unwrap_or_default(),
             initiated_by: take("ib").as_deref().and_then(InitiatedBy::parse).unwrap_or_default(),
-            context_json: take("ctx").unwrap_or_else(|| "{}".into()),
+            context,
+            pseudonym: take("ps").unwrap_or_default(),
+            batch: take("b"),
             body_hash: take("bh"),
             delivery: take("dlv").unwrap_or_else(|| "queued".into()),
             provider: take("prov").filter(|s| !s.is_empty()),
@@ -185,7 +299,16 @@ impl VerificationRecord {
             confirm_ip: take("cip"),
             confirm_user_agent: take("cua"),
             withdrawn_ms: opt_num(take("wd")),
-            receipt: take("rcpt"),
+            seal: match (take("kid"), take("sg1"), take("sg2"), take("rid")) {
+                (Some(kid), Some(a), Some(b), Some(receipt_id)) => {
+                    Some(ReceiptSeal { kid, signature: format!("{a}{b}"), receipt_id })
+                }
+                _ => None,
+            },
+            attempt_lines: {
+                let n: usize = take("na").and_then(|s| s.parse().ok()).unwrap_or(0);
+                (1..=n).filter_map(|i| take(&format!("a{i}"))).collect()
+            },
             call: match (opt_num(take("cw_s")), opt_num(take("cw_e"))) {
                 (Some(start_ms), Some(end_ms)) => Some(CallState {
                     start_ms,
@@ -238,7 +361,9 @@ impl From<&NewVerification> for VerificationRecord {
             ttl_ms: n.expires_ms - n.created_ms,
             locale: n.locale,
             initiated_by: n.initiated_by,
-            context_json: n.context_json.clone(),
+            context: n.context.clone(),
+            pseudonym: n.pseudonym.clone(),
+            batch: n.batch.clone(),
             body_hash: n.body_hash.clone(),
             delivery: "queued".into(),
             provider: None,
@@ -252,7 +377,8 @@ impl From<&NewVerification> for VerificationRecord {
             confirm_ip: None,
             confirm_user_agent: None,
             withdrawn_ms: None,
-            receipt: None,
+            seal: None,
+            attempt_lines: Vec::new(),
             call: n.call.as_ref().map(|c| CallState {
                 start_ms: c.start_ms,
                 end_ms: c.end_ms,

@@ -2,9 +2,7 @@
 
 use std::collections::HashMap;
 
-use redis::AsyncCommands;
-
-use crate::domain::{Status, VerificationId};
+use crate::domain::{InitiatedBy, Status, VerificationId};
 
 use super::{NewVerification, Store, StoreError, VerificationRecord, scripts};
 
@@ -17,6 +15,8 @@ pub enum CreateOutcome {
         body_hash: String,
         tenant: String,
     },
+    /// A campaign start to a number that declined or withdrew recently.
+    Suppressed,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -90,23 +90,37 @@ fn simple(reply: Vec<String>) -> Result<SimpleOutcome, StoreError> {
 }
 
 impl Store {
-    /// Writes the verification and queues its first message in one script.
+    /// The stream a verification's messages go to: people waiting on a form go first.
+    pub fn send_stream_for(&self, id: &VerificationId, initiated_by: InitiatedBy) -> String {
+        match initiated_by {
+            InitiatedBy::Consumer => self.keys.send_stream(id.partition()),
+            InitiatedBy::Marketer => self.keys.campaign_stream(id.partition()),
+        }
+    }
+
+    /// Writes the verification and queues its first message in one script. A campaign start
+    /// to a suppressed number writes nothing.
     pub async fn create(&self, v: &NewVerification) -> Result<CreateOutcome, StoreError> {
         let keep_until = v.expires_ms + self.retention.default_ms;
+        let p = v.id.partition();
         let mut inv = scripts::CREATE.prepare_invoke();
         inv.key(self.keys.verification(&v.id))
-            .key(self.keys.send_stream(v.id.partition()))
-            .key(self.keys.deadlines(v.id.partition()))
+            .key(self.send_stream_for(&v.id, v.initiated_by))
+            .key(self.keys.deadlines(p))
+            .key(self.keys.consent_index(p, &v.tenant, &v.pseudonym))
             .arg(v.id.as_str())
             .arg(keep_until)
             .arg(self.minid(v.created_ms))
-            .arg(v.expires_ms);
+            .arg(v.expires_ms)
+            .arg(v.created_ms)
+            .arg(if v.initiated_by == InitiatedBy::Marketer { "1" } else { "" });
         for (k, val) in v.fields() {
             inv.arg(k).arg(val);
         }
         let reply: Vec<String> = inv.invoke_async(&mut self.conn.clone()).await?;
         match reply.first().map(String::as_str) {
             Some("created") => Ok(CreateOutcome::Created),
+            Some("suppressed") => Ok(CreateOutcome::Suppressed),
             Some("exists") => Ok(CreateOutcome::Exists {
                 body_hash: reply.get(1).cloned().unwrap_or_default(),
                 tenant: reply.get(2).cloned().unwrap_or_default(),
@@ -117,7 +131,12 @@ impl Store {
 
     /// The whole verification, whoever owns it; callers check the tenant.
     pub async fn get(&self, id: &VerificationId) -> Result<Option<VerificationRecord>, StoreError> {
-        let h: HashMap<String, String> = self.conn.clone().hgetall(self.keys.verification(id)).await?;
+        let pairs: Vec<String> = scripts::LOAD.key(self.keys.verification(id)).invoke_async(&mut self.conn.clone()).await?;
+        let mut h = HashMap::with_capacity(pairs.len() / 2);
+        let mut it = pairs.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            h.insert(k, v);
+        }
         if h.is_empty() {
             return Ok(None);
         }
@@ -180,6 +199,7 @@ impl Store {
             .arg(now_ms + self.retention.receipt_ms)
             .arg(client_ip)
             .arg(user_agent)
+            .arg(self.suppress_until(now_ms))
             .invoke_async(&mut self.conn.clone())
             .await?;
         match reply.as_slice() {
@@ -208,6 +228,7 @@ impl Store {
             .arg(now_ms + self.retention.default_ms)
             .arg(client_ip)
             .arg(user_agent)
+            .arg(self.suppress_until(now_ms))
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(match reply.first().map(String::as_str) {
@@ -234,12 +255,18 @@ impl Store {
     }
 
     /// Queues the same message again while the verification is pending.
-    pub async fn resend(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
+    pub async fn resend(
+        &self,
+        id: &VerificationId,
+        tenant: &str,
+        initiated_by: InitiatedBy,
+        now_ms: i64,
+    ) -> Result<SimpleOutcome, StoreError> {
         let reply: Vec<String> = scripts::RESEND
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
             .key(self.keys.deadlines(id.partition()))
-            .key(self.keys.send_stream(id.partition()))
+            .key(self.send_stream_for(id, initiated_by))
             .arg(id.as_str())
             .arg(tenant)
             .arg(now_ms)

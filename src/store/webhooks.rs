@@ -74,10 +74,9 @@ pub struct Fanout<'a> {
     pub tenant: &'a str,
     pub at_ms: i64,
     pub body: &'a str,
-    pub receipt: Option<&'a str>,
+    /// The receipt's seal, kept on the verification (the receipt is rebuilt from it).
+    pub seal: Option<&'a super::ReceiptSeal>,
     pub verification_key: String,
-    /// The verification's send-attempt list (same slot), kept as long as a confirmed record.
-    pub attempts_key: String,
     pub endpoint_ids: Vec<String>,
 }
 
@@ -119,7 +118,6 @@ impl Store {
             .key(self.keys.deliver_stream(f.partition))
             .key(self.keys.tenant_events(f.partition, f.tenant))
             .key(&f.verification_key)
-            .key(&f.attempts_key)
             .arg(DISPATCH_GROUP)
             .arg(f.entry_id)
             .arg(f.event_id)
@@ -128,8 +126,11 @@ impl Store {
             .arg(f.at_ms)
             .arg(f.body)
             .arg(now + self.retention.default_ms)
-            .arg(self.minid(now))
-            .arg(f.receipt.unwrap_or(""));
+            .arg(self.minid(now));
+        // 86 base64url characters, in two halves of at most 64 bytes each (see record.rs).
+        let (kid, sig) = f.seal.map_or(("", ""), |s| (s.kid.as_str(), s.signature.as_str()));
+        let half = sig.len() / 2;
+        inv.arg(kid).arg(&sig[..half]).arg(&sig[half..]).arg(f.seal.map_or("", |s| s.receipt_id.as_str()));
         for ep in &f.endpoint_ids {
             inv.arg(ep);
         }
@@ -240,28 +241,6 @@ impl Store {
         Ok(members.into_iter().filter_map(|m| m.split_once('|').map(|(a, b)| (a.to_string(), b.to_string()))).collect())
     }
 
-    /// An opt-out for a number, written to the events stream of the number's partition.
-    pub async fn withdraw_event(
-        &self,
-        tenant: &str,
-        phone: &str,
-        source: &str,
-        pseudonym: &str,
-    ) -> Result<String, StoreError> {
-        let p = self.keys.partition_for(pseudonym);
-        let now = chrono::Utc::now().timestamp_millis();
-        let sid: String = scripts::WITHDRAW_EVENT
-            .key(self.keys.events(p))
-            .arg(self.minid(now))
-            .arg(tenant)
-            .arg(now)
-            .arg(phone)
-            .arg(source)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok(event_id(p, &sid))
-    }
-
     /// Marks a confirmed consent withdrawn and emits the event.
     pub async fn withdraw_verification(
         &self,
@@ -279,6 +258,7 @@ impl Store {
             .arg(now)
             .arg(self.minid(now))
             .arg(source)
+            .arg(self.suppress_until(now))
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(match reply.as_slice() {

@@ -5,16 +5,13 @@
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    domain::{Context, Partition, VerificationId},
+    domain::{Partition, VerificationId},
     evidence,
     store::{DISPATCH_GROUP, EventEntry, Fanout, StoreError, event_id, to_event},
     worker::stream_loop::{self, LoopConfig},
 };
 
-use super::{
-    WebhookDeps,
-    payload::{self, ReceiptClaims},
-};
+use super::{WebhookDeps, payload};
 
 #[derive(Debug, thiserror::Error)]
 enum DispatchError {
@@ -65,31 +62,26 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
         Some(id) => store.get(&id).await?,
         None => None,
     };
-    let (body, receipt, vkey) = match (&verification, &tenant) {
-        (Some(v), Some(tenant)) => {
-            let receipt = if e.event_type == "consent.confirmed" {
-                match serde_json::from_str::<Context>(&v.context_json) {
-                    Ok(ctx) => {
-                        let record = evidence::build(v, &ctx, tenant);
-                        let claims = ReceiptClaims {
-                            iss: &deps.settings.http.public_base_url,
-                            iat: e.at_ms / 1000,
-                            jti: deps.server_key.receipt_id(&v.id, &v.seed()),
-                            evidence: &record,
-                        };
-                        Some((claims.jti.clone(), deps.signer.sign(&claims)?))
-                    }
-                    Err(_) => {
-                        tracing::error!(verification = %v.id, "stored context unreadable: confirmed without a receipt");
-                        None
-                    }
-                }
-            } else {
+    let (body, seal, vkey) = match (&verification, &tenant) {
+        (Some(v), Some(_)) => {
+            // A redelivered confirmation keeps the receipt it was first sealed with.
+            let receipt = if e.event_type != "consent.confirmed" {
                 None
+            } else if v.seal.is_some() {
+                evidence::receipt(v, &deps.signer).map(|jws| (jws, None))
+            } else {
+                let receipt_id = deps.server_key.receipt_id(&v.id, &v.seed());
+                let (jws, seal) = evidence::issue(v, &deps.signer, &receipt_id)?;
+                Some((jws, Some(seal)))
             };
-            let body =
-                payload::verification_body(e, v, tenant, receipt.as_ref().map(|(i, r)| (i.as_str(), r.as_str())));
-            (body, receipt.map(|(_, r)| r), store.keys().verification(&v.id))
+            let jti = receipt.as_ref().and_then(|(_, s)| s.as_ref().map(|s| s.receipt_id.clone()));
+            let jti = jti.or_else(|| v.seal.as_ref().map(|s| s.receipt_id.clone()));
+            let body = payload::verification_body(
+                e,
+                v,
+                receipt.as_ref().zip(jti.as_deref()).map(|((jws, _), id)| (id, jws.as_str())),
+            );
+            (body, receipt.and_then(|(_, s)| s), store.keys().verification(&v.id))
         }
         // A withdrawal posted for a number with no verification here.
         _ if e.verification_id.is_empty() => (payload::withdrawal_body(e), None, store.keys().placeholder(p)),
@@ -106,11 +98,7 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
             tenant: &e.tenant,
             at_ms: e.at_ms,
             body: &body,
-            receipt: receipt.as_deref(),
-            attempts_key: match VerificationId::parse(&e.verification_id, partitions) {
-                Some(id) => store.keys().send_attempts(&id),
-                None => store.keys().placeholder(p),
-            },
+            seal: seal.as_ref(),
             verification_key: vkey,
             endpoint_ids,
         })

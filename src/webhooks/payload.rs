@@ -1,24 +1,12 @@
 //! Webhook bodies: `{type, timestamp, data}`.
 
 use chrono::SecondsFormat;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{
-    config::TenantSettings,
-    domain::Context,
-    evidence::{self, EvidenceRecord, record_at},
+    evidence::{self, record_at},
     store::{EventEntry, VerificationRecord},
 };
-
-/// What a receipt's JWS payload holds.
-#[derive(Debug, Serialize)]
-pub struct ReceiptClaims<'a> {
-    pub iss: &'a str,
-    pub iat: i64,
-    pub jti: String,
-    pub evidence: &'a EvidenceRecord,
-}
 
 fn iso(ms: i64) -> Value {
     record_at(ms).map(|t| Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))).unwrap_or(Value::Null)
@@ -28,10 +16,9 @@ fn iso(ms: i64) -> Value {
 pub fn verification_body(
     e: &EventEntry,
     v: &VerificationRecord,
-    tenant: &TenantSettings,
     receipt: Option<(&str, &str)>,
 ) -> Value {
-    let ctx: Option<Context> = serde_json::from_str(&v.context_json).ok();
+    let ctx = &v.context;
     let mut data = json!({
         "verification_id": v.id.as_str(),
         "status": v.status.as_str(),
@@ -39,14 +26,12 @@ pub fn verification_body(
         "channel": v.channel.as_str(),
         "phone": v.phone,
         "to": v.to,
-        "purpose": ctx.as_ref().map(|c| json!({"id": c.purpose.id, "text": c.purpose.text})),
-        "metadata": ctx.as_ref().and_then(|c| c.metadata.clone()),
+        "purpose": json!({"id": ctx.purpose.id, "text": ctx.purpose.text}),
+        "metadata": ctx.metadata,
         "occurred_at": iso(e.at_ms),
     });
-    if e.event_type == "consent.confirmed"
-        && let Some(ctx) = &ctx
-    {
-        data["evidence"] = serde_json::to_value(evidence::build(v, ctx, tenant)).unwrap_or(Value::Null);
+    if e.event_type == "consent.confirmed" {
+        data["evidence"] = serde_json::to_value(evidence::build(v)).unwrap_or(Value::Null);
         data["receipt_id"] = json!(receipt.map(|r| r.0));
         data["receipt"] = json!(receipt.map(|r| r.1));
     }

@@ -9,9 +9,9 @@ use tokio::{sync::watch, task::JoinHandle};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    channels::{self, CallInfo, ChannelError, MessageInputs, Transports},
+    channels::{self, CallInfo, ChannelError, MessageInputs, ProviderAttempt, Transports},
     config::Settings,
-    domain::{Context, InitiatedBy, Locale, ServerKey, Status, TokenKind},
+    domain::{InitiatedBy, Locale, ServerKey, Status, TokenKind},
     evidence::record_at,
     metrics::{ChannelLabels, Metrics},
     state::Tenants,
@@ -102,9 +102,9 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         return Ok(ack().await?);
     };
     let tenant = deps.tenants.by_id(&v.tenant);
-    let context: Option<Context> = serde_json::from_str(&v.context_json).ok();
-    let (Some(tenant), Some(context)) = (tenant, context) else {
-        tracing::error!(verification = %v.id, "verification has no tenant or context; dropping its message");
+    let context = &v.context;
+    let Some(tenant) = tenant else {
+        tracing::error!(verification = %v.id, "verification has no tenant; dropping its message");
         return Ok(ack().await?);
     };
     if v.status != Status::Pending {
@@ -142,7 +142,7 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         to: &v.to,
         phone: &v.phone,
         brand: &tenant.name,
-        context: &context,
+        context,
         code: &code,
         confirm_url: &confirm_url,
         confirm_token: confirm_token.expose(),
@@ -163,7 +163,7 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         return Ok(ack().await?);
     };
     let report = transport.send(&message).await;
-    let attempts: Vec<String> = report.attempts.iter().filter_map(|a| serde_json::to_string(a).ok()).collect();
+    let attempts: Vec<String> = report.attempts.iter().map(ProviderAttempt::line).collect();
     let ok = if report.result.is_ok() { "ok" } else { "error" };
     deps.metrics.sent.get_or_create(&ChannelLabels { channel: v.channel.as_str(), result: ok }).inc();
     let receipt = match report.result {

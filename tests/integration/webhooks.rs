@@ -54,15 +54,25 @@ async fn confirmed_consent_arrives_signed_with_a_receipt_that_verifies_from_the_
     let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
     assert_eq!(v["receipt"], data["receipt"]);
     assert_eq!(v["evidence"], data["evidence"]);
-    // The send attempts are kept as long as the confirmed record (400 days), not 30.
+    // The send attempts live in the record itself, kept as long as it (400 days), and every
+    // shared text it refers to (the consent text, say) at least as long.
+    assert_eq!(v["delivery"]["attempts"][0]["outcome"], "accepted", "{v}");
     let mut c = app.redis().await;
     let p = u16::from_str_radix(&id[3..7], 16).unwrap();
-    let record_ttl: i64 =
-        redis::cmd("PTTL").arg(format!("{{{}:p{p}}}:v:{id}", app.prefix)).query_async(&mut c).await.unwrap();
-    let attempts_ttl: i64 =
-        redis::cmd("PTTL").arg(format!("{{{}:p{p}}}:sends:{id}", app.prefix)).query_async(&mut c).await.unwrap();
+    let vkey = format!("{{{}:p{p}}}:v:{id}", app.prefix);
+    let record_ttl: i64 = redis::cmd("PTTL").arg(&vkey).query_async(&mut c).await.unwrap();
     assert!(record_ttl > 399 * 86_400_000, "{record_ttl}");
-    assert!((record_ttl - attempts_ttl).abs() < 60_000, "{record_ttl} vs {attempts_ttl}");
+    let fields: std::collections::HashMap<String, String> =
+        redis::cmd("HGETALL").arg(&vkey).query_async(&mut c).await.unwrap();
+    let blobs: Vec<&String> = fields.iter().filter(|(k, _)| k.ends_with('@')).map(|(_, v)| v).collect();
+    assert!(!blobs.is_empty(), "the notice text is kept once, outside the record");
+    for b in blobs {
+        let ttl: i64 =
+            redis::cmd("PTTL").arg(format!("{{{}:p{p}}}:b:{b}", app.prefix)).query_async(&mut c).await.unwrap();
+        assert!(ttl >= record_ttl - 60_000, "blob {b} lives {ttl} ms, the record {record_ttl} ms");
+    }
+    let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg(&vkey).query_async(&mut c).await.unwrap();
+    assert_eq!(encoding, "listpack", "every value of the record stays within 64 bytes");
 }
 
 #[tokio::test]

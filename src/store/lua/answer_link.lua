@@ -1,7 +1,7 @@
 -- The consumer pressed a button on the confirm page.
 -- KEYS: verification, events, expiry deadlines
 -- ARGV: id, token_hash, action ('confirmed'|'declined'), now, minid, keep_until_declined,
---       keep_until_confirmed, client_ip, user_agent
+--       keep_until_confirmed, client_ip, user_agent, suppress_until
 -- Returns {'ok', status} or {'invalid'}: a wrong, used or expired token looks the same.
 local v = KEYS[1]
 local h = redis.call('HMGET', v, 'st', 'exp', 'ctk')
@@ -12,10 +12,13 @@ if now >= tonumber(h[2]) then
   finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'expired', 'verification.expired', now, ARGV[6])
   return {'invalid'}
 end
-redis.call('HSET', v, 'src', 'link', 'cip', ARGV[8], 'cua', ARGV[9])
+redis.call('HSET', v, 'src', 'link', 'cip', ARGV[8])
+put(v, 'cua', ARGV[9], ARGV[7])
 if ARGV[3] == 'confirmed' then
   finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
 else
   finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'declined', 'consent.declined', now, ARGV[6])
+  local p = redis.call('HMGET', v, 't', 'ps')
+  if p[2] then suppress(consent_index(v, p[1], p[2]), ARGV[10]) end
 end
 return {'ok', ARGV[3]}

@@ -15,7 +15,8 @@ if now >= tonumber(h[5]) then
 end
 att = redis.call('HINCRBY', v, 'att', 1)
 if ct_eq(h[6], ARGV[3]) then
-  redis.call('HSET', v, 'src', ARGV[8], 'cip', ARGV[9], 'cua', ARGV[10])
+  redis.call('HSET', v, 'src', ARGV[8], 'cip', ARGV[9])
+  put(v, 'cua', ARGV[10], ARGV[7])
   finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
   return {'final', 'confirmed', max - att}
 end

@@ -1,12 +1,21 @@
--- KEYS: verification, send stream, expiry deadlines
--- ARGV: id, expire_at, minid, expires_ms, field/value pairs...
--- Returns {'created'} or {'exists', body_hash, tenant}.
+-- KEYS: verification, send stream (consumer or campaign), expiry deadlines, consent index
+-- ARGV: id, keep_until, minid, expires_ms, now, refuse_if_suppressed ('1' or ''), field/value pairs...
+-- Returns {'created'}, {'exists', body_hash, tenant} or {'suppressed'}.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local h = redis.call('HMGET', KEYS[1], 'bh', 't')
   return {'exists', h[1] or '', h[2] or ''}
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+if ARGV[6] == '1' and tonumber(redis.call('HGET', KEYS[4], '!') or '0') > tonumber(ARGV[5]) then
+  return {'suppressed'}
+end
+for i = 7, #ARGV, 2 do put(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[2]) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'vid', ARGV[1], 'kind', 'initial')
+local batch = redis.call('HGET', KEYS[1], 'b')
+if batch then
+  local ck = tag_of(KEYS[1]) .. ':bc:' .. batch
+  redis.call('HINCRBY', ck, 'queued', 1)
+  index_keep(ck, ARGV[2])
+end
 return {'created'}

@@ -1,10 +1,11 @@
 -- Turns one event into a stored message and one delivery per endpoint, and acknowledges the
 -- event, atomically. Running it twice for the same event changes nothing the second time.
--- KEYS: events, message, deliver stream, tenant's event index, verification, its send attempts
--- ARGV: group, entry_id, event_id, type, tenant, at, body, keep_until, minid, receipt, endpoint ids...
+-- KEYS: events, message, deliver stream, tenant's event index, verification
+-- ARGV: group, entry_id, event_id, type, tenant, at, body, keep_until, minid,
+--       receipt kid ('' = none), signature first half, second half, receipt id, endpoint ids...
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local eps = {}
-  for i = 11, #ARGV do eps[#eps + 1] = ARGV[i] end
+  for i = 14, #ARGV do eps[#eps + 1] = ARGV[i] end
   redis.call('HSET', KEYS[2], 'type', ARGV[4], 'tenant', ARGV[5], 'at', ARGV[6], 'body', ARGV[7],
     'eps', table.concat(eps, ','))
   for _, ep in ipairs(eps) do
@@ -15,10 +16,9 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[9])
   redis.call('PEXPIREAT', KEYS[4], ARGV[8])
-  if ARGV[10] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then
-    redis.call('HSET', KEYS[5], 'rcpt', ARGV[10])
-    -- The send attempts are evidence too: keep them as long as the confirmed record.
-    if redis.call('EXISTS', KEYS[6]) == 1 then redis.call('PEXPIRE', KEYS[6], redis.call('PTTL', KEYS[5])) end
+  -- The receipt itself is rebuilt from the record when asked for: only its seal is kept.
+  if ARGV[10] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 and redis.call('HEXISTS', KEYS[5], 'kid') == 0 then
+    redis.call('HSET', KEYS[5], 'kid', ARGV[10], 'sg1', ARGV[11], 'sg2', ARGV[12], 'rid', ARGV[13])
   end
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

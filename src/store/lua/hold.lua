@@ -6,12 +6,13 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 if redis.call('HGET', KEYS[3], 'st') == 'pending' then
+  local before = batch_of(KEYS[3])
   redis.call('HSET', KEYS[3], 'dlv', 'held')
   if ARGV[6] ~= '' then
     redis.call('HSET', KEYS[3], 'exp', ARGV[6])
     redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
-    local keep = tonumber(ARGV[6]) + tonumber(ARGV[7])
-    if redis.call('PEXPIRETIME', KEYS[3]) < keep then redis.call('PEXPIREAT', KEYS[3], keep) end
+    keep(KEYS[3], tonumber(ARGV[6]) + tonumber(ARGV[7]))
   end
+  batch_move(KEYS[3], before)
 end
 return 1

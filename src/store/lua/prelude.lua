@@ -1,4 +1,6 @@
--- Shared by every state-changing script. Each script touches KEYS of one hash slot only.
+-- Shared by every state-changing script. Each script touches keys of one hash slot only:
+-- keys it builds itself (blobs, batch counts, the consent index) share the hash tag of a key
+-- it was given, so they live in the same slot.
 
 -- Constant-time equality for equal-length hex digests.
 local function ct_eq(a, b)
@@ -8,6 +10,108 @@ local function ct_eq(a, b)
   return d == 0
 end
 
+-- '{ov:p3}' of '{ov:p3}:v:vf_...'.
+local function tag_of(key) return string.match(key, '^{[^}]*}') end
+
+-- A value over 64 bytes (Redis's default hash-max-listpack-value) would turn the whole hash
+-- into a hashtable, about four times the memory. Such values go to a content-addressed blob
+-- in the same slot, shared by every record with the same text (a campaign's consent text, a
+-- common user agent), and kept as long as the longest-lived record that refers to it.
+-- The hash then holds `<field>@` = the blob's SHA-1.
+local function put(vkey, field, value, keep)
+  if #value <= 64 then
+    redis.call('HSET', vkey, field, value)
+    redis.call('HDEL', vkey, field .. '@')
+    return
+  end
+  local ref = redis.sha1hex(value)
+  local bkey = tag_of(vkey) .. ':b:' .. ref
+  if not redis.call('SET', bkey, value, 'NX', 'PXAT', keep) then
+    redis.call('PEXPIREAT', bkey, keep, 'GT')
+  end
+  redis.call('HSET', vkey, field .. '@', ref)
+  redis.call('HDEL', vkey, field)
+end
+
+-- A field's value, read back from its blob when it was spilled.
+local function get(vkey, field)
+  local v = redis.call('HGET', vkey, field)
+  if v then return v end
+  local ref = redis.call('HGET', vkey, field .. '@')
+  if not ref then return nil end
+  return redis.call('GET', tag_of(vkey) .. ':b:' .. ref)
+end
+
+-- Keeps a record until `at` (ms), and every blob it refers to at least as long.
+local function keep(vkey, at, exact)
+  at = tonumber(at)
+  if exact or redis.call('PEXPIRETIME', vkey) < at then redis.call('PEXPIREAT', vkey, at) end
+  local tag = tag_of(vkey)
+  local h = redis.call('HGETALL', vkey)
+  for i = 1, #h, 2 do
+    local f = h[i]
+    if string.byte(f, #f) == 64 then redis.call('PEXPIREAT', tag .. ':b:' .. h[i + 1], at, 'GT') end
+  end
+end
+
+-- Appends provider attempts and delivery reports (compact lines, ARGV from `from` on) as
+-- fields a1, a2, ... of the hash itself: a list key of its own would cost more than the
+-- record. The oldest beyond 20 are dropped.
+local function log_attempts(vkey, argv, from)
+  local exp = redis.call('PEXPIRETIME', vkey)
+  for i = from, #argv do
+    local n = redis.call('HINCRBY', vkey, 'na', 1)
+    put(vkey, 'a' .. n, argv[i], exp)
+    if n > 20 then redis.call('HDEL', vkey, 'a' .. (n - 20), 'a' .. (n - 20) .. '@') end
+  end
+end
+
+-- What a batch counts a verification as: its final status, or where its message is.
+local function batch_state(st, dlv)
+  if st ~= 'pending' then return st end
+  if dlv == 'held' then return 'held' end
+  if dlv == 'sent' or dlv == 'delivered' then return 'sent' end
+  return 'queued'
+end
+
+-- The batch state of a verification now, or nil when it belongs to no batch.
+local function batch_of(vkey)
+  local h = redis.call('HMGET', vkey, 'b', 'st', 'dlv')
+  if not h[1] then return nil end
+  return batch_state(h[2], h[3])
+end
+
+-- After a change: moves the verification between its batch's per-partition counts.
+local function batch_move(vkey, before)
+  if not before then return end
+  local after = batch_of(vkey)
+  if not after or after == before then return end
+  local ck = tag_of(vkey) .. ':bc:' .. redis.call('HGET', vkey, 'b')
+  redis.call('HINCRBY', ck, before, -1)
+  redis.call('HINCRBY', ck, after, 1)
+end
+
+-- `{ov:p3}:cs:<tenant>:<pseudonym>`: the consents and the suppression of one number.
+local function consent_index(vkey, tenant, pseudonym)
+  return tag_of(vkey) .. ':cs:' .. tenant .. ':' .. pseudonym
+end
+
+-- Keeps the consent index at least until `at`.
+local function index_keep(ikey, at)
+  at = tonumber(at)
+  if redis.call('PEXPIRETIME', ikey) < at then redis.call('PEXPIREAT', ikey, at) end
+end
+
+-- After a decline, a "not me" or a withdrawal: campaigns may not ask this number again
+-- until `untl` (ms). `ikey` must exist or be created here.
+local function suppress(ikey, untl)
+  untl = tonumber(untl)
+  if untl <= 0 then return end
+  local cur = tonumber(redis.call('HGET', ikey, '!') or '0')
+  if untl > cur then redis.call('HSET', ikey, '!', untl) end
+  index_keep(ikey, untl)
+end
+
 -- Appends one event to the partition's outbox stream, trimming what is past retention.
 local function emit(events, minid, evtype, id, tenant, now)
   return redis.call('XADD', events, 'MINID', '~', minid, '*',
@@ -15,11 +119,21 @@ local function emit(events, minid, evtype, id, tenant, now)
 end
 
 -- Moves a pending verification to a final status and emits its event: once, atomically.
--- `deadlines` is the partition's expiry set; a finished verification leaves it.
+-- `deadlines` is the partition's expiry set; a finished verification leaves it. A confirmed
+-- consent enters its number's consent index, under its purpose.
 local function finish(vkey, events, deadlines, minid, id, status, evtype, now, expire_at)
-  local tenant = redis.call('HGET', vkey, 't')
+  local before = batch_of(vkey)
+  local h = redis.call('HMGET', vkey, 't', 'ps')
   redis.call('HSET', vkey, 'st', status, 'done', now)
-  redis.call('PEXPIREAT', vkey, expire_at)
+  -- What only a pending verification needs is dropped: its code's MAC and link-token hash.
+  redis.call('HDEL', vkey, 'cm', 'ctk')
+  keep(vkey, expire_at, true)
   redis.call('ZREM', deadlines, id)
-  emit(events, minid, evtype, id, tenant, now)
+  if status == 'confirmed' and h[2] then
+    local ikey = consent_index(vkey, h[1], h[2])
+    redis.call('HSET', ikey, get(vkey, 'pid'), id)
+    index_keep(ikey, expire_at)
+  end
+  batch_move(vkey, before)
+  emit(events, minid, evtype, id, h[1], now)
 end

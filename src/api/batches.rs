@@ -1,0 +1,203 @@
+//! `POST /v1/verifications/batch` and `GET /v1/batches/{id}`: re-permission campaigns.
+//! Each item is a start of its own (limits, suppression, idempotency), answered in order; a
+//! bad item never fails the others.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    error::{ApiError, Problem},
+    evidence::record_at,
+    http::{ApiJson, json},
+    state::AppState,
+};
+
+use super::{
+    AuthTenant,
+    start::{IdFrom, start_one},
+    start_request::StartRequest,
+    view::VerificationView,
+};
+
+/// The most items one batch may hold.
+pub const MAX_ITEMS: usize = 1000;
+
+/// Items start concurrently, this many at a time; answers keep the items' order.
+const IN_FLIGHT: usize = 64;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// 1 to 1,000 start bodies, each with an optional `reference` (your own id, echoed back).
+    #[schema(value_type = Vec<BatchItem>)]
+    pub items: Vec<serde_json::Value>,
+}
+
+/// A start body plus your own reference. Only describes an item in the OpenAPI document:
+/// items are parsed one by one, so that a bad one fails alone.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct BatchItem {
+    pub reference: Option<String>,
+    #[schema(inline)]
+    pub start: StartRequest,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    pub id: String,
+    pub accepted: usize,
+    pub refused: usize,
+    pub items: Vec<BatchItemResult>,
+}
+
+/// One item's answer: `status` 201 with the verification, or the problem that refused it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItemResult {
+    pub index: usize,
+    pub reference: Option<String>,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Problem>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchView {
+    pub id: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub items: u64,
+    pub accepted: u64,
+    /// Verifications per state, kept current as they move: queued, held, sent, confirmed,
+    /// declined, expired, failed, canceled.
+    #[schema(value_type = Object)]
+    pub counts: serde_json::Map<String, serde_json::Value>,
+}
+
+fn parse_batch_id(raw: &str) -> Option<&str> {
+    let hexpart = raw.strip_prefix("bt_")?;
+    (hexpart.len() == 24 && hexpart.bytes().all(|b| b.is_ascii_hexdigit())).then_some(raw)
+}
+
+/// The reference, taken out of the item so that the rest is a plain start body.
+fn take_reference(item: &mut serde_json::Value, index: usize) -> Result<Option<String>, ApiError> {
+    let field = format!("items[{index}].reference");
+    let Some(obj) = item.as_object_mut() else {
+        return Err(ApiError::invalid(format!("items[{index}]"), "each item must be a JSON object"));
+    };
+    match obj.remove("reference") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(r)) if !r.is_empty() && r.chars().count() <= 100 => Ok(Some(r)),
+        Some(_) => Err(ApiError::invalid(field, "a string of 1 to 100 characters")),
+    }
+}
+
+/// Names the item in a field path: `phone` of item 3 is `items[3].phone`.
+fn in_item(e: ApiError, index: usize) -> ApiError {
+    match e {
+        ApiError::InvalidRequest { field, detail } => {
+            let field = if field.is_empty() { format!("items[{index}]") } else { format!("items[{index}].{field}") };
+            ApiError::InvalidRequest { field, detail }
+        }
+        other => other,
+    }
+}
+
+/// Start up to 1,000 verifications, each answered on its own, in order.
+#[utoipa::path(
+    post, path = "/v1/verifications/batch", tag = "batches",
+    request_body = BatchRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retried batch returns the same verifications")),
+    responses(
+        (status = 200, body = BatchResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    AuthTenant(tenant): AuthTenant,
+    ApiJson(body, _): ApiJson<BatchRequest, true>,
+) -> Result<HttpResponse, ApiError> {
+    let n = body.items.len();
+    if n == 0 || n > MAX_ITEMS {
+        return Err(ApiError::invalid("items", format!("1 to {MAX_ITEMS} items")));
+    }
+    let idem = crate::http::idempotency::idempotency_key(&req)?;
+    let batch_id = match &idem {
+        Some(k) => format!("bt_{}", state.key.pseudonym("batch", &format!("{}\n{k}", tenant.id))),
+        None => format!("bt_{}", hex::encode(&crate::domain::ServerKey::new_seed()[..12])),
+    };
+    let now = AppState::now_ms();
+    // Longest a verification may stay open; its record (and the batch) is kept past that.
+    let keep_until = now + 7 * 86_400_000;
+    state.store.put_batch(&batch_id, &tenant.id, n, 0, now, keep_until).await?;
+    let (state_ref, tenant_ref, batch_ref, idem_ref) = (&state, &tenant, batch_id.as_str(), idem.as_deref());
+    let results: Vec<BatchItemResult> = futures_util::stream::iter(body.items.into_iter().enumerate())
+        .map(|(index, mut item)| async move {
+            let (reference, outcome) = match take_reference(&mut item, index) {
+                Err(e) => (None, Err(e)),
+                Ok(reference) => {
+                    let outcome = async {
+                        let bytes = serde_json::to_vec(&item).map_err(|e| ApiError::Internal(e.to_string()))?;
+                        let start: StartRequest = json::parse(&bytes).map_err(|e| in_item(e, index))?;
+                        let key = idem_ref.map(|k| format!("{k}#{index}"));
+                        let id_from = key.as_deref().map_or(IdFrom::Random, IdFrom::Key);
+                        start_one(state_ref, tenant_ref, start, &bytes, id_from, Some(batch_ref)).await
+                    }
+                    .await;
+                    (reference, outcome)
+                }
+            };
+            match outcome {
+                Ok(started) => BatchItemResult {
+                    index,
+                    reference,
+                    status: 201,
+                    verification: Some(started.view),
+                    error: None,
+                },
+                Err(e) => {
+                    let problem = e.problem();
+                    BatchItemResult { index, reference, status: problem.status, verification: None, error: Some(problem) }
+                }
+            }
+        })
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await;
+    let accepted = results.iter().filter(|r| r.verification.is_some()).count();
+    state.store.put_batch(&batch_id, &tenant.id, n, accepted, now, keep_until).await?;
+    Ok(HttpResponse::Ok().json(BatchResponse { id: batch_id, accepted, refused: n - accepted, items: results }))
+}
+
+/// A batch's counts per state.
+#[utoipa::path(
+    get, path = "/v1/batches/{id}", tag = "batches",
+    params(("id" = String, Path)),
+    responses((status = 200, body = BatchView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = []))
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_batch_id(&path).ok_or(ApiError::NotFound)?;
+    let b = state.store.batch(id).await?.filter(|b| b.tenant == tenant.id).ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(BatchView {
+        id: id.to_string(),
+        created_at: record_at(b.created_ms),
+        items: b.items,
+        accepted: b.accepted,
+        counts: b.counts.into_iter().map(|(k, v)| (k.to_string(), v.into())).collect(),
+    }))
+}

@@ -1,0 +1,99 @@
+//! `GET /v1/consents?phone=&purpose=`: may we call this number (about this) now? Asked before
+//! every dial, so it is one script on the number's partition.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    domain::{PhoneNumber, PhonePolicy, VerificationId, mask_phone},
+    error::{ApiError, Problem},
+    evidence::record_at,
+    state::AppState,
+};
+
+use super::AuthTenant;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentQuery {
+    /// The number to be called, E.164 or Dutch national notation.
+    pub phone: String,
+    /// One purpose id; without it, every purpose.
+    #[serde(default)]
+    pub purpose: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentState {
+    /// The number, masked.
+    pub phone: String,
+    /// True when a consent (for `purpose`, when asked) is confirmed and not withdrawn.
+    pub consented: bool,
+    pub consents: Vec<ConsentView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentView {
+    pub purpose: String,
+    pub consented: bool,
+    pub verification_id: String,
+    pub method: String,
+    pub channel: String,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    /// The receipt page is `/r/{receipt_id}`.
+    pub receipt_id: Option<String>,
+}
+
+/// The current consent of a number for this tenant.
+#[utoipa::path(
+    get, path = "/v1/consents", tag = "consents",
+    params(ConsentQuery),
+    responses(
+        (status = 200, body = ConsentState),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn lookup(
+    state: web::Data<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    q: Result<web::Query<ConsentQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.map_err(|e| ApiError::invalid("phone", e.to_string()))?;
+    // Any number can be looked up: one consented before today's country rules still counts.
+    let policy = PhonePolicy { allowed_countries: &[], require_mobile: false };
+    let phone = PhoneNumber::parse_any_country(&q.phone, &policy)
+        .map_err(|e| ApiError::InvalidPhone { field: "phone", source: e })?;
+    let purpose = q.purpose.as_deref().filter(|p| !p.is_empty());
+    let pseudonym = state.key.pseudonym("phone", phone.e164());
+    let rows = state.store.consents(&tenant.id, &pseudonym, purpose).await?;
+    let partitions = state.settings.redis.partitions;
+    let consents: Vec<ConsentView> = rows
+        .into_iter()
+        .filter(|r| r.status == "confirmed")
+        .map(|r| {
+            let receipt_id = r.receipt_id.clone().or_else(|| {
+                let id = VerificationId::parse(&r.verification_id, partitions)?;
+                Some(state.key.receipt_id(&id, &hex::decode(&r.seed_hex).ok()?))
+            });
+            ConsentView {
+                consented: r.withdrawn_ms.is_none(),
+                purpose: r.purpose,
+                verification_id: r.verification_id,
+                method: r.method,
+                channel: r.channel,
+                confirmed_at: r.confirmed_ms.and_then(record_at),
+                withdrawn_at: r.withdrawn_ms.and_then(record_at),
+                receipt_id,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ConsentState {
+        phone: mask_phone(phone.e164()),
+        consented: consents.iter().any(|c| c.consented),
+        consents,
+    }))
+}

@@ -1,0 +1,148 @@
+//! One start, shared by `POST /v1/verifications` and each item of a batch: the tenant's and
+//! the destination's limits, the suppression rule, the record, and the one create script.
+
+use sha2::{Digest, Sha256};
+
+use crate::{
+    config::TenantSettings,
+    domain::{ServerKey, TokenKind, VerificationId},
+    error::ApiError,
+    metrics::{OutcomeLabels, StartLabels},
+    state::AppState,
+    store::{CallPlan, CreateOutcome, Limit, NewVerification, RateDecision, VerificationRecord},
+};
+
+use super::{start_request::StartRequest, view::VerificationView};
+
+/// How a start's id is chosen. Either way it lies in the partition of the number, beside the
+/// number's consents, so one script can check suppression and keep the consent index.
+pub enum IdFrom<'a> {
+    Random,
+    /// Derived from an idempotency key (and a batch index): a retry names the same id.
+    Key(&'a str),
+}
+
+/// What a start did: the verification, and whether it already existed (a replay).
+pub struct Started {
+    pub view: VerificationView,
+    pub replayed: bool,
+}
+
+/// Counts one use against `limits`; a full window is a 429 with `Retry-After`.
+pub async fn limit(state: &AppState, scope: &'static str, subject: &str, limits: &[Limit]) -> Result<(), ApiError> {
+    match state.store.rate_limit(scope, subject, limits, AppState::now_ms()).await? {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { retry_after_secs } => {
+            state.metrics.rate_limited.get_or_create(&OutcomeLabels { outcome: scope }).inc();
+            Err(ApiError::RateLimited { scope, retry_after_secs })
+        }
+    }
+}
+
+/// Sends to one destination (start and resend), under a pseudonym: no PII in key names.
+pub async fn limit_destination(state: &AppState, to: &str) -> Result<(), ApiError> {
+    let l = &state.settings.limits;
+    let limits = [
+        Limit { max: l.destination_per_10m, window_secs: 600 },
+        Limit { max: l.destination_per_day, window_secs: 86_400 },
+    ];
+    limit(state, "destination", &state.key.pseudonym("dest", to), &limits).await
+}
+
+async fn limit_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
+    limit(state, "tenant", tenant, &[Limit { max: state.settings.limits.tenant_per_minute, window_secs: 60 }]).await
+}
+
+/// Validates, limits and creates one verification. `body_hash` is the SHA-256 of the request
+/// (or batch item) that an idempotency key names, so a different body under it is refused.
+pub async fn start_one(
+    state: &AppState,
+    tenant: &TenantSettings,
+    body: StartRequest,
+    body_bytes: &[u8],
+    id_from: IdFrom<'_>,
+    batch: Option<&str>,
+) -> Result<Started, ApiError> {
+    let cfg = &state.settings.verification;
+    let valid = body.validate(
+        tenant,
+        cfg.code_ttl_seconds,
+        cfg.link_ttl_seconds,
+        &state.settings.calls,
+        &state.settings.http.public_base_url,
+    )?;
+    if !crate::channels::Transports::available(&state.settings, valid.channel) {
+        return Err(ApiError::invalid("channel", "this channel is not configured on this service"));
+    }
+    let pseudonym = state.key.pseudonym("phone", valid.phone.e164());
+    let partition = state.store.partition_of_number(&pseudonym);
+    let partitions = state.settings.redis.partitions;
+    let (id, body_hash) = match id_from {
+        IdFrom::Key(k) => (
+            state.key.idempotent_id(&tenant.id, k, partitions).with_partition(partition),
+            Some(hex::encode(Sha256::digest(body_bytes))),
+        ),
+        IdFrom::Random => (VerificationId::random(partitions).with_partition(partition), None),
+    };
+    if body_hash.is_some()
+        && let Some(existing) = state.store.get(&id).await?
+    {
+        return replay(state, &existing, body_hash.as_deref(), tenant);
+    }
+    limit_tenant(state, &tenant.id).await?;
+    limit_destination(state, &valid.to).await?;
+
+    let now = AppState::now_ms();
+    let seed = ServerKey::new_seed();
+    let code = state.key.code_for(&id, &seed, cfg.code_length);
+    let new = NewVerification {
+        code_mac: state.key.code_mac(&id, &code),
+        confirm_token_hash: state.key.token_for(TokenKind::Confirm, &id, &seed).hash(),
+        optout_token_hash: state.key.token_for(TokenKind::OptOut, &id, &seed).hash(),
+        seed_hex: hex::encode(seed),
+        id,
+        tenant: tenant.id.clone(),
+        method: valid.method,
+        channel: valid.channel,
+        phone: valid.phone.e164().to_string(),
+        to: valid.to,
+        code_length: cfg.code_length,
+        max_attempts: cfg.max_attempts,
+        created_ms: now,
+        expires_ms: now + (valid.ttl_seconds as i64) * 1000,
+        locale: valid.locale,
+        initiated_by: valid.initiated_by,
+        context: valid.context,
+        pseudonym,
+        batch: batch.map(str::to_string),
+        body_hash,
+        call: valid.call.map(|c| CallPlan { start_ms: c.start_ms, end_ms: c.end_ms, caller_number: c.caller_number }),
+    };
+    match state.store.create(&new).await? {
+        CreateOutcome::Created => {
+            let labels = StartLabels { method: new.method.as_str(), channel: new.channel.as_str() };
+            state.metrics.started.get_or_create(&labels).inc();
+            tracing::info!(verification = %new.id, method = new.method.as_str(), channel = new.channel.as_str(), "verification started");
+            let view = VerificationView::build(&VerificationRecord::from(&new), &state.key, &state.signer);
+            Ok(Started { view, replayed: false })
+        }
+        CreateOutcome::Exists { .. } => {
+            // Lost a race with the same idempotency key: answer as the winner did.
+            let existing = state.store.get(&new.id).await?.ok_or(ApiError::NotFound)?;
+            replay(state, &existing, new.body_hash.as_deref(), tenant)
+        }
+        CreateOutcome::Suppressed => Err(ApiError::Suppressed),
+    }
+}
+
+fn replay(
+    state: &AppState,
+    existing: &VerificationRecord,
+    body_hash: Option<&str>,
+    tenant: &TenantSettings,
+) -> Result<Started, ApiError> {
+    if existing.tenant != tenant.id || existing.body_hash.as_deref() != body_hash {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
+    Ok(Started { view: VerificationView::build(existing, &state.key, &state.signer), replayed: true })
+}

@@ -1,0 +1,71 @@
+//! Batches: `{ov:b:<id>}` names the owner, size and start; each partition keeps the counts of
+//! its own verifications of the batch (`{ov:pN}:bc:<id>`), moved by the same scripts that
+//! move the verifications, so the counts are exact without a cross-slot write.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands;
+
+use super::{Store, StoreError, scripts};
+
+/// Every state a batch counts, in the order the API shows them.
+pub const BATCH_STATES: [&str; 8] = ["queued", "held", "sent", "confirmed", "declined", "expired", "failed", "canceled"];
+
+/// A batch as read back: owner, sizes, start time, counts per state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub tenant: String,
+    pub items: u64,
+    pub accepted: u64,
+    pub created_ms: i64,
+    pub counts: Vec<(&'static str, i64)>,
+}
+
+impl Store {
+    /// Records a batch's owner and sizes, kept as long as its longest-lived verification.
+    pub async fn put_batch(
+        &self,
+        batch: &str,
+        tenant: &str,
+        items: usize,
+        accepted: usize,
+        created_ms: i64,
+        keep_until_ms: i64,
+    ) -> Result<(), StoreError> {
+        let _: i64 = scripts::BATCH_PUT
+            .key(self.keys.batch(batch))
+            .arg(tenant)
+            .arg(items)
+            .arg(accepted)
+            .arg(created_ms)
+            .arg(keep_until_ms + self.retention.default_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// The batch and its counts summed over every partition.
+    pub async fn batch(&self, batch: &str) -> Result<Option<BatchCounts>, StoreError> {
+        let meta: HashMap<String, String> = self.conn.clone().hgetall(self.keys.batch(batch)).await?;
+        let Some(tenant) = meta.get("t").cloned() else { return Ok(None) };
+        let reads = self.keys.all_partitions().map(|p| {
+            let mut c = self.conn.clone();
+            let key = self.keys.batch_counts(p, batch);
+            async move { c.hgetall::<_, HashMap<String, i64>>(key).await }
+        });
+        let mut totals: HashMap<String, i64> = HashMap::new();
+        for part in futures_util::future::join_all(reads).await {
+            for (state, n) in part? {
+                *totals.entry(state).or_default() += n;
+            }
+        }
+        let num = |k: &str| meta.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Ok(Some(BatchCounts {
+            tenant,
+            items: num("n") as u64,
+            accepted: num("ok") as u64,
+            created_ms: num("cr"),
+            counts: BATCH_STATES.iter().map(|s| (*s, totals.get(*s).copied().unwrap_or(0).max(0))).collect(),
+        }))
+    }
+}

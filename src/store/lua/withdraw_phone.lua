@@ -1,0 +1,31 @@
+-- An opt-out the marketer received elsewhere, for a phone number. Every consent of that number
+-- for this tenant (for one purpose, when given) is marked withdrawn, each with its own
+-- `consent.withdrawn` event; campaigns may not ask the number again for a while. With no
+-- consent here to withdraw, one event names the number, so every partner still hears of it.
+-- KEYS: the number's consent index, events
+-- ARGV: tenant, purpose ('' = every purpose), now, minid, source, suppress_until, phone
+-- Returns the event stream ids, and the verification ids they withdraw ('' for the number).
+local ikey = KEYS[1]
+local tag = tag_of(ikey)
+local ids, vids = {}, {}
+local h = redis.call('HGETALL', ikey)
+for i = 1, #h, 2 do
+  local purpose, vid = h[i], h[i + 1]
+  if purpose ~= '!' and (ARGV[2] == '' or ARGV[2] == purpose) then
+    local vkey = tag .. ':v:' .. vid
+    local v = redis.call('HMGET', vkey, 't', 'st', 'wd')
+    if v[1] == ARGV[1] and v[2] == 'confirmed' and not v[3] then
+      redis.call('HSET', vkey, 'wd', ARGV[3], 'wsrc', ARGV[5])
+      ids[#ids + 1] = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[4], '*',
+        'type', 'consent.withdrawn', 'vid', vid, 'tenant', ARGV[1], 'at', ARGV[3], 'src', ARGV[5])
+      vids[#vids + 1] = vid
+    end
+  end
+end
+if #ids == 0 then
+  ids[1] = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[4], '*',
+    'type', 'consent.withdrawn', 'vid', '', 'tenant', ARGV[1], 'at', ARGV[3], 'phone', ARGV[7], 'src', ARGV[5])
+  vids[1] = ''
+end
+suppress(ikey, ARGV[6])
+return {ids, vids}
