@@ -197,7 +197,8 @@ fn new_verification(store: &Store, key: &ServerKey, n: u64, context_json: &str) 
     let code = key.code_for(&id, &seed, 6);
     let now = chrono::Utc::now().timestamp_millis();
     let mut ctx: serde_json::Value = serde_json::from_str(context_json).unwrap();
-    ctx["controller"] = json!({"name": "Bench Energie B.V.", "kvk": "12345678", "contact_email": "privacy@bench.example"});
+    ctx["controller"] =
+        json!({"name": "Bench Energie B.V.", "kvk": "12345678", "contact_email": "privacy@bench.example"});
     ctx["issuer"] = json!("http://127.0.0.1:8080");
     (
         NewVerification {
@@ -417,6 +418,7 @@ async fn sends(redis_url: &str) {
             product_token: "token".into(),
             account_sid: String::new(),
             auth_token: String::new(),
+            rate_per_second: 0,
         }],
         attempts_per_provider: 1,
         backoff_ms: 10,

@@ -17,7 +17,7 @@ use crate::{
     state::{AppState, Tenants},
     store::{Keys, Retention, Store, StoreError},
     webhooks::{Deliverer, WebhookDeps, spawn_dispatchers, spawn_schedulers},
-    worker::{SenderDeps, spawn_senders},
+    worker::{Pacer, SenderDeps, spawn_senders},
 };
 
 /// Which parts this process runs.
@@ -128,8 +128,11 @@ impl Application {
                 transports: Transports::from_settings(&settings, &store)
                     .map_err(|e| StartupError::Channel(e.to_string()))?,
                 metrics: metrics.clone(),
+                pacer: Pacer::from_settings(&settings, store.clone()),
             };
+            let pacer = deps.pacer.clone();
             let mut handles = spawn_senders(deps, stop_rx.clone()).await?;
+            handles.extend(pacer.spawn(stop_rx.clone()));
             let hooks = WebhookDeps {
                 settings: settings.clone(),
                 store: store.clone(),

@@ -158,16 +158,18 @@ pub async fn create(
                 }
             };
             match outcome {
-                Ok(started) => BatchItemResult {
-                    index,
-                    reference,
-                    status: 201,
-                    verification: Some(started.view),
-                    error: None,
-                },
+                Ok(started) => {
+                    BatchItemResult { index, reference, status: 201, verification: Some(started.view), error: None }
+                }
                 Err(e) => {
                     let problem = e.problem();
-                    BatchItemResult { index, reference, status: problem.status, verification: None, error: Some(problem) }
+                    BatchItemResult {
+                        index,
+                        reference,
+                        status: problem.status,
+                        verification: None,
+                        error: Some(problem),
+                    }
                 }
             }
         })

@@ -4,8 +4,8 @@
 mod auth;
 mod batches;
 mod call_outcome;
-mod consents;
 mod call_rules;
+mod consents;
 mod events;
 mod ops;
 mod start;

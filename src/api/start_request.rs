@@ -7,8 +7,8 @@ use super::call_rules::{CallWindow, check_caller, check_window};
 use crate::{
     config::{CallSettings, TenantSettings},
     domain::{
-        Channel, Collection, ConsentText, Context, Controller, Email, InitiatedBy, Locale, Method, PhoneNumber, PhonePolicy,
-        PrivacyStatement, Purpose,
+        Channel, Collection, ConsentText, Context, Controller, Email, InitiatedBy, Locale, Method, PhoneNumber,
+        PhonePolicy, PrivacyStatement, Purpose,
     },
     error::ApiError,
 };

@@ -91,8 +91,12 @@ pub async fn get(
     let id = parse_id(&state, &path)?;
     let v = load_own(&state, &id, &tenant.id).await?;
     let mut view = VerificationView::build(&v, &state.key, &state.signer);
-    view.delivery.attempts =
-        v.attempt_lines.iter().filter_map(|l| attempts::decode(l)).filter_map(|a| serde_json::to_value(a).ok()).collect();
+    view.delivery.attempts = v
+        .attempt_lines
+        .iter()
+        .filter_map(|l| attempts::decode(l))
+        .filter_map(|a| serde_json::to_value(a).ok())
+        .collect();
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -157,7 +161,7 @@ pub async fn resend(
         return Err(ApiError::NotPending { status: v.status.as_str() });
     }
     limit_destination(&state, &v.to).await?;
-    match state.store.resend(&id, &tenant.id, v.initiated_by, AppState::now_ms()).await? {
+    match state.store.resend(&id, &tenant.id, AppState::now_ms()).await? {
         SimpleOutcome::Missing => Err(ApiError::NotFound),
         SimpleOutcome::Final(s) => Err(ApiError::NotPending { status: s.as_str() }),
         SimpleOutcome::Done => {

@@ -99,7 +99,10 @@ pub async fn create(
                 .store
                 .withdraw_phone(&tenant.id, &pseudonym, phone.e164(), body.purpose.as_deref(), source)
                 .await?;
-            done.events.into_iter().map(|(event_id, verification_id)| WithdrawnEvent { event_id, verification_id }).collect()
+            done.events
+                .into_iter()
+                .map(|(event_id, verification_id)| WithdrawnEvent { event_id, verification_id })
+                .collect()
         }
     };
     tracing::info!(events = events.len(), tenant = %tenant.id, "withdrawal accepted");

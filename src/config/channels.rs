@@ -46,6 +46,9 @@ pub struct SmtpSettings {
     pub pool_size: u32,
     #[serde(default)]
     pub dkim: Option<DkimSettings>,
+    /// Messages per second the mail server accepts from us; 0 = no pacing.
+    #[serde(default)]
+    pub rate_per_second: u32,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -127,6 +130,10 @@ pub struct SmsProviderSettings {
     pub account_sid: String,
     #[serde(default)]
     pub auth_token: String,
+    /// Messages per second this provider account accepts; 0 = no pacing. Shared by every
+    /// instance on the same Redis; campaign messages wait for their turn.
+    #[serde(default)]
+    pub rate_per_second: u32,
 }
 
 impl std::fmt::Debug for SmsProviderSettings {
@@ -156,6 +163,9 @@ pub struct WhatsAppSettings {
     pub link_template: TemplateRef,
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Messages per second for this WhatsApp Business number; 0 = no pacing.
+    #[serde(default)]
+    pub rate_per_second: u32,
 }
 
 impl std::fmt::Debug for WhatsAppSettings {

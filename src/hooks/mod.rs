@@ -6,8 +6,8 @@ mod cm;
 mod twilio;
 mod whatsapp;
 
-use actix_web::{HttpResponse, web};
 use crate::{domain::VerificationId, state::AppState, store::attempts};
+use actix_web::{HttpResponse, web};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/hooks/sms/cm", web::post().to(cm::report))
@@ -37,11 +37,7 @@ async fn record(
     };
     let now = AppState::now_ms();
     let line = attempts::encode(now, provider, &format!("report:{status}"), None, error.as_deref());
-    match state
-        .store
-        .record_delivery_state(&id, delivery, &[line], now, Some((provider, reference)))
-        .await
-    {
+    match state.store.record_delivery_state(&id, delivery, &[line], now, Some((provider, reference))).await {
         Ok(_) => {
             tracing::info!(verification = %id, provider, status, "delivery report");
             HttpResponse::Ok().finish()

@@ -32,7 +32,8 @@ pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let applies = req.method() == Method::POST && req.path().starts_with("/v1/") && req.path() != "/v1/verifications/batch";
+    let applies =
+        req.method() == Method::POST && req.path().starts_with("/v1/") && req.path() != "/v1/verifications/batch";
     let key = match idempotency_key(req.request()) {
         Ok(Some(k)) if applies => k,
         Ok(_) => return Ok(next.call(req).await?.map_into_boxed_body()),

@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 
-
 fn rfc3339_ms(ms: i64) -> String {
     use chrono::TimeZone;
     chrono::Utc

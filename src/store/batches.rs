@@ -9,7 +9,8 @@ use redis::AsyncCommands;
 use super::{Store, StoreError, scripts};
 
 /// Every state a batch counts, in the order the API shows them.
-pub const BATCH_STATES: [&str; 8] = ["queued", "held", "sent", "confirmed", "declined", "expired", "failed", "canceled"];
+pub const BATCH_STATES: [&str; 8] =
+    ["queued", "held", "sent", "confirmed", "declined", "expired", "failed", "canceled"];
 
 /// A batch as read back: owner, sizes, start time, counts per state.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,9 +41,10 @@ impl Keys {
         format!("{}:exp", self.tag(p))
     }
 
-    /// `{ov:p17}:camp`: campaign (marketer-initiated) messages, read after `:send` and paced.
-    pub fn campaign_stream(&self, p: Partition) -> String {
-        format!("{}:camp", self.tag(p))
+    /// `{ov:p17}:camp:<channel>`: campaign messages on a paced channel, waiting (oldest
+    /// first) for a token of the provider account before they go onto `:send`.
+    pub fn campaign(&self, p: Partition, channel: &str) -> String {
+        format!("{}:camp:{channel}", self.tag(p))
     }
 
     /// `{ov:p17}:cs:<tenant>:<pseudonym>`: one number's consents by purpose, and `!` = until

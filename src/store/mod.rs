@@ -4,14 +4,15 @@
 pub mod attempts;
 mod batches;
 mod calls;
-mod consents;
 mod conn;
+mod consents;
 mod delivery;
 mod endpoints;
 mod error;
 mod idempotency;
 mod keys;
 mod outbox;
+mod pacing;
 mod queue;
 mod rate_limit;
 mod record;
@@ -21,18 +22,19 @@ mod webhooks;
 
 use std::time::Duration;
 
+pub use batches::BatchCounts;
 pub use calls::{CallOutcome, CallReport};
 pub use conn::Conn;
+pub use consents::{ConsentRow, PhoneWithdrawal};
 pub use delivery::Sent;
 pub use endpoints::{EndpointChange, EndpointRecord};
 pub use error::StoreError;
 pub use idempotency::IdemClaim;
 pub use keys::Keys;
 pub use outbox::OutboxMessage;
+pub use pacing::PaceMode;
 pub use queue::{SEND_GROUP, SendJob, StreamReader};
 pub use rate_limit::{Limit, RateDecision};
-pub use batches::BatchCounts;
-pub use consents::{ConsentRow, PhoneWithdrawal};
 pub use record::{CallPlan, CallState, NewVerification, ReceiptSeal, VerificationRecord};
 pub use verifications::{
     CheckOutcome, CheckSource, CreateOutcome, ExpireOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome,

@@ -17,8 +17,10 @@ pub const SEND_GROUP: &str = "senders";
 pub struct SendJob {
     pub entry_id: String,
     pub verification_id: VerificationId,
-    /// `initial` or `resend`.
+    /// `initial`, `resend`, `reschedule`, or `held-<kind>` after quiet hours.
     pub kind: String,
+    /// Released from a campaign queue: its provider token is already taken.
+    pub paced: bool,
 }
 
 impl SendJob {
@@ -27,6 +29,7 @@ impl SendJob {
         Some(Self {
             verification_id: VerificationId::parse(&vid, partitions)?,
             kind: e.get("kind").unwrap_or_else(|| "initial".into()),
+            paced: e.get::<String>("paced").is_some(),
             entry_id: e.id,
         })
     }

@@ -90,14 +90,6 @@ fn simple(reply: Vec<String>) -> Result<SimpleOutcome, StoreError> {
 }
 
 impl Store {
-    /// The stream a verification's messages go to: people waiting on a form go first.
-    pub fn send_stream_for(&self, id: &VerificationId, initiated_by: InitiatedBy) -> String {
-        match initiated_by {
-            InitiatedBy::Consumer => self.keys.send_stream(id.partition()),
-            InitiatedBy::Marketer => self.keys.campaign_stream(id.partition()),
-        }
-    }
-
     /// Writes the verification and queues its first message in one script. A campaign start
     /// to a suppressed number writes nothing.
     pub async fn create(&self, v: &NewVerification) -> Result<CreateOutcome, StoreError> {
@@ -105,7 +97,7 @@ impl Store {
         let p = v.id.partition();
         let mut inv = scripts::CREATE.prepare_invoke();
         inv.key(self.keys.verification(&v.id))
-            .key(self.send_stream_for(&v.id, v.initiated_by))
+            .key(self.keys.send_stream(p))
             .key(self.keys.deadlines(p))
             .key(self.keys.consent_index(p, &v.tenant, &v.pseudonym))
             .arg(v.id.as_str())
@@ -131,7 +123,8 @@ impl Store {
 
     /// The whole verification, whoever owns it; callers check the tenant.
     pub async fn get(&self, id: &VerificationId) -> Result<Option<VerificationRecord>, StoreError> {
-        let pairs: Vec<String> = scripts::LOAD.key(self.keys.verification(id)).invoke_async(&mut self.conn.clone()).await?;
+        let pairs: Vec<String> =
+            scripts::LOAD.key(self.keys.verification(id)).invoke_async(&mut self.conn.clone()).await?;
         let mut h = HashMap::with_capacity(pairs.len() / 2);
         let mut it = pairs.into_iter();
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
@@ -255,18 +248,12 @@ impl Store {
     }
 
     /// Queues the same message again while the verification is pending.
-    pub async fn resend(
-        &self,
-        id: &VerificationId,
-        tenant: &str,
-        initiated_by: InitiatedBy,
-        now_ms: i64,
-    ) -> Result<SimpleOutcome, StoreError> {
+    pub async fn resend(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
         let reply: Vec<String> = scripts::RESEND
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
             .key(self.keys.deadlines(id.partition()))
-            .key(self.send_stream_for(id, initiated_by))
+            .key(self.keys.send_stream(id.partition()))
             .arg(id.as_str())
             .arg(tenant)
             .arg(now_ms)

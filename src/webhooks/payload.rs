@@ -13,11 +13,7 @@ fn iso(ms: i64) -> Value {
 }
 
 /// The body sent for an event about a verification.
-pub fn verification_body(
-    e: &EventEntry,
-    v: &VerificationRecord,
-    receipt: Option<(&str, &str)>,
-) -> Value {
+pub fn verification_body(e: &EventEntry, v: &VerificationRecord, receipt: Option<(&str, &str)>) -> Value {
     let ctx = &v.context;
     let mut data = json!({
         "verification_id": v.id.as_str(),

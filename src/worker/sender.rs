@@ -29,6 +29,7 @@ pub struct SenderDeps {
     pub tenants: Tenants,
     pub transports: Transports,
     pub metrics: Arc<Metrics>,
+    pub pacer: super::Pacer,
 }
 
 /// A consumer name unique to this process.
@@ -126,6 +127,19 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         deps.store.hold_send(&v.id, &job.entry_id, &job.kind, release, expiry).await?;
         tracing::info!(verification = %v.id, release_at = %opens, "message held for quiet hours");
         return Ok(());
+    }
+    // Pacing: a campaign message waits for a token of its provider account (unless it was
+    // released with one); a person waiting on a form takes one at once.
+    if deps.pacer.account(v.channel).is_some() {
+        match v.initiated_by {
+            InitiatedBy::Marketer if !job.paced => {
+                let now = chrono::Utc::now().timestamp_millis();
+                deps.store.to_campaign(&v.id, &job.entry_id, &job.kind, v.channel.as_str(), now).await?;
+                return Ok(());
+            }
+            InitiatedBy::Consumer => deps.pacer.take_for_consumer(v.channel).await?,
+            InitiatedBy::Marketer => {}
+        }
     }
     let seed = v.seed();
     let code = deps.key.code_for(&v.id, &seed, v.code_length);

@@ -24,6 +24,7 @@ fn cm(base: &str) -> SmsProviderSettings {
         product_token: CM_TOKEN.into(),
         account_sid: String::new(),
         auth_token: String::new(),
+        rate_per_second: 0,
     }
 }
 
@@ -34,6 +35,7 @@ fn twilio(base: &str) -> SmsProviderSettings {
         product_token: String::new(),
         account_sid: "AC123".into(),
         auth_token: "twilio-token".into(),
+        rate_per_second: 0,
     }
 }
 
@@ -285,6 +287,7 @@ fn whatsapp(base: &str) -> WhatsAppSettings {
         code_template: TemplateRef { name: "auth_code".into(), languages: langs("nl") },
         link_template: TemplateRef { name: "consent_link".into(), languages: langs("nl") },
         timeout_seconds: 2,
+        rate_per_second: 0,
     }
 }
 

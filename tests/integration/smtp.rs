@@ -43,6 +43,7 @@ fn smtp(pool_size: u32, dkim: Option<DkimSettings>) -> EmailSettings {
             from: "verify@acme-energie.example".into(),
             pool_size,
             dkim,
+            rate_per_second: 0,
         },
     }
 }
