@@ -4,13 +4,16 @@
 mod bad_input;
 mod browser;
 mod calls;
+mod campaign;
 mod code_flow;
 mod concurrency;
+mod consents;
 mod crash;
 mod email_and_misc;
 mod harness;
 mod idempotency;
 mod link_flow;
+mod pacing;
 mod pages;
 mod parsers;
 mod providers;

@@ -127,7 +127,6 @@ local function finish(vkey, events, deadlines, minid, id, status, evtype, now, e
   redis.call('HSET', vkey, 'st', status, 'done', now)
   -- What only a pending verification needs is dropped: its code's MAC and link-token hash.
   redis.call('HDEL', vkey, 'cm', 'ctk')
-  keep(vkey, expire_at, true)
   redis.call('ZREM', deadlines, id)
   if status == 'confirmed' and h[2] then
     local ikey = consent_index(vkey, h[1], h[2])
@@ -136,4 +135,6 @@ local function finish(vkey, events, deadlines, minid, id, status, evtype, now, e
   end
   batch_move(vkey, before)
   emit(events, minid, evtype, id, h[1], now)
+  -- Last: with a retention of zero the record is gone from here on.
+  keep(vkey, expire_at, true)
 end
