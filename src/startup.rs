@@ -125,7 +125,8 @@ impl Application {
                 key: key.clone(),
                 tenants: tenants.clone(),
                 transports: Transports::from_settings(&settings, &store)
-                    .map_err(|e| StartupError::Channel(e.to_string()))?,
+                    .map_err(|e| StartupError::Channel(e.to_string()))?
+                    .instrumented(&metrics),
                 metrics: metrics.clone(),
             };
             let mut handles = spawn_senders(deps, stop_rx.clone()).await?;
@@ -135,6 +136,7 @@ impl Application {
                 tenants: tenants.clone(),
                 signer: signer.clone(),
                 server_key: key.clone(),
+                metrics: metrics.clone(),
             };
             handles.extend(spawn_dispatchers(hooks.clone(), stop_rx.clone()).await?);
             handles.extend(Deliverer::spawn(hooks.clone(), stop_rx.clone()).await?);
@@ -164,6 +166,7 @@ impl Application {
                     }
                 })
                 .wrap(actix_web::middleware::from_fn(crate::http::idempotency::middleware))
+                .wrap(actix_web::middleware::from_fn(crate::http::metrics::middleware))
                 .default_service(web::to(not_found))
         })
         .listen(listener)

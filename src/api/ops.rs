@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::OpenApi;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, metrics::QueueLabels, state::AppState};
 
 /// The process is up.
 #[utoipa::path(get, path = "/health/live", tag = "operations", responses((status = 200)))]
@@ -25,7 +25,21 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(state.signer.jwks())
 }
 
+/// Prometheus text. Queue gauges and readiness are sampled from Redis now, so they are true
+/// whichever instance is scraped; when Redis does not answer they keep their last value.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let m = &state.metrics;
+    m.ready.set(i64::from(state.store.ping().await.is_ok()));
+    match state.store.queue_stats(AppState::now_ms()).await {
+        Ok(stats) => {
+            for (queue, stat) in stats {
+                let labels = QueueLabels { queue };
+                m.queue_depth.get_or_create(&labels).set(stat.depth as i64);
+                m.queue_oldest.get_or_create(&labels).set(stat.oldest_age_secs);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "queue stats unavailable for this scrape"),
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())

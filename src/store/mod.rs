@@ -10,6 +10,7 @@ mod idempotency;
 mod keys;
 mod outbox;
 mod queue;
+mod queue_stats;
 mod rate_limit;
 mod record;
 mod scripts;
@@ -27,6 +28,7 @@ pub use idempotency::IdemClaim;
 pub use keys::Keys;
 pub use outbox::OutboxMessage;
 pub use queue::{SEND_GROUP, SendJob, StreamReader};
+pub use queue_stats::{QueueStat, QueueStats};
 pub use rate_limit::{Limit, RateDecision};
 pub use record::{CallPlan, CallState, NewVerification, VerificationRecord};
 pub use verifications::{
