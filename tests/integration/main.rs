@@ -7,6 +7,7 @@ mod calls;
 mod code_flow;
 mod concurrency;
 mod crash;
+mod dev_secrets;
 mod email_and_misc;
 mod harness;
 mod idempotency;
