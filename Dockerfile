@@ -19,7 +19,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 optin \
     && useradd --system --uid 10001 --gid optin --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin optin
+        --shell /usr/sbin/nologin optin \
+    && install -d -o optin -g optin /var/lib/optin-verify
 COPY --from=builder /src/target/release/optin-verify /usr/local/bin/optin-verify
 USER optin
 EXPOSE 8080

@@ -2,6 +2,7 @@ pub mod api;
 pub mod channels;
 pub mod config;
 pub mod dev_redis;
+pub mod dev_secrets;
 pub mod domain;
 pub mod error;
 pub mod evidence;

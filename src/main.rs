@@ -85,12 +85,17 @@ async fn serve(settings: Settings, role: Role) -> Result<(), Box<dyn std::error:
         None
     };
     let demo = demo_key(&settings);
+    let kept = settings.dev.secrets_file.clone();
     let bind = settings.http.bind.clone();
     let app = Application::build(settings, role).await?;
     tracing::info!(bind = %bind, port = app.port(), ?role, "optin-verify listening");
     if let Some(key) = demo {
         // The demo key is public (it ships in config/dev.toml), so printing it leaks nothing.
-        println!("\n  DEV MODE. Demo tenant API key: {key}\n  Outbox: GET /dev/outbox\n");
+        println!("\n  DEV MODE. Demo tenant API key: {key}\n  Outbox: GET /dev/outbox");
+        if !kept.is_empty() {
+            println!("  Generated secrets are kept in {kept} (delete it for new ones)");
+        }
+        println!();
     }
     app.run_until_stopped().await?;
     Ok(())

@@ -61,6 +61,9 @@ fn server_key(settings: &Settings) -> Result<ServerKey, StartupError> {
         if settings.mode == Mode::Production {
             return Err(StartupError::Secret("production needs a real server key".into()));
         }
+        if let Some(kept) = dev_secrets(settings)? {
+            return ServerKey::parse(&kept.server_key).map_err(|e| StartupError::Secret(e.to_string()));
+        }
         tracing::warn!(
             "DEV MODE: no secrets.server_key configured; using an EPHEMERAL key. Codes and links die with this process."
         );
@@ -81,10 +84,27 @@ fn receipt_signer(settings: &Settings) -> Result<ReceiptSigner, StartupError> {
         if settings.mode == Mode::Production {
             return Err(StartupError::ReceiptKey("production needs a receipt signing key".into()));
         }
+        if let Some(kept) = dev_secrets(settings)? {
+            return ReceiptSigner::parse(&kept.receipt_signing_key)
+                .map_err(|e| StartupError::ReceiptKey(e.to_string()));
+        }
         tracing::warn!("DEV MODE: no receipts.signing_key configured; receipts are signed with an EPHEMERAL key.");
         return Ok(ReceiptSigner::ephemeral());
     }
     ReceiptSigner::parse(&raw).map_err(|e| StartupError::ReceiptKey(e.to_string()))
+}
+
+/// Dev mode with `dev.secrets_file`: the generated keys, kept across restarts.
+fn dev_secrets(settings: &Settings) -> Result<Option<crate::dev_secrets::DevSecrets>, StartupError> {
+    let path = &settings.dev.secrets_file;
+    if settings.mode == Mode::Production || path.is_empty() {
+        return Ok(None);
+    }
+    let (kept, created) = crate::dev_secrets::load_or_create(std::path::Path::new(path))
+        .map_err(|e| StartupError::Secret(format!("dev.secrets_file {path}: {e}")))?;
+    let verb = if created { "generated and saved to" } else { "read from" };
+    tracing::warn!(file = %path, "DEV MODE: secrets {verb} {path}; codes and links survive a restart. Not for production.");
+    Ok(Some(kept))
 }
 
 impl Application {
@@ -126,7 +146,8 @@ impl Application {
                 key: key.clone(),
                 tenants: tenants.clone(),
                 transports: Transports::from_settings(&settings, &store)
-                    .map_err(|e| StartupError::Channel(e.to_string()))?,
+                    .map_err(|e| StartupError::Channel(e.to_string()))?
+                    .instrumented(&metrics),
                 metrics: metrics.clone(),
                 pacer: Pacer::from_settings(&settings, store.clone()),
             };
@@ -139,6 +160,7 @@ impl Application {
                 tenants: tenants.clone(),
                 signer: signer.clone(),
                 server_key: key.clone(),
+                metrics: metrics.clone(),
             };
             handles.extend(spawn_dispatchers(hooks.clone(), stop_rx.clone()).await?);
             handles.extend(Deliverer::spawn(hooks.clone(), stop_rx.clone()).await?);
@@ -168,6 +190,7 @@ impl Application {
                     }
                 })
                 .wrap(actix_web::middleware::from_fn(crate::http::idempotency::middleware))
+                .wrap(actix_web::middleware::from_fn(crate::http::metrics::middleware))
                 .default_service(web::to(not_found))
         })
         .listen(listener)

@@ -107,9 +107,10 @@ fn in_item(e: ApiError, index: usize) -> ApiError {
     }
 }
 
-/// Start up to 1,000 verifications, each answered on its own, in order.
+/// Start up to 1,000 verifications, each answered on its own, in order. A bad item never
+/// fails the others: its answer is the problem that refused it.
 #[utoipa::path(
-    post, path = "/v1/verifications/batch", tag = "batches",
+    post, path = "/v1/verifications/batch", tag = "batches", operation_id = "create_batch",
     request_body = BatchRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "A retried batch returns the same verifications")),
     responses(
@@ -183,7 +184,7 @@ pub async fn create(
 
 /// A batch's counts per state.
 #[utoipa::path(
-    get, path = "/v1/batches/{id}", tag = "batches",
+    get, path = "/v1/batches/{id}", tag = "batches", operation_id = "get_batch",
     params(("id" = String, Path)),
     responses((status = 200, body = BatchView), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = []))

@@ -31,9 +31,12 @@ pub enum CallResult {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recording {
+    #[schema(min_length = 1, max_length = 2048, pattern = "^\\S+$")]
     pub uri: String,
     /// Hex SHA-256 of the recording file.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub sha256: String,
+    #[schema(minimum = 1, maximum = 14400)]
     pub duration_seconds: u64,
 }
 
@@ -43,6 +46,7 @@ pub struct CallOutcomeRequest {
     pub outcome: CallResult,
     pub called_at: DateTime<Utc>,
     pub caller_number: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub agent_id: String,
     /// Required for `confirmed`.
     #[serde(default)]
@@ -69,8 +73,9 @@ fn check_recording(r: &Recording) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Report the announced, recorded verification call.
 #[utoipa::path(
-    post, path = "/v1/verifications/{id}/call-outcome", tag = "verifications",
+    post, path = "/v1/verifications/{id}/call-outcome", tag = "verifications", operation_id = "report_call_outcome",
     params(("id" = String, Path)), request_body = CallOutcomeRequest,
     responses(
         (status = 200, body = VerificationView),

@@ -49,7 +49,7 @@ pub struct ConsentView {
 
 /// The current consent of a number for this tenant.
 #[utoipa::path(
-    get, path = "/v1/consents", tag = "consents",
+    get, path = "/v1/consents", tag = "consents", operation_id = "get_consents",
     params(ConsentQuery),
     responses(
         (status = 200, body = ConsentState),

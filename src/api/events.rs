@@ -68,6 +68,7 @@ pub struct Redelivery {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
 }
 
@@ -95,7 +96,7 @@ async fn own(state: &AppState, tenant: &str, id: &str) -> Result<(Partition, Sto
 }
 
 /// The newest events, newest first.
-#[utoipa::path(get, path = "/v1/events", tag = "webhooks", params(ListQuery),
+#[utoipa::path(get, path = "/v1/events", tag = "webhooks", operation_id = "list_events", params(ListQuery),
     responses((status = 200, body = EventList)), security(("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -118,7 +119,7 @@ pub async fn list(
 }
 
 /// One event with the payload as delivered.
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "webhooks", operation_id = "get_event", params(("id" = String, Path)),
     responses((status = 200, body = EventView), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn get(
@@ -131,7 +132,7 @@ pub async fn get(
 }
 
 /// Every attempt, newest first: status code, latency and error.
-#[utoipa::path(get, path = "/v1/events/{id}/deliveries", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/events/{id}/deliveries", tag = "webhooks", operation_id = "list_event_deliveries", params(("id" = String, Path)),
     responses((status = 200, body = AttemptList), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn deliveries(
@@ -151,7 +152,7 @@ pub async fn deliveries(
 }
 
 /// Send the event again to every endpoint it went to, on a fresh retry schedule.
-#[utoipa::path(post, path = "/v1/events/{id}/redeliver", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/v1/events/{id}/redeliver", tag = "webhooks", operation_id = "redeliver_event", params(("id" = String, Path)),
     responses((status = 202, body = Redelivery), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn redeliver(

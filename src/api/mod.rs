@@ -7,6 +7,7 @@ mod call_outcome;
 mod call_rules;
 mod consents;
 mod events;
+mod openapi;
 mod ops;
 mod start;
 mod start_request;
@@ -16,59 +17,11 @@ mod webhook_endpoints;
 mod withdrawals;
 
 use actix_web::web;
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
 
 pub use auth::AuthTenant;
+pub use openapi::{ApiDoc, document};
 pub use start_request::StartRequest;
 pub use view::{CheckResponse, VerificationView};
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "optin-verify", description = "Verified opt-in for Dutch telephone marketing (ACM methods 1 and 2)."),
-    paths(
-        verifications::start,
-        batches::create,
-        batches::get,
-        consents::lookup,
-        verifications::get,
-        verifications::check,
-        verifications::resend,
-        verifications::cancel,
-        call_outcome::report,
-        webhook_endpoints::create,
-        webhook_endpoints::list,
-        webhook_endpoints::get,
-        webhook_endpoints::delete,
-        webhook_endpoints::rotate_secret,
-        events::list,
-        events::get,
-        events::deliveries,
-        events::redeliver,
-        withdrawals::create,
-        ops::jwks,
-        ops::live,
-        ops::ready,
-        ops::outbox,
-    ),
-    components(schemas(crate::error::Problem, crate::store::OutboxMessage)),
-    modifiers(&BearerAuth)
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 /// Marketer routes under `/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -16,10 +16,17 @@ use crate::{
 /// Start a verification. Unknown fields are refused.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "method": "code", "channel": "sms", "phone": "+31612345678", "locale": "nl", "initiated_by": "consumer",
+    "purpose": {"id": "energy-offers", "text": "Telefonische aanbiedingen over energiecontracten"},
+    "consent_text": {"version": "2026-03", "text": "Ja, Voorbeeld Energie mag mij bellen over energiecontracten."},
+    "metadata": {"crm_id": "123"}
+}))]
 pub struct StartRequest {
     pub method: Method,
     pub channel: Channel,
     /// The number that will be called, E.164 or Dutch national notation.
+    #[schema(example = "+31612345678")]
     pub phone: String,
     /// Where the message goes: defaults to `phone` for sms/whatsapp; an email address for email.
     #[serde(default)]
@@ -31,6 +38,7 @@ pub struct StartRequest {
     pub purpose: Purpose,
     /// Who will call, if not the tenant itself.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     pub caller: Option<String>,
     pub consent_text: ConsentText,
     #[serde(default)]
@@ -41,6 +49,7 @@ pub struct StartRequest {
     #[serde(default)]
     pub call: Option<CallWindow>,
     #[serde(default)]
+    #[schema(minimum = 60, maximum = 604800)]
     pub expires_in_seconds: Option<u64>,
     /// Echoed in events. At most 20 keys and 2 KiB.
     #[serde(default)]

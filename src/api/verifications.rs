@@ -26,6 +26,8 @@ type State = web::Data<AppState>;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
+    /// 4 to 10 digits; spaces and dashes between them are ignored.
+    #[schema(example = "123456", min_length = 4, max_length = 40, pattern = "^[0-9 -]+$")]
     pub code: String,
 }
 
@@ -51,7 +53,7 @@ fn created(view: VerificationView, replayed: bool) -> HttpResponse {
 
 /// Start a verification and queue its message.
 #[utoipa::path(
-    post, path = "/v1/verifications", tag = "verifications",
+    post, path = "/v1/verifications", tag = "verifications", operation_id = "start_verification",
     request_body = StartRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body: the same verification")),
     responses(
@@ -78,7 +80,7 @@ pub async fn start(
 
 /// Status, attempts, delivery, and the evidence once confirmed.
 #[utoipa::path(
-    get, path = "/v1/verifications/{id}", tag = "verifications",
+    get, path = "/v1/verifications/{id}", tag = "verifications", operation_id = "get_verification",
     params(("id" = String, Path)),
     responses((status = 200, body = VerificationView), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = []))
@@ -102,7 +104,7 @@ pub async fn get(
 
 /// Check a code. After the attempt limit the verification is `failed` for good.
 #[utoipa::path(
-    post, path = "/v1/verifications/{id}/check", tag = "verifications",
+    post, path = "/v1/verifications/{id}/check", tag = "verifications", operation_id = "check_verification",
     params(("id" = String, Path)),
     request_body = CheckRequest,
     responses(
@@ -140,7 +142,7 @@ pub async fn check(
 
 /// Send the same code or link again, within the expiry window.
 #[utoipa::path(
-    post, path = "/v1/verifications/{id}/resend", tag = "verifications",
+    post, path = "/v1/verifications/{id}/resend", tag = "verifications", operation_id = "resend_verification",
     params(("id" = String, Path)),
     responses(
         (status = 202, body = VerificationView),
@@ -173,7 +175,7 @@ pub async fn resend(
 
 /// Cancel a pending verification.
 #[utoipa::path(
-    post, path = "/v1/verifications/{id}/cancel", tag = "verifications",
+    post, path = "/v1/verifications/{id}/cancel", tag = "verifications", operation_id = "cancel_verification",
     params(("id" = String, Path)),
     responses(
         (status = 200, body = VerificationView),

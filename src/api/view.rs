@@ -29,7 +29,8 @@ pub struct VerificationView {
     pub delivery: Delivery,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Object)]
+    /// As sent at start; `null` when none was sent.
+    #[schema(value_type = Option<Object>)]
     pub metadata: serde_json::Value,
     /// For `method: call`: the current window and what happened so far.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -20,12 +20,35 @@ use super::AuthTenant;
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
     /// Where events are POSTed; https in production.
+    #[schema(format = "uri", max_length = 2048, example = "https://consent.example.nl/hooks")]
     pub url: String,
     /// Subscribe to these types only; all when absent. `consent.withdrawn` always arrives.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
     pub event_types: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub description: Option<String>,
+}
+
+/// A webhook event type (`EVENT_TYPES`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // only its schema is used
+pub enum EventType {
+    #[serde(rename = "consent.confirmed")]
+    ConsentConfirmed,
+    #[serde(rename = "consent.declined")]
+    ConsentDeclined,
+    #[serde(rename = "consent.withdrawn")]
+    ConsentWithdrawn,
+    #[serde(rename = "verification.expired")]
+    VerificationExpired,
+    #[serde(rename = "verification.failed")]
+    VerificationFailed,
+    #[serde(rename = "verification.canceled")]
+    VerificationCanceled,
+    #[serde(rename = "recording.retention_due")]
+    RecordingRetentionDue,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,7 +120,8 @@ fn not_found() -> ApiError {
 
 /// Create an endpoint; the answer holds its `whsec_` secret.
 #[utoipa::path(
-    post, path = "/v1/webhook-endpoints", tag = "webhooks", request_body = CreateEndpoint,
+    post, path = "/v1/webhook-endpoints", tag = "webhooks", operation_id = "create_webhook_endpoint",
+    request_body = CreateEndpoint,
     responses((status = 201, body = EndpointView), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = []))
 )]
@@ -139,7 +163,7 @@ pub async fn create(
 }
 
 /// The tenant's endpoints, without secrets.
-#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", operation_id = "list_webhook_endpoints",
     responses((status = 200, body = Vec<EndpointView>)), security(("api_key" = [])))]
 pub async fn list(state: web::Data<AppState>, AuthTenant(tenant): AuthTenant) -> Result<HttpResponse, ApiError> {
     let list: Vec<EndpointView> =
@@ -147,7 +171,8 @@ pub async fn list(state: web::Data<AppState>, AuthTenant(tenant): AuthTenant) ->
     Ok(HttpResponse::Ok().json(list))
 }
 
-#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
+/// One endpoint, without its secret.
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "get_webhook_endpoint", params(("id" = String, Path)),
     responses((status = 200, body = EndpointView), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn get(
@@ -159,7 +184,8 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(EndpointView::of(&e, false)))
 }
 
-#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
+/// Delete an endpoint; its pending deliveries are dropped.
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "delete_webhook_endpoint", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn delete(
@@ -174,7 +200,8 @@ pub async fn delete(
 }
 
 /// New secret; the old one keeps signing for `webhooks.rotation_overlap_seconds`.
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks",
+    operation_id = "rotate_webhook_endpoint_secret", params(("id" = String, Path)),
     responses((status = 200, body = RotatedSecret), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn rotate_secret(

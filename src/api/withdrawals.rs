@@ -19,8 +19,10 @@ use super::AuthTenant;
 #[serde(deny_unknown_fields)]
 pub struct WithdrawalRequest {
     /// The number that must not be called any more.
+    #[schema(example = "+31612345678")]
     pub phone: String,
     /// Where the opt-out came from, e.g. `phone_call`, `letter`, `email`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$", example = "phone_call")]
     pub source: String,
     /// The consent it withdraws, when known; it is then marked withdrawn in its evidence.
     /// Without it, every consent of the number is withdrawn (or those of `purpose`).
@@ -48,7 +50,8 @@ pub struct WithdrawnEvent {
     pub verification_id: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/withdrawals", tag = "withdrawals", request_body = WithdrawalRequest,
+/// Register an opt-out received elsewhere; every endpoint is told.
+#[utoipa::path(post, path = "/v1/withdrawals", tag = "withdrawals", operation_id = "create_withdrawal", request_body = WithdrawalRequest,
     responses((status = 202, body = WithdrawalAccepted), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn create(

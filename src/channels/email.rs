@@ -52,8 +52,19 @@ pub enum SmtpSetupError {
 
 pub struct SmtpTransport {
     mailer: AsyncSmtpTransport<Tokio1Executor>,
-    from: lettre::Address,
+    from: Mailbox,
     dkim: Option<DkimConfig>,
+}
+
+/// `from` as mail settings usually write it: `Name <address>` or a bare `address`.
+fn parse_from(raw: &str) -> Result<Mailbox, SmtpSetupError> {
+    raw.trim().parse().map_err(|_| SmtpSetupError::From(raw.to_string()))
+}
+
+/// The configured display name, or else the tenant's name.
+fn sender(from: &Mailbox, tenant_name: &str) -> Mailbox {
+    let name = from.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| tenant_name.to_string());
+    Mailbox::new(Some(name), from.email.clone())
 }
 
 impl SmtpTransport {
@@ -70,7 +81,7 @@ impl SmtpTransport {
         if !s.username.is_empty() {
             builder = builder.credentials(Credentials::new(s.username.clone(), s.password.clone()));
         }
-        let from = s.from.parse().map_err(|_| SmtpSetupError::From(s.from.clone()))?;
+        let from = parse_from(&s.from)?;
         let dkim = match &s.dkim {
             Some(d) => {
                 let algorithm =
@@ -87,9 +98,9 @@ impl SmtpTransport {
     fn build(&self, m: &Message) -> Result<lettre::Message, ChannelError> {
         let permanent = |e: &dyn std::fmt::Display| ChannelError::Permanent(format!("email: {e}"));
         let to: Mailbox = m.to.parse().map_err(|e| permanent(&e))?;
-        let domain = self.from.domain().to_string();
+        let domain = self.from.email.domain().to_string();
         let mut b = lettre::Message::builder()
-            .from(Mailbox::new(Some(m.from_name.clone()), self.from.clone()))
+            .from(sender(&self.from, &m.from_name))
             .to(to)
             .subject(m.subject.clone().unwrap_or_default())
             .date_now()
@@ -146,5 +157,21 @@ impl SmtpTransport {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_from, sender};
+
+    #[test]
+    fn from_takes_a_display_name_or_a_bare_address() {
+        let named = parse_from("Acme Energie <verify@acme.example>").unwrap();
+        let s = sender(&named, "Tenant B.V.");
+        assert_eq!((s.name.as_deref(), s.email.to_string().as_str()), (Some("Acme Energie"), "verify@acme.example"));
+        let bare = parse_from("verify@acme.example").unwrap();
+        let s = sender(&bare, "Tenant B.V.");
+        assert_eq!((s.name.as_deref(), s.email.to_string().as_str()), (Some("Tenant B.V."), "verify@acme.example"));
+        assert!(parse_from("not an address").is_err());
     }
 }

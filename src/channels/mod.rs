@@ -4,6 +4,7 @@
 mod console;
 mod email;
 pub mod gsm;
+mod instrumented;
 mod render;
 mod router;
 pub mod sms;

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::{config::Settings, domain::Channel, store::Store};
+use crate::{config::Settings, domain::Channel, metrics::Metrics, store::Store};
 
-use super::{ConsoleTransport, Notifier, SmsRouter, SmtpTransport, WhatsAppCloud};
+use super::{ConsoleTransport, Notifier, SmsRouter, SmtpTransport, WhatsAppCloud, instrumented::Instrumented};
 
 /// A channel with neither a real transport nor the dev outbox is `None`: the API refuses it.
 #[derive(Clone)]
@@ -40,6 +40,21 @@ impl Transports {
             None => console,
         };
         Ok(Self { email, sms, whatsapp })
+    }
+
+    /// Every transport, reporting its provider attempts to `metrics`.
+    pub fn instrumented(self, metrics: &Arc<Metrics>) -> Self {
+        let wrap = |t: Option<Arc<dyn Notifier>>, channel: Channel| {
+            t.map(|inner| {
+                Arc::new(Instrumented { inner, channel: channel.as_str(), metrics: metrics.clone() })
+                    as Arc<dyn Notifier>
+            })
+        };
+        Self {
+            email: wrap(self.email, Channel::Email),
+            sms: wrap(self.sms, Channel::Sms),
+            whatsapp: wrap(self.whatsapp, Channel::Whatsapp),
+        }
     }
 
     pub fn for_channel(&self, c: Channel) -> Option<&Arc<dyn Notifier>> {

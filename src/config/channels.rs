@@ -40,7 +40,8 @@ pub struct SmtpSettings {
     pub username: String,
     #[serde(default)]
     pub password: String,
-    /// The envelope and header sender address; the tenant's name is its display name.
+    /// The sender: `Name <address>` or a bare `address`; with a bare address the tenant's
+    /// name is the display name.
     pub from: String,
     #[serde(default = "default_pool")]
     pub pool_size: u32,
@@ -265,7 +266,10 @@ impl ChannelSettings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(e) = &self.email {
             if !e.smtp.from.contains('@') {
-                return Err(ConfigError::invalid("channels.email.smtp.from", "must be an email address"));
+                return Err(ConfigError::invalid(
+                    "channels.email.smtp.from",
+                    "must be an email address or `Name <address>`",
+                ));
             }
             if let Some(d) = &e.smtp.dkim
                 && !matches!(d.algorithm.as_str(), "ed25519" | "rsa")

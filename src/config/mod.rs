@@ -126,6 +126,9 @@ pub struct DevSettings {
     pub outbox: bool,
     pub spawn_redis: bool,
     pub demo_api_key: String,
+    /// Where dev mode keeps the server and receipt keys it generates ("" = ephemeral).
+    #[serde(default)]
+    pub secrets_file: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,22 +7,28 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Purpose {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub id: String,
+    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentText {
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
     pub version: String,
     /// The exact text the person agrees to; shown verbatim on the confirm page.
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyStatement {
+    #[schema(format = "uri", max_length = 2048, pattern = "^https?://\\S+$")]
     pub url: String,
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
     pub version: String,
 }
 
@@ -38,9 +44,11 @@ pub enum CheckboxDefault {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Collection {
+    #[schema(format = "uri", max_length = 2048, pattern = "^https?://\\S+$")]
     pub url: Option<String>,
     #[schema(value_type = Option<String>, format = "ip")]
     pub ip: Option<std::net::IpAddr>,
+    #[schema(min_length = 1, max_length = 512, pattern = "\\S")]
     pub user_agent: Option<String>,
     pub collected_at: Option<DateTime<Utc>>,
     pub checkbox_default: Option<CheckboxDefault>,

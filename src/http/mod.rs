@@ -3,6 +3,7 @@
 mod client_ip;
 pub mod idempotency;
 pub mod json;
+pub mod metrics;
 
 pub use client_ip::client_ip;
 pub use json::ApiJson;

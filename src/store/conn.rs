@@ -1,6 +1,6 @@
 //! One connection type for standalone Redis and Redis Cluster, so the store is written once.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::{
     Cmd, Pipeline, RedisFuture, Value,
@@ -38,12 +38,27 @@ impl Conn {
     }
 }
 
+/// Times a command for `optin_verify_redis_command_duration_seconds`.
+fn timed<'a, T: Send + 'a>(name: &'a [u8], fut: RedisFuture<'a, T>) -> RedisFuture<'a, T> {
+    Box::pin(async move {
+        let started = Instant::now();
+        let result = fut.await;
+        crate::metrics::observe_redis(name, started, result.as_ref().err());
+        result
+    })
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
+        let name = match cmd.args_iter().next() {
+            Some(redis::Arg::Simple(n)) => n,
+            _ => b"other".as_slice(),
+        };
+        let fut = match self {
             Self::Single(c) => c.req_packed_command(cmd),
             Self::Cluster(c) => c.req_packed_command(cmd),
-        }
+        };
+        timed(name, fut)
     }
 
     fn req_packed_commands<'a>(
@@ -52,10 +67,11 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
+        let fut = match self {
             Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
+        };
+        timed(b"pipeline", fut)
     }
 
     fn get_db(&self) -> i64 {

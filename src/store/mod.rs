@@ -14,6 +14,7 @@ mod keys;
 mod outbox;
 mod pacing;
 mod queue;
+mod queue_stats;
 mod rate_limit;
 mod record;
 mod scripts;
@@ -34,6 +35,7 @@ pub use keys::Keys;
 pub use outbox::OutboxMessage;
 pub use pacing::PaceMode;
 pub use queue::{SEND_GROUP, SendJob, StreamReader};
+pub use queue_stats::{QueueStat, QueueStats};
 pub use rate_limit::{Limit, RateDecision};
 pub use record::{CallPlan, CallState, NewVerification, ReceiptSeal, VerificationRecord};
 pub use verifications::{

@@ -16,6 +16,7 @@ use tokio::{
 
 use crate::{
     domain::Partition,
+    metrics::OutcomeLabels,
     store::{DELIVER_GROUP, DeliveryJob, DeliveryOutcome, EndpointRecord, StoreError, to_delivery},
     worker::stream_loop::{self, LoopConfig},
 };
@@ -167,7 +168,8 @@ impl Deliverer {
         let done = msg.deliveries.iter().find(|d| d.0 == endpoint.id).map_or(0, |d| d.2);
         let started = Instant::now();
         let (verdict, status, error) = self.post(&endpoint, &job.event_id, msg.body.as_bytes()).await;
-        let latency = started.elapsed().as_millis() as u64;
+        let elapsed = started.elapsed();
+        let latency = elapsed.as_millis() as u64;
         let schedule = &self.deps.settings.webhooks.retry_schedule_seconds;
         let attempt = done + 1;
         let (state, due) = match verdict {
@@ -184,6 +186,8 @@ impl Deliverer {
                 ("retrying", now + (delay as i64) * 1000)
             }
         };
+        let outcome_label = OutcomeLabels { outcome: state };
+        self.deps.metrics.webhook_delivery.get_or_create(&outcome_label).observe(elapsed.as_secs_f64());
         let json = attempt_json(&endpoint.id, attempt, now, status, latency, error.as_deref(), state);
         outcome.outcome = state;
         outcome.attempt_json = &json;

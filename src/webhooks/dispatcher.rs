@@ -7,6 +7,7 @@ use tokio::{sync::watch, task::JoinHandle};
 use crate::{
     domain::{Partition, VerificationId},
     evidence,
+    metrics::FinishedLabels,
     store::{DISPATCH_GROUP, EventEntry, Fanout, StoreError, event_id, to_event},
     worker::stream_loop::{self, LoopConfig},
 };
@@ -103,5 +104,14 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
             endpoint_ids,
         })
         .await?;
+    count_finished(deps, e, verification.as_ref());
     Ok(())
+}
+
+/// Every verification end passes here once (its event), whichever process made the move.
+fn count_finished(deps: &WebhookDeps, e: &EventEntry, v: Option<&crate::store::VerificationRecord>) {
+    if let (Some(outcome), Some(v)) = (crate::metrics::Metrics::finished_outcome(&e.event_type), v) {
+        let labels = FinishedLabels { method: v.method.as_str(), channel: v.channel.as_str(), outcome };
+        deps.metrics.finished.get_or_create(&labels).inc();
+    }
 }

@@ -84,6 +84,7 @@ pub async fn spawn_role(role: Role, tweak: impl FnOnce(&mut Settings)) -> TestAp
     s.redis.partitions = 4;
     s.secrets.server_key = "test-server-key-0123456789abcdef0123456789".into();
     s.dev.spawn_redis = false;
+    s.dev.secrets_file = String::new();
     s.worker.reclaim_idle_ms = 2000;
     let key = ApiKey::generate();
     let other = ApiKey::generate();

@@ -9,6 +9,7 @@ mod code_flow;
 mod concurrency;
 mod consents;
 mod crash;
+mod dev_secrets;
 mod email_and_misc;
 mod harness;
 mod idempotency;
