@@ -9,12 +9,14 @@ use figment::{
     providers::{Env, Format, Toml},
 };
 use serde::Deserialize;
-use std::{net::IpAddr, path::Path};
+use std::path::Path;
 
 mod channels;
+mod proxies;
 mod tenant;
 
 pub use channels::*;
+pub use proxies::TrustedProxies;
 pub use tenant::*;
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -68,7 +70,8 @@ pub struct Settings {
 pub struct HttpSettings {
     pub bind: String,
     pub public_base_url: String,
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Addresses and CIDR ranges, IPv4 and IPv6.
+    pub trusted_proxies: TrustedProxies,
     pub max_body_bytes: usize,
 }
 
@@ -315,6 +318,18 @@ impl Settings {
         }
         if self.receipts.signing_key.is_empty() && self.receipts.signing_key_file.is_empty() {
             return Err(ConfigError::invalid("receipts.signing_key", "production needs a receipt signing key"));
+        }
+        if self.webhooks.allow_private_targets {
+            return Err(ConfigError::invalid(
+                "webhooks.allow_private_targets",
+                "must be false in production: it turns off the SSRF guard for every tenant's endpoints",
+            ));
+        }
+        if self.http.trusted_proxies.trusts_everyone() {
+            return Err(ConfigError::invalid(
+                "http.trusted_proxies",
+                "0.0.0.0/0 and ::/0 let any client write its own IP into the evidence",
+            ));
         }
         Ok(())
     }

@@ -57,6 +57,15 @@ fn production_refuses_missing_secrets_and_the_demo_key() {
         "ab".repeat(32)
     );
     assert_eq!(key_of(load_str(&ok)), "accepted");
+    let private = format!("{ok}[webhooks]\nallow_private_targets = true\n");
+    assert_eq!(key_of(load_str(&private)), "webhooks.allow_private_targets");
+    for everyone in ["0.0.0.0/0", "::/0"] {
+        let open = format!("{ok}[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"{everyone}\"]\n");
+        assert_eq!(key_of(load_str(&open)), "http.trusted_proxies", "{everyone}");
+    }
+    let ranges = format!("{ok}[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"fd00::/8\", \"192.0.2.1\"]\n");
+    assert_eq!(key_of(load_str(&ranges)), "accepted");
+    assert!(key_of(load_str("[http]\ntrusted_proxies = [\"10.0.0.0/40\"]\n")).contains("trusted_proxies"));
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod link_flow;
 mod pages;
 mod parsers;
 mod providers;
+mod proxies;
 mod receiver;
 mod smtp;
 mod store_cluster;
