@@ -28,7 +28,8 @@ pub struct CreateEndpoint {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// No `Debug`: it may carry the secret.
+#[derive(Serialize, ToSchema)]
 pub struct EndpointView {
     pub id: String,
     pub url: String,
@@ -42,7 +43,8 @@ pub struct EndpointView {
     pub secret: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// No `Debug`: it carries the secret.
+#[derive(Serialize, ToSchema)]
 pub struct RotatedSecret {
     pub id: String,
     pub secret: String,

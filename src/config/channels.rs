@@ -75,7 +75,7 @@ impl std::fmt::Debug for DkimSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmsSettings {
     /// Alphanumeric sender id: 1 to 11 letters, digits or spaces, at least one letter.
@@ -92,6 +92,16 @@ pub struct SmsSettings {
     /// not sign its reports.
     #[serde(default)]
     pub callback_token: String,
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("sender", &self.sender)
+            .field("providers", &self.providers)
+            .field("callback_token", &"***")
+            .finish_non_exhaustive()
+    }
 }
 
 fn default_attempts() -> u32 {

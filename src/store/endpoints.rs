@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, scripts};
 
-/// An endpoint as stored. The secret is kept because every delivery is signed with it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// An endpoint as stored. The secret is kept because every delivery is signed with it; `Debug`
+/// shows neither secret, so a logged record cannot be used to forge webhooks.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EndpointRecord {
     pub id: String,
     pub url: String,
@@ -31,6 +32,23 @@ impl EndpointRecord {
         !self.disabled
             && (event_type == "consent.withdrawn"
                 || self.event_types.as_ref().is_none_or(|t| t.iter().any(|x| x == event_type)))
+    }
+}
+
+impl std::fmt::Debug for EndpointRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointRecord")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("event_types", &self.event_types)
+            .field("description", &self.description)
+            .field("secret", &"***")
+            .field("previous_secret", &self.previous_secret.as_ref().map(|_| "***"))
+            .field("previous_until_ms", &self.previous_until_ms)
+            .field("disabled", &self.disabled)
+            .field("disabled_reason", &self.disabled_reason)
+            .field("created_ms", &self.created_ms)
+            .finish()
     }
 }
 
@@ -105,5 +123,30 @@ impl Store {
             }
         }
         Err(StoreError::Corrupt("endpoint update kept conflicting".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let e = EndpointRecord {
+            id: "ep_1".into(),
+            url: "https://crm.example/hook".into(),
+            event_types: None,
+            description: None,
+            secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0".into(),
+            previous_secret: Some("whsec_b2xkLW9sZC1vbGQtb2xkLW9sZC1vbGQtb2xk".into()),
+            previous_until_ms: Some(1),
+            disabled: false,
+            disabled_reason: None,
+            created_ms: 0,
+        };
+        let shown = format!("{e:?} {e:#?}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(!shown.contains("b2xkLW9s"), "{shown}");
+        assert!(shown.contains("ep_1") && shown.contains("***"), "{shown}");
     }
 }
