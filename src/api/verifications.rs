@@ -161,7 +161,7 @@ fn replay(
     existing: &VerificationRecord,
     body_hash: Option<&str>,
     tenant: &crate::config::TenantSettings,
-    key: &crate::domain::ServerKey,
+    key: &crate::domain::ServerKeys,
 ) -> Result<HttpResponse, ApiError> {
     if existing.tenant != tenant.id || existing.body_hash.as_deref() != body_hash {
         return Err(ApiError::IdempotencyKeyReused);
@@ -211,9 +211,9 @@ pub async fn check(
     // The verification's own length may predate a config change: accept any valid length and
     // let the HMAC decide (a wrong length is simply a wrong code).
     let code = Code::parse_any(&body.code).map_err(|e| ApiError::invalid("code", e.to_string()))?;
-    let mac = state.key.code_mac(&id, &code);
+    let macs = state.key.code_macs(&id, &code);
     let (status, attempts_remaining) =
-        match state.store.check(&id, &tenant.id, &mac, AppState::now_ms(), CheckSource::API).await? {
+        match state.store.check(&id, &tenant.id, &macs, AppState::now_ms(), CheckSource::API).await? {
             CheckOutcome::Missing => return Err(ApiError::NotFound),
             CheckOutcome::Counted { status, attempts_remaining }
             | CheckOutcome::Final { status, attempts_remaining } => (status, attempts_remaining),

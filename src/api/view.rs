@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::{
     config::TenantSettings,
-    domain::{Channel, Context, InitiatedBy, Locale, Method, ServerKey, Status, mask_email, mask_phone},
+    domain::{Channel, Context, InitiatedBy, Locale, Method, ServerKeys, Status, mask_email, mask_phone},
     evidence::{self, EvidenceRecord, record_at},
     store::VerificationRecord,
 };
@@ -78,7 +78,7 @@ pub struct CheckResponse {
 }
 
 impl VerificationView {
-    pub fn build(v: &VerificationRecord, tenant: &TenantSettings, key: &ServerKey) -> Self {
+    pub fn build(v: &VerificationRecord, tenant: &TenantSettings, key: &ServerKeys) -> Self {
         let ctx: Option<Context> = serde_json::from_str(&v.context_json).ok();
         let masked_to = match v.channel {
             Channel::Email => mask_email(&v.to),
@@ -120,7 +120,7 @@ impl VerificationView {
                 reschedules: c.reschedules,
                 announced_at: c.announced_at_ms.and_then(record_at),
             }),
-            receipt_id: evidence.as_ref().map(|_| key.receipt_id(&v.id, &v.seed())),
+            receipt_id: evidence.as_ref().map(|_| key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash)),
             evidence,
             receipt: v.receipt.clone(),
         }

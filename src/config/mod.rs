@@ -110,6 +110,12 @@ pub struct LimitSettings {
 pub struct SecretSettings {
     pub server_key: String,
     pub server_key_file: String,
+    /// Keys before the last rotations, newest first: still accepted, never used for new values.
+    #[serde(default)]
+    pub previous_server_keys: Vec<String>,
+    /// A file with one previous key per line, read after `previous_server_keys`.
+    #[serde(default)]
+    pub previous_server_keys_file: String,
 }
 
 impl std::fmt::Debug for SecretSettings {
@@ -165,6 +171,20 @@ pub struct CallSettings {
 pub struct ReceiptSettings {
     pub signing_key: String,
     pub signing_key_file: String,
+    /// Public keys that signed earlier receipts; the JWKS keeps serving them.
+    #[serde(default)]
+    pub retired_keys: Vec<RetiredReceiptKeySettings>,
+}
+
+/// One retired receipt key: public only, since it never signs again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredReceiptKeySettings {
+    /// base64url (or hex) of the 32-byte Ed25519 public key, as `keygen --receipt` prints it.
+    pub public_key: String,
+    /// The `kid` its receipts carry; by default the one this service derives from the key.
+    #[serde(default)]
+    pub kid: Option<String>,
 }
 
 impl std::fmt::Debug for ReceiptSettings {
@@ -234,6 +254,10 @@ impl Settings {
         }
         if w.timeout_seconds == 0 || w.concurrency == 0 || w.per_endpoint_concurrency == 0 {
             return Err(ConfigError::invalid("webhooks", "timeout and concurrency must be positive"));
+        }
+        for (i, r) in self.receipts.retired_keys.iter().enumerate() {
+            crate::evidence::RetiredReceiptKey::parse(&r.public_key, r.kid.as_deref())
+                .map_err(|e| ConfigError::invalid(format!("receipts.retired_keys[{i}]"), e.to_string()))?;
         }
         self.validate_tenants()?;
         self.channels.validate()?;

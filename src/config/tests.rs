@@ -105,3 +105,12 @@ fn a_tenant_text_without_its_required_placeholder_stops_start_up() {
     let sender = "[channels.sms]\nsender = \"VoorbeeldEnergie\"\n[[channels.sms.providers]]\nkind = \"cm\"\nproduct_token = \"t\"\n";
     assert_eq!(key_of(load_str(sender)), "channels.sms.sender");
 }
+
+#[test]
+fn retired_receipt_keys_are_checked_at_load() {
+    let good = "[receipts]\n[[receipts.retired_keys]]\npublic_key = \"jFbmkfn8Xo4WtooRP68uE0oPIxDwM4oeuXxt6o2FOVQ\"\n";
+    let s = load_str(good).unwrap();
+    assert_eq!(s.receipts.retired_keys.len(), 1);
+    let bad = "[receipts]\n[[receipts.retired_keys]]\npublic_key = \"abc\"\nkid = \"old\"\n";
+    assert_eq!(key_of(load_str(bad)), "receipts.retired_keys[0]");
+}

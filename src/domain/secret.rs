@@ -39,6 +39,13 @@ impl ServerKey {
         Ok(Self(bytes))
     }
 
+    /// 32 fresh random bytes as 64 hex digits, for `optin-verify keygen --server`.
+    pub fn generate_hex() -> String {
+        let mut b = [0u8; 32];
+        rand::rng().fill_bytes(&mut b);
+        hex::encode(b)
+    }
+
     /// Dev mode only: a key that dies with the process.
     pub fn ephemeral() -> Self {
         let mut b = vec![0u8; 32];

@@ -3,5 +3,5 @@
 mod receipt;
 mod record;
 
-pub use receipt::{ReceiptKeyError, ReceiptSigner};
+pub use receipt::{ReceiptKeyError, ReceiptSigner, RetiredReceiptKey};
 pub use record::{EvidenceRecord, at as record_at, build};

@@ -113,8 +113,8 @@ pub async fn submit(
     };
     let (ip, ua) = (ip_of(&state, &req), user_agent(&req));
     let via = CheckSource { source: "page", ip: &ip, user_agent: &ua };
-    let mac = state.key.code_mac(&v.id, &code);
-    let (status, remaining) = match state.store.check(&v.id, &v.tenant, &mac, AppState::now_ms(), via).await? {
+    let macs = state.key.code_macs(&v.id, &code);
+    let (status, remaining) = match state.store.check(&v.id, &v.tenant, &macs, AppState::now_ms(), via).await? {
         CheckOutcome::Missing => return Err(PageError::invalid(lang.en)),
         CheckOutcome::Counted { status, attempts_remaining } | CheckOutcome::Final { status, attempts_remaining } => {
             (status, attempts_remaining)
@@ -126,7 +126,9 @@ pub async fn submit(
         .get_or_create(&OutcomeLabels { outcome: if status == Status::Confirmed { "confirmed" } else { "page" } })
         .inc();
     match status {
-        Status::Confirmed => Ok(see_other(&format!("/r/{}{}", state.key.receipt_id(&v.id, &v.seed()), lang.query))),
+        Status::Confirmed => {
+            Ok(see_other(&format!("/r/{}{}", state.key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash), lang.query)))
+        }
         Status::Pending => {
             let msg = if lang.en {
                 format!("That code is not right. {remaining} attempt(s) left.")

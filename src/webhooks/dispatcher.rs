@@ -74,7 +74,7 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
                         let claims = ReceiptClaims {
                             iss: &deps.settings.http.public_base_url,
                             iat: e.at_ms / 1000,
-                            jti: deps.server_key.receipt_id(&v.id, &v.seed()),
+                            jti: deps.server_key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash),
                             evidence: &record,
                         };
                         Some((claims.jti.clone(), deps.signer.sign(&claims)?))

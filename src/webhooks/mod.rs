@@ -17,7 +17,7 @@ pub use scheduler::spawn_schedulers;
 pub use signer::{WebhookSecret, signature_header};
 pub use ssrf::is_public;
 
-use crate::{config::Settings, domain::ServerKey, evidence::ReceiptSigner, state::Tenants, store::Store};
+use crate::{config::Settings, domain::ServerKeys, evidence::ReceiptSigner, state::Tenants, store::Store};
 
 /// The event types a consent store can subscribe to.
 pub const EVENT_TYPES: &[&str] = &[
@@ -37,5 +37,5 @@ pub struct WebhookDeps {
     pub store: Store,
     pub tenants: Tenants,
     pub signer: ReceiptSigner,
-    pub server_key: ServerKey,
+    pub server_key: ServerKeys,
 }

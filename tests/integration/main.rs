@@ -16,6 +16,7 @@ mod parsers;
 mod providers;
 mod proxies;
 mod receiver;
+mod rotation;
 mod smtp;
 mod store_cluster;
 mod webhooks;
