@@ -70,6 +70,11 @@ async fn limit_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
     limit(state, "tenant", tenant, &[Limit { max: state.settings.limits.tenant_per_minute, window_secs: 60 }]).await
 }
 
+/// Start and GET answers carry the hosted code page's URL.
+fn with_code_page(state: &AppState, v: &VerificationRecord, view: VerificationView) -> VerificationView {
+    view.with_code_page(v, &state.key, &state.settings.http.public_base_url)
+}
+
 fn created(view: VerificationView, replayed: bool) -> HttpResponse {
     let mut r = HttpResponse::Created();
     if replayed {
@@ -113,7 +118,7 @@ pub async fn start(
     if body_hash.is_some()
         && let Some(existing) = state.store.get(&id).await?
     {
-        return replay(&existing, body_hash.as_deref(), &tenant, &state.key);
+        return replay(&existing, body_hash.as_deref(), &tenant, &state);
     }
     limit_tenant(&state, &tenant.id).await?;
     limit_destination(&state, &valid.to).await?;
@@ -147,12 +152,13 @@ pub async fn start(
             let labels = StartLabels { method: new.method.as_str(), channel: new.channel.as_str() };
             state.metrics.started.get_or_create(&labels).inc();
             tracing::info!(verification = %new.id, method = new.method.as_str(), channel = new.channel.as_str(), "verification started");
-            Ok(created(VerificationView::build(&VerificationRecord::from(&new), &tenant, &state.key), false))
+            let v = VerificationRecord::from(&new);
+            Ok(created(with_code_page(&state, &v, VerificationView::build(&v, &tenant, &state.key)), false))
         }
         CreateOutcome::Exists { .. } => {
             // Lost a race with the same Idempotency-Key: answer as the winner did.
             let existing = state.store.get(&new.id).await?.ok_or(ApiError::NotFound)?;
-            replay(&existing, new.body_hash.as_deref(), &tenant, &state.key)
+            replay(&existing, new.body_hash.as_deref(), &tenant, &state)
         }
     }
 }
@@ -161,12 +167,12 @@ fn replay(
     existing: &VerificationRecord,
     body_hash: Option<&str>,
     tenant: &crate::config::TenantSettings,
-    key: &crate::domain::ServerKeys,
+    state: &AppState,
 ) -> Result<HttpResponse, ApiError> {
     if existing.tenant != tenant.id || existing.body_hash.as_deref() != body_hash {
         return Err(ApiError::IdempotencyKeyReused);
     }
-    Ok(created(VerificationView::build(existing, tenant, key), true))
+    Ok(created(with_code_page(state, existing, VerificationView::build(existing, tenant, &state.key)), true))
 }
 
 /// Status, attempts, delivery, and the evidence once confirmed.
@@ -183,7 +189,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&state, &path)?;
     let v = load_own(&state, &id, &tenant.id).await?;
-    let mut view = VerificationView::build(&v, &tenant, &state.key);
+    let mut view = with_code_page(&state, &v, VerificationView::build(&v, &tenant, &state.key));
     view.delivery.attempts =
         state.store.send_attempts(&id).await?.iter().filter_map(|a| serde_json::from_str(a).ok()).collect();
     Ok(HttpResponse::Ok().json(view))

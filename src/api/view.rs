@@ -43,6 +43,10 @@ pub struct VerificationView {
     pub receipt: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt_id: Option<String>,
+    /// For `method: code`: the hosted page where the person types the code. Unguessable (the
+    /// id alone does not open it), so send the person there from your own form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_page_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,6 +127,15 @@ impl VerificationView {
             receipt_id: evidence.as_ref().map(|_| key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash)),
             evidence,
             receipt: v.receipt.clone(),
+            code_page_url: None,
         }
+    }
+
+    /// Adds `code_page_url` for a code verification; `base` is `http.public_base_url`.
+    pub fn with_code_page(mut self, v: &VerificationRecord, key: &ServerKeys, base: &str) -> Self {
+        if v.method == Method::Code {
+            self.code_page_url = Some(format!("{base}{}", key.code_page_path(&v.id, &v.seed(), &v.optout_token_hash)));
+        }
+        self
     }
 }

@@ -190,7 +190,8 @@ pub struct TemplateRef {
 }
 
 /// A tenant's own texts, by language (`nl`, `en`). Placeholders: `{brand}`, `{code}`, `{link}`,
-/// `{optout}`, `{purpose}`, `{minutes}`. Each text must use the ones its message needs.
+/// `{optout}`, `{purpose}`, `{minutes}`, `{code_page}` (code messages: the hosted code page). Each
+/// text must use the ones its message needs.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageTexts {
@@ -214,7 +215,7 @@ pub struct LocaleTexts {
     pub whatsapp_link_template: Option<String>,
 }
 
-const PLACEHOLDERS: &[&str] = &["brand", "code", "link", "optout", "purpose", "minutes"];
+const PLACEHOLDERS: &[&str] = &["brand", "code", "link", "optout", "purpose", "minutes", "code_page"];
 
 /// Checks a tenant text: known placeholders only, and the required ones present.
 pub fn check_text(key: &str, text: &str, required: &[&str]) -> Result<(), ConfigError> {

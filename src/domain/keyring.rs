@@ -55,6 +55,12 @@ impl ServerKeys {
         self.origin_or_current(id, seed, optout_token_hash).receipt_id(id, seed)
     }
 
+    /// The hosted code page, `/v/{token}`, under the verification's own key.
+    pub fn code_page_path(&self, id: &VerificationId, seed: &[u8], optout_token_hash: &str) -> String {
+        let key = self.origin_or_current(id, seed, optout_token_hash);
+        format!("/v/{}", key.token_for(TokenKind::CodePage, id, seed).expose())
+    }
+
     /// The code's HMAC under every key, current first: the check script accepts any of them.
     pub fn code_macs(&self, id: &VerificationId, code: &Code) -> Vec<String> {
         self.keys.iter().map(|k| k.code_mac(id, code)).collect()

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     channels::{self, CallInfo, ChannelError, MessageInputs, Transports},
     config::Settings,
-    domain::{Context, InitiatedBy, Locale, ServerKey, ServerKeys, Status, TokenKind},
+    domain::{Context, InitiatedBy, Locale, Method, ServerKey, ServerKeys, Status, TokenKind},
     evidence::record_at,
     metrics::{ChannelLabels, Metrics},
     state::Tenants,
@@ -139,6 +139,10 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
     let confirm_token = key.token_for(TokenKind::Confirm, &v.id, &seed);
     let confirm_url = format!("{base}/c/{}", confirm_token.expose());
     let optout_url = format!("{base}/o/{}", key.token_for(TokenKind::OptOut, &v.id, &seed).expose());
+    let code_page_url = match v.method {
+        Method::Code => format!("{base}/v/{}", key.token_for(TokenKind::CodePage, &v.id, &seed).expose()),
+        _ => String::new(),
+    };
     let now = chrono::Utc::now().timestamp_millis();
     let message = channels::render(&MessageInputs {
         verification_id: v.id.as_str(),
@@ -152,6 +156,7 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         code: &code,
         confirm_url: &confirm_url,
         confirm_token: confirm_token.expose(),
+        code_page_url: &code_page_url,
         optout_url: &optout_url,
         reply_to: tenant.email_reply_to.as_deref(),
         texts: match v.locale {
