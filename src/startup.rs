@@ -9,7 +9,7 @@ use crate::{
     api,
     channels::Transports,
     config::{Mode, Settings},
-    domain::{ServerKey, ServerKeys},
+    domain::{SecretBox, ServerKey, ServerKeys},
     error::ApiError,
     evidence::{ReceiptSigner, RetiredReceiptKey},
     metrics::Metrics,
@@ -112,6 +112,16 @@ fn receipt_signer(settings: &Settings) -> Result<ReceiptSigner, StartupError> {
         .map_err(|e| StartupError::ReceiptKey(e.to_string()))
 }
 
+/// Reading a tenant's endpoints seals any secret still in plain text or under a previous
+/// server key: done once at start so that quiet tenants migrate too, before an old key goes.
+async fn reseal_endpoint_secrets(store: &Store, settings: &Settings) {
+    for t in &settings.tenants {
+        if let Err(e) = store.endpoints(&t.id).await {
+            tracing::warn!(tenant = %t.id, error = %e, "could not read webhook endpoints to seal their secrets");
+        }
+    }
+}
+
 impl Application {
     pub async fn build(settings: Settings, role: Role) -> Result<Self, StartupError> {
         let listener =
@@ -138,7 +148,9 @@ impl Application {
             Keys::new(&r.key_prefix, r.partitions),
             retention,
         )
-        .await?;
+        .await?
+        .with_secret_box(SecretBox::new(&key));
+        reseal_endpoint_secrets(&store, &settings).await;
         let tenants = Tenants::from_settings(&settings.tenants);
         let metrics = Arc::new(Metrics::new());
         let (stop, stop_rx) = watch::channel(false);

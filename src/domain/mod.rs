@@ -11,6 +11,7 @@ mod kinds;
 mod mask;
 mod phone;
 mod secret;
+mod secret_box;
 mod token;
 
 pub use apikey::{ApiKey, ApiKeyHash};
@@ -24,4 +25,5 @@ pub use kinds::{Channel, InitiatedBy, Locale, Method, Status};
 pub use mask::{mask_email, mask_phone};
 pub use phone::{PhoneError, PhoneNumber, PhonePolicy};
 pub use secret::{SecretError, ServerKey};
+pub use secret_box::{Opened, SealError, SecretBox};
 pub use token::{LinkToken, TokenKind};

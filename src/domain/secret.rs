@@ -87,6 +87,11 @@ impl ServerKey {
         })
     }
 
+    /// A 32-byte key for one purpose (`label`), derived from this key: rotates with it.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        self.mac(&[b"derive", label.as_bytes()])
+    }
+
     /// HMAC-SHA256(server key, id ‖ code), hex: the only stored form of a code.
     pub fn code_mac(&self, id: &VerificationId, code: &Code) -> String {
         let mut m = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
