@@ -6,7 +6,8 @@ use clap::{Parser, Subcommand};
 use optin_verify::{
     config::{Mode, Settings},
     dev_redis,
-    domain::ApiKey,
+    domain::{ApiKey, ServerKey},
+    evidence::ReceiptSigner,
     startup::{Application, Role},
     telemetry,
 };
@@ -29,7 +30,14 @@ enum Command {
         role: Role,
     },
     /// Print a fresh API key and the SHA-256 hash to put in `tenants.api_key_sha256`.
-    Keygen,
+    Keygen {
+        /// Print a receipt signing key pair and its kid instead (see README "Rotating keys").
+        #[arg(long, conflicts_with = "server")]
+        receipt: bool,
+        /// Print a fresh server key instead (for `secrets.server_key`).
+        #[arg(long)]
+        server: bool,
+    },
     /// Validate a configuration file (with the defaults and environment) and exit.
     CheckConfig { file: PathBuf },
     /// Exit 0 when the local service answers /health/live (for container healthchecks).
@@ -41,7 +49,20 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Keygen => {
+        Command::Keygen { receipt: true, .. } => {
+            let (secret, signer) = ReceiptSigner::generate();
+            println!("# receipts.signing_key: secret, keep it out of config files");
+            println!("signing_key = \"{secret}\"");
+            println!("# after the next rotation, add these to receipts.retired_keys");
+            println!("public_key  = \"{}\"", signer.public_key());
+            println!("kid         = \"{}\"", signer.kid());
+            ExitCode::SUCCESS
+        }
+        Command::Keygen { server: true, .. } => {
+            println!("server_key = \"{}\"", ServerKey::generate_hex());
+            ExitCode::SUCCESS
+        }
+        Command::Keygen { .. } => {
             let key = ApiKey::generate();
             println!("api_key        = {}", key.expose());
             println!("api_key_sha256 = {}", key.hash().as_str());

@@ -9,9 +9,9 @@ use crate::{
     api,
     channels::Transports,
     config::{Mode, Settings},
-    domain::ServerKey,
+    domain::{SecretBox, ServerKey, ServerKeys},
     error::ApiError,
-    evidence::ReceiptSigner,
+    evidence::{ReceiptSigner, RetiredReceiptKey},
     metrics::Metrics,
     pages,
     state::{AppState, Tenants},
@@ -47,6 +47,23 @@ pub struct Application {
     port: u16,
     workers: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
+}
+
+/// The current server key and the previous ones still accepted.
+fn server_keys(settings: &Settings) -> Result<ServerKeys, StartupError> {
+    let s = &settings.secrets;
+    let mut raw = s.previous_server_keys.clone();
+    if !s.previous_server_keys_file.is_empty() {
+        let text = std::fs::read_to_string(&s.previous_server_keys_file)
+            .map_err(|e| StartupError::Secret(format!("{}: {e}", s.previous_server_keys_file)))?;
+        raw.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
+    }
+    let previous = raw
+        .iter()
+        .enumerate()
+        .map(|(i, k)| ServerKey::parse(k).map_err(|e| StartupError::Secret(format!("previous key #{}: {e}", i + 1))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ServerKeys::new(server_key(settings)?, previous))
 }
 
 fn server_key(settings: &Settings) -> Result<ServerKey, StartupError> {
@@ -91,7 +108,25 @@ fn receipt_signer(settings: &Settings) -> Result<ReceiptSigner, StartupError> {
         tracing::warn!("DEV MODE: no receipts.signing_key configured; receipts are signed with an EPHEMERAL key.");
         return Ok(ReceiptSigner::ephemeral());
     }
-    ReceiptSigner::parse(&raw).map_err(|e| StartupError::ReceiptKey(e.to_string()))
+    let retired = r
+        .retired_keys
+        .iter()
+        .map(|k| RetiredReceiptKey::parse(&k.public_key, k.kid.as_deref()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StartupError::ReceiptKey(e.to_string()))?;
+    ReceiptSigner::parse(&raw)
+        .and_then(|s| s.with_retired(retired))
+        .map_err(|e| StartupError::ReceiptKey(e.to_string()))
+}
+
+/// Reading a tenant's endpoints seals any secret still in plain text or under a previous
+/// server key: done once at start so that quiet tenants migrate too, before an old key goes.
+async fn reseal_endpoint_secrets(store: &Store, settings: &Settings) {
+    for t in &settings.tenants {
+        if let Err(e) = store.endpoints(&t.id).await {
+            tracing::warn!(tenant = %t.id, error = %e, "could not read webhook endpoints to seal their secrets");
+        }
+    }
 }
 
 /// Dev mode with `dev.secrets_file`: the generated keys, kept across restarts.
@@ -118,7 +153,7 @@ impl Application {
     /// so that `public_base_url` can name the real port).
     pub async fn build_on(settings: Settings, role: Role, listener: TcpListener) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
-        let key = server_key(&settings)?;
+        let key = server_keys(&settings)?;
         let signer = receipt_signer(&settings)?;
         let r = &settings.redis;
         let v = &settings.verification;
@@ -134,7 +169,9 @@ impl Application {
             Keys::new(&r.key_prefix, r.partitions),
             retention,
         )
-        .await?;
+        .await?
+        .with_secret_box(SecretBox::new(&key));
+        reseal_endpoint_secrets(&store, &settings).await;
         let tenants = Tenants::from_settings(&settings.tenants);
         let metrics = Arc::new(Metrics::new());
         let (stop, stop_rx) = watch::channel(false);

@@ -4,7 +4,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use crate::{
     config::{Settings, TenantSettings},
-    domain::{ApiKeyHash, ServerKey},
+    domain::{ApiKeyHash, ServerKeys},
     evidence::ReceiptSigner,
     metrics::Metrics,
     store::Store,
@@ -43,7 +43,7 @@ impl Tenants {
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
-    pub key: ServerKey,
+    pub key: ServerKeys,
     pub signer: ReceiptSigner,
     pub tenants: Tenants,
     pub metrics: Arc<Metrics>,

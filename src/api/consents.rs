@@ -77,7 +77,7 @@ pub async fn lookup(
         .map(|r| {
             let receipt_id = r.receipt_id.clone().or_else(|| {
                 let id = VerificationId::parse(&r.verification_id, partitions)?;
-                Some(state.key.receipt_id(&id, &hex::decode(&r.seed_hex).ok()?))
+                Some(state.key.receipt_id(&id, &hex::decode(&r.seed_hex).ok()?, &r.optout_token_hash))
             });
             ConsentView {
                 consented: r.withdrawn_ms.is_none(),

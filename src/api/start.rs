@@ -123,8 +123,8 @@ pub async fn start_one(
             let labels = StartLabels { method: new.method.as_str(), channel: new.channel.as_str() };
             state.metrics.started.get_or_create(&labels).inc();
             tracing::info!(verification = %new.id, method = new.method.as_str(), channel = new.channel.as_str(), "verification started");
-            let view = VerificationView::build(&VerificationRecord::from(&new), &state.key, &state.signer);
-            Ok(Started { view, replayed: false })
+            let v = VerificationRecord::from(&new);
+            Ok(Started { view: view(state, &v), replayed: false })
         }
         CreateOutcome::Exists { .. } => {
             // Lost a race with the same idempotency key: answer as the winner did.
@@ -144,5 +144,14 @@ fn replay(
     if existing.tenant != tenant.id || existing.body_hash.as_deref() != body_hash {
         return Err(ApiError::IdempotencyKeyReused);
     }
-    Ok(Started { view: VerificationView::build(existing, &state.key, &state.signer), replayed: true })
+    Ok(Started { view: view(state, existing), replayed: true })
+}
+
+/// A start's answer, with the hosted code page's URL for a code verification.
+fn view(state: &AppState, v: &VerificationRecord) -> VerificationView {
+    VerificationView::build(v, &state.key, &state.signer).with_code_page(
+        v,
+        &state.key,
+        &state.settings.http.public_base_url,
+    )
 }

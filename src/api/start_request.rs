@@ -84,8 +84,10 @@ fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.chars().count() > max {
         return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
+    // These texts reach email subjects, SMS and signed evidence: a CR or LF could forge a header
+    // line or a second paragraph the person never saw in the form, so no control character passes.
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, "must not contain control characters such as CR or LF"));
     }
     Ok(())
 }

@@ -43,6 +43,11 @@ async fn load_own(state: &AppState, id: &VerificationId, tenant: &str) -> Result
     }
 }
 
+/// Start and GET answers carry the hosted code page's URL.
+fn with_code_page(state: &AppState, v: &VerificationRecord, view: VerificationView) -> VerificationView {
+    view.with_code_page(v, &state.key, &state.settings.http.public_base_url)
+}
+
 fn created(view: VerificationView, replayed: bool) -> HttpResponse {
     let mut r = HttpResponse::Created();
     if replayed {
@@ -92,7 +97,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&state, &path)?;
     let v = load_own(&state, &id, &tenant.id).await?;
-    let mut view = VerificationView::build(&v, &state.key, &state.signer);
+    let mut view = with_code_page(&state, &v, VerificationView::build(&v, &state.key, &state.signer));
     view.delivery.attempts = v
         .attempt_lines
         .iter()
@@ -124,9 +129,9 @@ pub async fn check(
     // The verification's own length may predate a config change: accept any valid length and
     // let the HMAC decide (a wrong length is simply a wrong code).
     let code = Code::parse_any(&body.code).map_err(|e| ApiError::invalid("code", e.to_string()))?;
-    let mac = state.key.code_mac(&id, &code);
+    let macs = state.key.code_macs(&id, &code);
     let (status, attempts_remaining) =
-        match state.store.check(&id, &tenant.id, &mac, AppState::now_ms(), CheckSource::API).await? {
+        match state.store.check(&id, &tenant.id, &macs, AppState::now_ms(), CheckSource::API).await? {
             CheckOutcome::Missing => return Err(ApiError::NotFound),
             CheckOutcome::Counted { status, attempts_remaining }
             | CheckOutcome::Final { status, attempts_remaining } => (status, attempts_remaining),

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Channel, InitiatedBy, Locale, Method, ServerKey, Status, mask_email, mask_phone},
+    domain::{Channel, InitiatedBy, Locale, Method, ServerKeys, Status, mask_email, mask_phone},
     evidence::{self, EvidenceRecord, ReceiptSigner, record_at},
     store::VerificationRecord,
 };
@@ -43,6 +43,10 @@ pub struct VerificationView {
     pub receipt: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt_id: Option<String>,
+    /// For `method: code`: the hosted page where the person types the code. Unguessable (the
+    /// id alone does not open it), so send the person there from your own form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_page_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,7 +82,7 @@ pub struct CheckResponse {
 }
 
 impl VerificationView {
-    pub fn build(v: &VerificationRecord, key: &ServerKey, signer: &ReceiptSigner) -> Self {
+    pub fn build(v: &VerificationRecord, key: &ServerKeys, signer: &ReceiptSigner) -> Self {
         let ctx = &v.context;
         let masked_to = match v.channel {
             Channel::Email => mask_email(&v.to),
@@ -119,10 +123,19 @@ impl VerificationView {
             }),
             receipt_id: evidence.as_ref().map(|_| match &v.seal {
                 Some(seal) => seal.receipt_id.clone(),
-                None => key.receipt_id(&v.id, &v.seed()),
+                None => key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash),
             }),
             evidence,
             receipt: evidence::receipt(v, signer),
+            code_page_url: None,
         }
+    }
+
+    /// Adds `code_page_url` for a code verification; `base` is `http.public_base_url`.
+    pub fn with_code_page(mut self, v: &VerificationRecord, key: &ServerKeys, base: &str) -> Self {
+        if v.method == Method::Code {
+            self.code_page_url = Some(format!("{base}{}", key.code_page_path(&v.id, &v.seed(), &v.optout_token_hash)));
+        }
+        self
     }
 }

@@ -51,7 +51,8 @@ pub enum EventType {
     RecordingRetentionDue,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// No `Debug`: it may carry the secret.
+#[derive(Serialize, ToSchema)]
 pub struct EndpointView {
     pub id: String,
     pub url: String,
@@ -65,7 +66,8 @@ pub struct EndpointView {
     pub secret: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// No `Debug`: it carries the secret.
+#[derive(Serialize, ToSchema)]
 pub struct RotatedSecret {
     pub id: String,
     pub secret: String,

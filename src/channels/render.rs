@@ -24,6 +24,8 @@ pub struct MessageInputs<'a> {
     pub code: &'a Code,
     pub confirm_url: &'a str,
     pub confirm_token: &'a str,
+    /// For `method: code`: the hosted code page (`/v/{token}`); empty otherwise.
+    pub code_page_url: &'a str,
     pub optout_url: &'a str,
     pub valid_minutes: i64,
     pub reply_to: Option<&'a str>,
@@ -142,6 +144,7 @@ struct EmailParts<'a> {
     code: &'a str,
     minutes: i64,
     confirm_url: &'a str,
+    code_page_url: &'a str,
     optout_url: &'a str,
 }
 
@@ -197,6 +200,7 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
                 code: i.code.expose(),
                 minutes: i.valid_minutes,
                 confirm_url: i.confirm_url,
+                code_page_url: i.code_page_url,
                 optout_url: i.optout_url,
             };
             let subject = EmailSubject(&parts).render()?;

@@ -79,7 +79,7 @@ impl std::fmt::Debug for DkimSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmsSettings {
     /// Alphanumeric sender id: 1 to 11 letters, digits or spaces, at least one letter.
@@ -96,6 +96,16 @@ pub struct SmsSettings {
     /// not sign its reports.
     #[serde(default)]
     pub callback_token: String,
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("sender", &self.sender)
+            .field("providers", &self.providers)
+            .field("callback_token", &"***")
+            .finish_non_exhaustive()
+    }
 }
 
 fn default_attempts() -> u32 {
@@ -191,7 +201,8 @@ pub struct TemplateRef {
 }
 
 /// A tenant's own texts, by language (`nl`, `en`). Placeholders: `{brand}`, `{code}`, `{link}`,
-/// `{optout}`, `{purpose}`, `{minutes}`. Each text must use the ones its message needs.
+/// `{optout}`, `{purpose}`, `{minutes}`, `{code_page}` (code messages: the hosted code page). Each
+/// text must use the ones its message needs.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageTexts {
@@ -215,7 +226,7 @@ pub struct LocaleTexts {
     pub whatsapp_link_template: Option<String>,
 }
 
-const PLACEHOLDERS: &[&str] = &["brand", "code", "link", "optout", "purpose", "minutes"];
+const PLACEHOLDERS: &[&str] = &["brand", "code", "link", "optout", "purpose", "minutes", "code_page"];
 
 /// Checks a tenant text: known placeholders only, and the required ones present.
 pub fn check_text(key: &str, text: &str, required: &[&str]) -> Result<(), ConfigError> {

@@ -9,12 +9,14 @@ use figment::{
     providers::{Env, Format, Toml},
 };
 use serde::Deserialize;
-use std::{net::IpAddr, path::Path};
+use std::path::Path;
 
 mod channels;
+mod proxies;
 mod tenant;
 
 pub use channels::*;
+pub use proxies::TrustedProxies;
 pub use tenant::*;
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -68,7 +70,8 @@ pub struct Settings {
 pub struct HttpSettings {
     pub bind: String,
     pub public_base_url: String,
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Addresses and CIDR ranges, IPv4 and IPv6.
+    pub trusted_proxies: TrustedProxies,
     pub max_body_bytes: usize,
     /// The batch route's own limit: 1,000 full start bodies.
     pub max_batch_body_bytes: usize,
@@ -112,6 +115,12 @@ pub struct LimitSettings {
 pub struct SecretSettings {
     pub server_key: String,
     pub server_key_file: String,
+    /// Keys before the last rotations, newest first: still accepted, never used for new values.
+    #[serde(default)]
+    pub previous_server_keys: Vec<String>,
+    /// A file with one previous key per line, read after `previous_server_keys`.
+    #[serde(default)]
+    pub previous_server_keys_file: String,
 }
 
 impl std::fmt::Debug for SecretSettings {
@@ -170,6 +179,20 @@ pub struct CallSettings {
 pub struct ReceiptSettings {
     pub signing_key: String,
     pub signing_key_file: String,
+    /// Public keys that signed earlier receipts; the JWKS keeps serving them.
+    #[serde(default)]
+    pub retired_keys: Vec<RetiredReceiptKeySettings>,
+}
+
+/// One retired receipt key: public only, since it never signs again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredReceiptKeySettings {
+    /// base64url (or hex) of the 32-byte Ed25519 public key, as `keygen --receipt` prints it.
+    pub public_key: String,
+    /// The `kid` its receipts carry; by default the one this service derives from the key.
+    #[serde(default)]
+    pub kid: Option<String>,
 }
 
 impl std::fmt::Debug for ReceiptSettings {
@@ -239,6 +262,10 @@ impl Settings {
         }
         if w.timeout_seconds == 0 || w.concurrency == 0 || w.per_endpoint_concurrency == 0 {
             return Err(ConfigError::invalid("webhooks", "timeout and concurrency must be positive"));
+        }
+        for (i, r) in self.receipts.retired_keys.iter().enumerate() {
+            crate::evidence::RetiredReceiptKey::parse(&r.public_key, r.kid.as_deref())
+                .map_err(|e| ConfigError::invalid(format!("receipts.retired_keys[{i}]"), e.to_string()))?;
         }
         self.validate_tenants()?;
         self.channels.validate()?;
@@ -323,6 +350,18 @@ impl Settings {
         }
         if self.receipts.signing_key.is_empty() && self.receipts.signing_key_file.is_empty() {
             return Err(ConfigError::invalid("receipts.signing_key", "production needs a receipt signing key"));
+        }
+        if self.webhooks.allow_private_targets {
+            return Err(ConfigError::invalid(
+                "webhooks.allow_private_targets",
+                "must be false in production: it turns off the SSRF guard for every tenant's endpoints",
+            ));
+        }
+        if self.http.trusted_proxies.trusts_everyone() {
+            return Err(ConfigError::invalid(
+                "http.trusted_proxies",
+                "0.0.0.0/0 and ::/0 let any client write its own IP into the evidence",
+            ));
         }
         Ok(())
     }

@@ -57,6 +57,15 @@ fn production_refuses_missing_secrets_and_the_demo_key() {
         "ab".repeat(32)
     );
     assert_eq!(key_of(load_str(&ok)), "accepted");
+    let private = format!("{ok}[webhooks]\nallow_private_targets = true\n");
+    assert_eq!(key_of(load_str(&private)), "webhooks.allow_private_targets");
+    for everyone in ["0.0.0.0/0", "::/0"] {
+        let open = format!("{ok}[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"{everyone}\"]\n");
+        assert_eq!(key_of(load_str(&open)), "http.trusted_proxies", "{everyone}");
+    }
+    let ranges = format!("{ok}[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"fd00::/8\", \"192.0.2.1\"]\n");
+    assert_eq!(key_of(load_str(&ranges)), "accepted");
+    assert!(key_of(load_str("[http]\ntrusted_proxies = [\"10.0.0.0/40\"]\n")).contains("trusted_proxies"));
 }
 
 #[test]
@@ -95,4 +104,13 @@ fn a_tenant_text_without_its_required_placeholder_stops_start_up() {
     assert!(err.to_string().contains("{code}"), "{err}");
     let sender = "[channels.sms]\nsender = \"VoorbeeldEnergie\"\n[[channels.sms.providers]]\nkind = \"cm\"\nproduct_token = \"t\"\n";
     assert_eq!(key_of(load_str(sender)), "channels.sms.sender");
+}
+
+#[test]
+fn retired_receipt_keys_are_checked_at_load() {
+    let good = "[receipts]\n[[receipts.retired_keys]]\npublic_key = \"jFbmkfn8Xo4WtooRP68uE0oPIxDwM4oeuXxt6o2FOVQ\"\n";
+    let s = load_str(good).unwrap();
+    assert_eq!(s.receipts.retired_keys.len(), 1);
+    let bad = "[receipts]\n[[receipts.retired_keys]]\npublic_key = \"abc\"\nkid = \"old\"\n";
+    assert_eq!(key_of(load_str(bad)), "receipts.retired_keys[0]");
 }

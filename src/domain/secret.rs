@@ -39,6 +39,13 @@ impl ServerKey {
         Ok(Self(bytes))
     }
 
+    /// 32 fresh random bytes as 64 hex digits, for `optin-verify keygen --server`.
+    pub fn generate_hex() -> String {
+        let mut b = [0u8; 32];
+        rand::rng().fill_bytes(&mut b);
+        hex::encode(b)
+    }
+
     /// Dev mode only: a key that dies with the process.
     pub fn ephemeral() -> Self {
         let mut b = vec![0u8; 32];
@@ -78,6 +85,11 @@ impl ServerKey {
             offset += 8;
             w
         })
+    }
+
+    /// A 32-byte key for one purpose (`label`), derived from this key: rotates with it.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        self.mac(&[b"derive", label.as_bytes()])
     }
 
     /// HMAC-SHA256(server key, id ‖ code), hex: the only stored form of a code.

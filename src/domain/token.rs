@@ -17,6 +17,8 @@ pub enum TokenKind {
     OptOut,
     /// `/r/rcpt_{token}`: the consumer's receipt page; also the receipt's id.
     Receipt,
+    /// `/v/{token}`: the hosted code page. Never stored: checked by deriving it again.
+    CodePage,
 }
 
 impl TokenKind {
@@ -25,6 +27,7 @@ impl TokenKind {
             Self::Confirm => "confirm",
             Self::OptOut => "optout",
             Self::Receipt => "receipt",
+            Self::CodePage => "code-page",
         }
     }
 }

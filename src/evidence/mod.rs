@@ -4,6 +4,6 @@ mod receipt;
 mod record;
 mod seal;
 
-pub use receipt::{ReceiptKeyError, ReceiptSigner};
+pub use receipt::{ReceiptKeyError, ReceiptSigner, RetiredReceiptKey};
 pub use record::{EvidenceRecord, at as record_at, build};
 pub use seal::{ReceiptClaims, issue, receipt};

@@ -1,12 +1,18 @@
-//! `/v/{id}`: the hosted code-entry page. Codes typed here count against the same attempt
+//! `/v/{token}`: the hosted code-entry page. Codes typed here count against the same attempt
 //! limit as `POST /v1/verifications/{id}/check`: it is the same script.
+//!
+//! The page is reached by an unguessable token, not by the verification id: ids travel in
+//! webhooks, CRMs and partners' logs, and whoever knows one must not be able to spend its
+//! attempts. The token is derived from the verification's seed and checked by deriving it
+//! again (under every configured server key), so Redis stores nothing for it. An id in the old
+//! `/v/{id}` form is not a token: it gets the same "not valid" page as any bad link.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
 use crate::{
-    domain::{Channel, Code, Method, Status, VerificationId, mask_email, mask_phone},
+    domain::{Channel, Code, LinkToken, Method, Status, TokenKind, mask_email, mask_phone},
     metrics::OutcomeLabels,
     state::AppState,
     store::{CheckOutcome, CheckSource, VerificationRecord},
@@ -19,7 +25,7 @@ use super::common::{Chrome, DonePage, Lang, LangQuery, PageError, html, ip_of, l
 struct CodePage<'a> {
     page: Chrome,
     lang_query: &'static str,
-    id: &'a str,
+    token: &'a str,
     caller: &'a str,
     purpose: &'a str,
     consent_text: &'a str,
@@ -37,24 +43,27 @@ pub struct CodeForm {
     code: String,
 }
 
-fn csrf_subject(id: &VerificationId) -> String {
-    format!("code-page:{id}")
+fn csrf_subject(token: &LinkToken) -> String {
+    format!("code-page:{}", token.hash())
 }
 
-async fn open(state: &AppState, raw: &str, q: &LangQuery) -> Result<VerificationRecord, PageError> {
+/// The verification behind a code-page token, if the token is right and the code still open.
+async fn open(state: &AppState, raw: &str, q: &LangQuery) -> Result<(LinkToken, VerificationRecord), PageError> {
     let invalid = || PageError::invalid(Lang::hint(q));
-    let id = VerificationId::parse(raw, state.settings.redis.partitions).ok_or_else(invalid)?;
-    let v = state.store.get(&id).await?.ok_or_else(invalid)?;
-    // Only code verifications have a code page: the id is not a secret, and a link or call
-    // verification must not be failable by someone typing wrong codes here.
-    if v.method != Method::Code || v.status != Status::Pending || AppState::now_ms() >= v.expires_ms {
+    let token = LinkToken::parse(raw, state.settings.redis.partitions).ok_or_else(invalid)?;
+    let v = state.store.get(token.verification_id()).await?.ok_or_else(invalid)?;
+    let genuine = state.key.token_ok(TokenKind::CodePage, &v.id, &v.seed(), &token);
+    // Only code verifications have a code page: a link or call verification must not be
+    // failable by someone typing wrong codes here.
+    if !genuine || v.method != Method::Code || v.status != Status::Pending || AppState::now_ms() >= v.expires_ms {
         return Err(PageError::invalid(Lang::pick(q, Some(v.locale)).en));
     }
-    Ok(v)
+    Ok((token, v))
 }
 
 fn render(
     state: &AppState,
+    token: &LinkToken,
     v: &VerificationRecord,
     lang: &Lang,
     error: Option<String>,
@@ -65,14 +74,14 @@ fn render(
     let page = CodePage {
         page: Chrome::tenant(&tenant, lang),
         lang_query: lang.query,
-        id: v.id.as_str(),
+        token: token.expose(),
         caller: &ctx.caller,
         purpose: &ctx.purpose.text,
         consent_text: &ctx.consent_text.text,
         phone_masked: mask_phone(&v.phone),
         to_masked: if v.channel == Channel::Email { mask_email(&v.to) } else { mask_phone(&v.to) },
         length: v.code_length,
-        csrf: state.key.csrf_for(&csrf_subject(&v.id)),
+        csrf: state.key.csrf_for(&csrf_subject(token)),
         error,
     };
     Ok(html(status, page.render()))
@@ -86,8 +95,8 @@ pub async fn show(
     q: web::Query<LangQuery>,
 ) -> Result<HttpResponse, PageError> {
     limit_ip(&state, &req, Lang::hint(&q)).await?;
-    let v = open(&state, &path, &q).await?;
-    render(&state, &v, &Lang::pick(&q, Some(v.locale)), None)
+    let (token, v) = open(&state, &path, &q).await?;
+    render(&state, &token, &v, &Lang::pick(&q, Some(v.locale)), None)
 }
 
 pub async fn submit(
@@ -98,9 +107,9 @@ pub async fn submit(
     form: web::Form<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
     limit_ip(&state, &req, Lang::hint(&q)).await?;
-    let v = open(&state, &path, &q).await?;
+    let (token, v) = open(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
-    if !state.key.csrf_ok(&csrf_subject(&v.id), &form.csrf) {
+    if !state.key.csrf_ok(&csrf_subject(&token), &form.csrf) {
         return Err(PageError::invalid(lang.en));
     }
     let Ok(code) = Code::parse(&form.code, v.code_length) else {
@@ -109,12 +118,12 @@ pub async fn submit(
         } else {
             format!("Vul de {} cijfers van uw code in.", v.code_length)
         };
-        return render(&state, &v, &lang, Some(msg));
+        return render(&state, &token, &v, &lang, Some(msg));
     };
     let (ip, ua) = (ip_of(&state, &req), user_agent(&req));
     let via = CheckSource { source: "page", ip: &ip, user_agent: &ua };
-    let mac = state.key.code_mac(&v.id, &code);
-    let (status, remaining) = match state.store.check(&v.id, &v.tenant, &mac, AppState::now_ms(), via).await? {
+    let macs = state.key.code_macs(&v.id, &code);
+    let (status, remaining) = match state.store.check(&v.id, &v.tenant, &macs, AppState::now_ms(), via).await? {
         CheckOutcome::Missing => return Err(PageError::invalid(lang.en)),
         CheckOutcome::Counted { status, attempts_remaining } | CheckOutcome::Final { status, attempts_remaining } => {
             (status, attempts_remaining)
@@ -126,14 +135,16 @@ pub async fn submit(
         .get_or_create(&OutcomeLabels { outcome: if status == Status::Confirmed { "confirmed" } else { "page" } })
         .inc();
     match status {
-        Status::Confirmed => Ok(see_other(&format!("/r/{}{}", state.key.receipt_id(&v.id, &v.seed()), lang.query))),
+        Status::Confirmed => {
+            Ok(see_other(&format!("/r/{}{}", state.key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash), lang.query)))
+        }
         Status::Pending => {
             let msg = if lang.en {
                 format!("That code is not right. {remaining} attempt(s) left.")
             } else {
                 format!("Deze code klopt niet. Nog {remaining} poging(en).")
             };
-            render(&state, &v, &lang, Some(msg))
+            render(&state, &token, &v, &lang, Some(msg))
         }
         Status::Failed => {
             let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;

@@ -117,7 +117,7 @@ async fn answer(
     };
     state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: status.as_str() }).inc();
     if status == Status::Confirmed {
-        let receipt = state.key.receipt_id(&v.id, &v.seed());
+        let receipt = state.key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash);
         return Ok(see_other(&format!("/r/{receipt}{}", lang.query)));
     }
     let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;

@@ -52,8 +52,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/v")
             .wrap(page_headers())
             .app_data(form)
-            .route("/{id}", web::route().guard(get_or_head()).to(code::show))
-            .route("/{id}", web::post().to(code::submit)),
+            .route("/{token}", web::route().guard(get_or_head()).to(code::show))
+            .route("/{token}", web::post().to(code::submit)),
     )
     .service(
         web::scope("/r").wrap(page_headers()).route("/{receipt}", web::route().guard(get_or_head()).to(receipt::show)),

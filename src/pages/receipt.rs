@@ -47,7 +47,11 @@ pub async fn show(
     let lang = Lang::pick(&q, Some(v.locale));
     let tenant = state.tenants.by_id(&v.tenant).ok_or_else(invalid)?;
     let ctx = &v.context;
-    let optout = state.key.token_for(TokenKind::OptOut, &v.id, &v.seed());
+    // The opt-out token the person was sent: made under the verification's own key.
+    let Some(origin) = state.key.origin(&v.id, &v.seed(), &v.optout_token_hash) else {
+        return Err(invalid());
+    };
+    let optout = origin.token_for(TokenKind::OptOut, &v.id, &v.seed());
     let page = ReceiptPage {
         page: Chrome::tenant(&tenant, &lang),
         lang_query: lang.query,

@@ -19,6 +19,8 @@ pub struct ConsentRow {
     pub seed_hex: String,
     /// The receipt id it was signed under; `None` until the receipt is signed.
     pub receipt_id: Option<String>,
+    /// Names the server key the verification was made under.
+    pub optout_token_hash: String,
 }
 
 /// What a withdrawal by number did: the events it wrote, and the consents they withdraw
@@ -54,7 +56,8 @@ impl Store {
         Ok(rows
             .into_iter()
             .filter_map(|r| {
-                let [purpose, id, status, method, channel, done, wd, seed, rid]: [String; 9] = r.try_into().ok()?;
+                let [purpose, id, status, method, channel, done, wd, seed, rid, otk]: [String; 10] =
+                    r.try_into().ok()?;
                 Some(ConsentRow {
                     purpose,
                     verification_id: id,
@@ -65,6 +68,7 @@ impl Store {
                     withdrawn_ms: opt_ms(&wd),
                     seed_hex: seed,
                     receipt_id: Some(rid).filter(|r| !r.is_empty()),
+                    optout_token_hash: otk,
                 })
             })
             .collect())

@@ -1,4 +1,8 @@
 //! Webhook endpoints, one hash per tenant (`{ov:t:<tenant>}:ep`), JSON per endpoint.
+//!
+//! The secrets in that JSON are sealed (see `domain::SecretBox`): the hash holds no secret a
+//! Redis dump could forge webhooks with. A record written before encryption, or sealed under a
+//! previous server key, is sealed again under the current key the first time it is read.
 
 use std::collections::HashMap;
 
@@ -7,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, scripts};
 
-/// An endpoint as stored. The secret is kept because every delivery is signed with it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// An endpoint as stored. The secret is kept because every delivery is signed with it; `Debug`
+/// shows neither secret, so a logged record cannot be used to forge webhooks.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EndpointRecord {
     pub id: String,
     pub url: String,
@@ -34,20 +39,80 @@ impl EndpointRecord {
     }
 }
 
+impl std::fmt::Debug for EndpointRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointRecord")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("event_types", &self.event_types)
+            .field("description", &self.description)
+            .field("secret", &"***")
+            .field("previous_secret", &self.previous_secret.as_ref().map(|_| "***"))
+            .field("previous_until_ms", &self.previous_until_ms)
+            .field("disabled", &self.disabled)
+            .field("disabled_reason", &self.disabled_reason)
+            .field("created_ms", &self.created_ms)
+            .finish()
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum EndpointChange {
     Done(EndpointRecord),
     Gone,
 }
 
-fn decode(json: &str) -> Result<EndpointRecord, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("endpoint: {e}")))
+/// Associated data for a sealed secret: it opens only in its own endpoint's field.
+fn context(id: &str, field: &str) -> String {
+    format!("endpoint:{id}:{field}")
 }
 
 impl Store {
+    /// The stored JSON, secrets sealed.
+    fn encode(&self, e: &EndpointRecord) -> Result<String, StoreError> {
+        let mut sealed = e.clone();
+        if let Some(b) = &self.secret_box {
+            sealed.secret = b.seal(&e.secret, &context(&e.id, "secret"));
+            sealed.previous_secret = e.previous_secret.as_ref().map(|p| b.seal(p, &context(&e.id, "previous")));
+        }
+        serde_json::to_string(&sealed).map_err(|x| StoreError::Corrupt(x.to_string()))
+    }
+
+    /// The record with its secrets opened, and whether it should be sealed again.
+    fn decode(&self, json: &str) -> Result<(EndpointRecord, bool), StoreError> {
+        let mut e: EndpointRecord =
+            serde_json::from_str(json).map_err(|x| StoreError::Corrupt(format!("endpoint: {x}")))?;
+        let Some(b) = &self.secret_box else { return Ok((e, false)) };
+        let open = |v: &str, field: &str| {
+            b.open(v, &context(&e.id, field)).map_err(|x| StoreError::Corrupt(format!("endpoint {}: {x}", e.id)))
+        };
+        let secret = open(&e.secret, "secret")?;
+        let previous = e.previous_secret.as_deref().map(|p| open(p, "previous")).transpose()?;
+        let stale = secret.stale || previous.as_ref().is_some_and(|p| p.stale);
+        e.secret = secret.text;
+        e.previous_secret = previous.map(|p| p.text);
+        Ok((e, stale))
+    }
+
+    /// Reads one stored JSON; a stale one is sealed again (compare-and-set: a concurrent
+    /// writer wins and has sealed it already).
+    async fn read(&self, key: &str, json: &str) -> Result<EndpointRecord, StoreError> {
+        let (e, stale) = self.decode(json)?;
+        if stale {
+            let _: String = scripts::EP_REPLACE
+                .key(key)
+                .arg(&e.id)
+                .arg(json)
+                .arg(self.encode(&e)?)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+        }
+        Ok(e)
+    }
+
     /// Returns false when the tenant already has `max` endpoints.
     pub async fn endpoint_create(&self, tenant: &str, e: &EndpointRecord, max: u32) -> Result<bool, StoreError> {
-        let json = serde_json::to_string(e).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+        let json = self.encode(e)?;
         let r: String = scripts::EP_CREATE
             .key(self.keys.endpoints(tenant))
             .arg(&e.id)
@@ -59,15 +124,23 @@ impl Store {
     }
 
     pub async fn endpoints(&self, tenant: &str) -> Result<Vec<EndpointRecord>, StoreError> {
-        let all: HashMap<String, String> = self.conn.clone().hgetall(self.keys.endpoints(tenant)).await?;
-        let mut list = all.values().map(|j| decode(j)).collect::<Result<Vec<_>, _>>()?;
+        let key = self.keys.endpoints(tenant);
+        let all: HashMap<String, String> = self.conn.clone().hgetall(&key).await?;
+        let mut list = Vec::with_capacity(all.len());
+        for json in all.values() {
+            list.push(self.read(&key, json).await?);
+        }
         list.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
         Ok(list)
     }
 
     pub async fn endpoint(&self, tenant: &str, id: &str) -> Result<Option<EndpointRecord>, StoreError> {
-        let j: Option<String> = self.conn.clone().hget(self.keys.endpoints(tenant), id).await?;
-        j.map(|j| decode(&j)).transpose()
+        let key = self.keys.endpoints(tenant);
+        let j: Option<String> = self.conn.clone().hget(&key, id).await?;
+        match j {
+            Some(j) => Ok(Some(self.read(&key, &j).await?)),
+            None => Ok(None),
+        }
     }
 
     pub async fn endpoint_delete(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
@@ -88,9 +161,9 @@ impl Store {
             let Some(old_json): Option<String> = self.conn.clone().hget(&key, id).await? else {
                 return Ok(EndpointChange::Gone);
             };
-            let mut e = decode(&old_json)?;
+            let (mut e, _) = self.decode(&old_json)?;
             change(&mut e);
-            let new_json = serde_json::to_string(&e).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+            let new_json = self.encode(&e)?;
             let r: String = scripts::EP_REPLACE
                 .key(&key)
                 .arg(id)
@@ -105,5 +178,30 @@ impl Store {
             }
         }
         Err(StoreError::Corrupt("endpoint update kept conflicting".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let e = EndpointRecord {
+            id: "ep_1".into(),
+            url: "https://crm.example/hook".into(),
+            event_types: None,
+            description: None,
+            secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0".into(),
+            previous_secret: Some("whsec_b2xkLW9sZC1vbGQtb2xkLW9sZC1vbGQtb2xk".into()),
+            previous_until_ms: Some(1),
+            disabled: false,
+            disabled_reason: None,
+            created_ms: 0,
+        };
+        let shown = format!("{e:?} {e:#?}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(!shown.contains("b2xkLW9s"), "{shown}");
+        assert!(shown.contains("ep_1") && shown.contains("***"), "{shown}");
     }
 }

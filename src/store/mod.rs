@@ -63,6 +63,8 @@ pub struct Store {
     conn: Conn,
     keys: Keys,
     retention: Retention,
+    /// Seals webhook endpoint secrets at rest; `None` stores them as they are (unit tests).
+    secret_box: Option<crate::domain::SecretBox>,
 }
 
 impl Store {
@@ -74,7 +76,13 @@ impl Store {
         retention: Retention,
     ) -> Result<Self, StoreError> {
         let conn = Conn::connect(url, cluster, timeout).await?;
-        Ok(Self { conn, keys, retention })
+        Ok(Self { conn, keys, retention, secret_box: None })
+    }
+
+    /// Endpoint secrets are sealed with `b` when written and opened when read.
+    pub fn with_secret_box(mut self, b: crate::domain::SecretBox) -> Self {
+        self.secret_box = Some(b);
+        self
     }
 
     pub fn keys(&self) -> &Keys {

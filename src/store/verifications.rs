@@ -138,16 +138,19 @@ impl Store {
 
     /// Counts one attempt against the code; confirms, fails or expires as the rules say.
     /// `via` is where the code was typed: the API (`"api"`, no client) or the hosted page.
+    /// `code_macs` is the typed code's HMAC under each configured server key, current first
+    /// (rotation overlap); it must not be empty.
     pub async fn check(
         &self,
         id: &VerificationId,
         tenant: &str,
-        code_mac: &str,
+        code_macs: &[String],
         now_ms: i64,
         via: CheckSource<'_>,
     ) -> Result<CheckOutcome, StoreError> {
-        let (outcome, st, remaining): (String, String, u32) = scripts::CHECK
-            .key(self.keys.verification(id))
+        let (code_mac, previous_macs) = code_macs.split_first().ok_or(StoreError::Corrupt("no code mac".into()))?;
+        let mut inv = scripts::CHECK.prepare_invoke();
+        inv.key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
             .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
@@ -159,9 +162,12 @@ impl Store {
             .arg(now_ms + self.retention.receipt_ms)
             .arg(via.source)
             .arg(via.ip)
-            .arg(via.user_agent)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
+            .arg(via.user_agent);
+        // Appended last (ARGV[11..]) so the script's other arguments keep their places.
+        for mac in previous_macs {
+            inv.arg(mac);
+        }
+        let (outcome, st, remaining): (String, String, u32) = inv.invoke_async(&mut self.conn.clone()).await?;
         match outcome.as_str() {
             "missing" => Ok(CheckOutcome::Missing),
             "final" => Ok(CheckOutcome::Final { status: status(&st)?, attempts_remaining: remaining }),

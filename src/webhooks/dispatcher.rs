@@ -71,7 +71,7 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
             } else if v.seal.is_some() {
                 evidence::receipt(v, &deps.signer).map(|jws| (jws, None))
             } else {
-                let receipt_id = deps.server_key.receipt_id(&v.id, &v.seed());
+                let receipt_id = deps.server_key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash);
                 let (jws, seal) = evidence::issue(v, &deps.signer, &receipt_id)?;
                 Some((jws, Some(seal)))
             };

@@ -18,7 +18,7 @@ pub use signer::{WebhookSecret, signature_header};
 pub use ssrf::is_public;
 
 use crate::{
-    config::Settings, domain::ServerKey, evidence::ReceiptSigner, metrics::Metrics, state::Tenants, store::Store,
+    config::Settings, domain::ServerKeys, evidence::ReceiptSigner, metrics::Metrics, state::Tenants, store::Store,
 };
 
 /// The event types a consent store can subscribe to.
@@ -39,6 +39,6 @@ pub struct WebhookDeps {
     pub store: Store,
     pub tenants: Tenants,
     pub signer: ReceiptSigner,
-    pub server_key: ServerKey,
+    pub server_key: ServerKeys,
     pub metrics: Arc<Metrics>,
 }

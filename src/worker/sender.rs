@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     channels::{self, CallInfo, ChannelError, MessageInputs, ProviderAttempt, Transports},
     config::Settings,
-    domain::{InitiatedBy, Locale, ServerKey, Status, TokenKind},
+    domain::{InitiatedBy, Locale, Method, ServerKey, ServerKeys, Status, TokenKind},
     evidence::record_at,
     metrics::{ChannelLabels, Metrics},
     state::Tenants,
@@ -25,7 +25,7 @@ use super::stream_loop::{self, LoopConfig};
 pub struct SenderDeps {
     pub settings: Arc<Settings>,
     pub store: Store,
-    pub key: ServerKey,
+    pub key: ServerKeys,
     pub tenants: Tenants,
     pub transports: Transports,
     pub metrics: Arc<Metrics>,
@@ -85,6 +85,9 @@ enum SendError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Channel(#[from] channels::ChannelError),
+    /// Made under a server key this instance does not have (mid-rotation): left for one that has.
+    #[error("verification made under a server key this instance does not know")]
+    UnknownKey,
 }
 
 impl SendError {
@@ -92,6 +95,7 @@ impl SendError {
     fn loggable(&self) -> String {
         match self {
             Self::Store(e) => e.to_string(),
+            Self::UnknownKey => self.to_string(),
             Self::Channel(e) => format!("{} provider failure (details in delivery.attempts)", e.kind()),
         }
     }
@@ -142,11 +146,17 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         }
     }
     let seed = v.seed();
-    let code = deps.key.code_for(&v.id, &seed, v.code_length);
+    // The key the verification was made under: a resend after a rotation repeats its code and links.
+    let key = deps.key.origin(&v.id, &seed, &v.optout_token_hash).ok_or(SendError::UnknownKey)?;
+    let code = key.code_for(&v.id, &seed, v.code_length);
     let base = &deps.settings.http.public_base_url;
-    let confirm_token = deps.key.token_for(TokenKind::Confirm, &v.id, &seed);
+    let confirm_token = key.token_for(TokenKind::Confirm, &v.id, &seed);
     let confirm_url = format!("{base}/c/{}", confirm_token.expose());
-    let optout_url = format!("{base}/o/{}", deps.key.token_for(TokenKind::OptOut, &v.id, &seed).expose());
+    let optout_url = format!("{base}/o/{}", key.token_for(TokenKind::OptOut, &v.id, &seed).expose());
+    let code_page_url = match v.method {
+        Method::Code => format!("{base}/v/{}", key.token_for(TokenKind::CodePage, &v.id, &seed).expose()),
+        _ => String::new(),
+    };
     let now = chrono::Utc::now().timestamp_millis();
     let message = channels::render(&MessageInputs {
         verification_id: v.id.as_str(),
@@ -160,6 +170,7 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         code: &code,
         confirm_url: &confirm_url,
         confirm_token: confirm_token.expose(),
+        code_page_url: &code_page_url,
         optout_url: &optout_url,
         reply_to: tenant.email_reply_to.as_deref(),
         texts: match v.locale {

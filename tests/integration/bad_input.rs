@@ -197,3 +197,25 @@ async fn idempotency_key_reuse_with_another_body_is_422() {
     let req = start_req(&app).header("idempotency-key", "order-77").json(&start_body("link", "sms"));
     refused(&app, req, 422, "idempotency-key-reused").await;
 }
+
+/// Free texts reach email subjects and SMS: CR, LF and other control characters are refused,
+/// and the problem names the field.
+#[tokio::test]
+async fn control_characters_in_free_texts_are_422_naming_the_field() {
+    let app = spawn().await;
+    let b = refused(&app, start_req(&app).json(&with("caller", json!("Acme\nBcc: x@y"))), 422, "invalid-request").await;
+    assert_eq!(b["field"], "caller");
+    let cases = [
+        ("purpose", "id", "p\r1"),
+        ("purpose", "text", "Aanbiedingen\r\nSubject: x"),
+        ("consent_text", "version", "1\u{0}"),
+        ("consent_text", "text", "Ja\nmaar dan anders"),
+        ("consent_text", "text", "Ja\u{1b}[31m"),
+    ];
+    for (outer, inner, value) in cases {
+        let mut body = start_body("code", "sms");
+        body[outer][inner] = json!(value);
+        let b = refused(&app, start_req(&app).json(&body), 422, "invalid-request").await;
+        assert_eq!(b["field"], format!("{outer}.{inner}"), "{value:?}");
+    }
+}

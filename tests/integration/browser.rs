@@ -176,12 +176,14 @@ async fn decline_in_the_browser() {
 async fn wrong_then_right_code_on_the_hosted_page() {
     let app = spawn().await;
     let b = Browser::start().await;
-    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
+    let started = app.start(&start_body("code", "sms")).await;
+    let id = started["id"].as_str().unwrap().to_string();
+    let page = started["code_page_url"].as_str().unwrap().to_string();
     let text = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
     let code = code_in(&text, 6);
-    b.open(&app.url(&format!("/v/{id}?lang=en"))).await;
+    b.open(&format!("{page}?lang=en")).await;
     b.shot("code-en").await;
-    b.open(&app.url(&format!("/v/{id}"))).await;
+    b.open(&page).await;
     b.shot("code-nl").await;
     b.client.find(Locator::Css("#code")).await.unwrap().send_keys(&wrong(&code)).await.unwrap();
     b.click("button.yes").await;

@@ -25,6 +25,9 @@ async fn email_code_has_subject_text_and_html_parts() {
     let code = code_in(text, 6);
     assert!(html.contains(&code) && html.contains("<html lang=\"nl\">"));
     assert!(text.contains("/o/") && html.contains("/o/"));
+    // Code messages carry the hosted code page, the same URL the start answer gave.
+    let page = v["code_page_url"].as_str().unwrap();
+    assert!(text.contains(page) && html.contains(page), "{text}");
     let r: Value =
         app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await.json().await.unwrap();
     assert_eq!(r["status"], "confirmed");

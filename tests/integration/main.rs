@@ -1,6 +1,7 @@
 //! Integration tests: the real HTTP server on a random port, a real Redis (standalone and a
 //! 3-master cluster, started by `scripts/test`), each test under its own key prefix.
 
+mod at_rest;
 mod bad_input;
 mod browser;
 mod calls;
@@ -18,7 +19,9 @@ mod pacing;
 mod pages;
 mod parsers;
 mod providers;
+mod proxies;
 mod receiver;
+mod rotation;
 mod smtp;
 mod store_cluster;
 mod webhooks;

@@ -13,29 +13,34 @@ async fn post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Resp
     app.client.post(app.url(path)).form(form).send().await.unwrap()
 }
 
-async fn code_verification(app: &TestApp) -> (String, String) {
-    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
+/// `(id, code, path of the hosted code page)`, the page's path from the start answer.
+async fn code_verification(app: &TestApp) -> (String, String, String) {
+    let started = app.start(&start_body("code", "sms")).await;
+    let id = started["id"].as_str().unwrap().to_string();
+    let url = started["code_page_url"].as_str().expect("code_page_url in the start answer");
+    let page = url.strip_prefix(&app.base).expect("absolute URL").to_string();
+    assert!(page.starts_with("/v/") && !page.contains(&id[3..]), "{page}");
     let code = code_in(app.outbox_message(&id).await["text"].as_str().unwrap(), 6);
-    (id, code)
+    (id, code, page)
 }
 
 #[tokio::test]
 async fn hosted_code_page_shares_the_attempt_limit_with_the_api() {
     let app = spawn().await;
-    let (id, code) = code_verification(&app).await;
-    let (status, page) = get(&app, &format!("/v/{id}")).await;
+    let (id, code, vpage) = code_verification(&app).await;
+    let (status, page) = get(&app, &vpage).await;
     assert_eq!(status, 200);
     assert!(page.contains(r#"inputmode="numeric""#) && page.contains(r#"autocomplete="one-time-code""#));
     assert!(page.contains(r#"<label for="code">"#));
     let csrf = csrf_in(&page);
     // A wrong code on the page is counted and announced next to the field.
-    let r = post(&app, &format!("/v/{id}"), &[("csrf", &csrf), ("code", &wrong(&code))]).await;
+    let r = post(&app, &vpage, &[("csrf", &csrf), ("code", &wrong(&code))]).await;
     assert_eq!(r.status().as_u16(), 422);
     let body = r.text().await.unwrap();
     assert!(body.contains(r#"role="alert""#) && body.contains("Nog 4 poging"));
     assert!(body.contains(r#"aria-describedby="code-error""#));
     // Typing letters is an error that costs no attempt.
-    let r = post(&app, &format!("/v/{id}"), &[("csrf", &csrf), ("code", "abc")]).await;
+    let r = post(&app, &vpage, &[("csrf", &csrf), ("code", "abc")]).await;
     assert_eq!(r.status().as_u16(), 422);
     assert_eq!(app.stored(&id).await["att"], "1");
     // The API sees the same counter.
@@ -43,7 +48,7 @@ async fn hosted_code_page_shares_the_attempt_limit_with_the_api() {
         app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": wrong(&code)})).await.json().await.unwrap();
     assert_eq!(api["attempts_remaining"], 3);
     // The right code on the page confirms and leads to the receipt.
-    let r = post(&app, &format!("/v/{id}"), &[("csrf", &csrf), ("code", &code)]).await;
+    let r = post(&app, &vpage, &[("csrf", &csrf), ("code", &code)]).await;
     assert_eq!(r.status().as_u16(), 303);
     let receipt = r.headers()["location"].to_str().unwrap().to_string();
     let (status, page) = get(&app, &receipt).await;
@@ -55,25 +60,53 @@ async fn hosted_code_page_shares_the_attempt_limit_with_the_api() {
     assert_eq!(v["evidence"]["verification"]["ip"], "127.0.0.1");
     assert_eq!(v["receipt_id"].as_str().unwrap(), &receipt["/r/".len()..]);
     // Once confirmed, the code page is the neutral page.
-    assert_eq!(get(&app, &format!("/v/{id}")).await.0, 404);
+    assert_eq!(get(&app, &vpage).await.0, 404);
 }
 
 #[tokio::test]
 async fn code_page_refuses_posts_without_csrf_and_serves_code_verifications_only() {
     let app = spawn().await;
-    let (id, code) = code_verification(&app).await;
-    let r = post(&app, &format!("/v/{id}"), &[("csrf", "0000"), ("code", &code)]).await;
+    let (id, code, vpage) = code_verification(&app).await;
+    let r = post(&app, &vpage, &[("csrf", "0000"), ("code", &code)]).await;
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(app.status_of(&id).await, "pending");
-    let (_, page) = get(&app, &format!("/v/{id}?lang=en")).await;
+    let (_, page) = get(&app, &format!("{vpage}?lang=en")).await;
     assert!(page.contains("Use the link in the message") && page.contains(r#"lang="en""#));
     // Nobody can decline in someone's name knowing only the id.
-    let r = post(&app, &format!("/v/{id}/decline"), &[("csrf", &csrf_in(&page))]).await;
+    let r = post(&app, &format!("{vpage}/decline"), &[("csrf", &csrf_in(&page))]).await;
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(app.status_of(&id).await, "pending");
     // A link verification has no code page, so wrong codes cannot fail it here.
-    let link_id = app.start(&start_body("link", "sms")).await["id"].as_str().unwrap().to_string();
-    assert_eq!(get(&app, &format!("/v/{link_id}")).await.0, 404);
+    let link = app.start(&start_body("link", "sms")).await;
+    assert!(link.get("code_page_url").is_none(), "{link}");
+}
+
+#[tokio::test]
+async fn the_id_alone_cannot_reach_the_code_form() {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let app = spawn().await;
+    let (id, code, vpage) = code_verification(&app).await;
+    // The old address by id, and a well-formed token that names the id but was not derived.
+    let mut forged = hex::decode(&id[3..]).unwrap();
+    forged.extend_from_slice(&[0u8; 16]);
+    let forged = format!("/v/{}", URL_SAFE_NO_PAD.encode(forged));
+    let (_, real) = get(&app, &vpage).await;
+    let csrf = csrf_in(&real);
+    for path in [format!("/v/{id}"), forged] {
+        let (status, page) = get(&app, &path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(!page.contains("name=\"code\""), "{path} shows the form");
+        for _ in 0..6 {
+            let r = post(&app, &path, &[("csrf", &csrf), ("code", &wrong(&code))]).await;
+            assert_eq!(r.status().as_u16(), 404, "{path}");
+        }
+    }
+    let stored = app.stored(&id).await;
+    assert_eq!(stored["att"], "0", "no attempt was spent");
+    assert_eq!(stored["st"], "pending");
+    assert!(!stored.keys().any(|k| k.contains("page")), "nothing stored for the page token: {stored:?}");
+    // The message carries nothing else that opens the form; the real page still works.
+    assert_eq!(get(&app, &vpage).await.0, 200);
 }
 
 #[tokio::test]
@@ -115,13 +148,13 @@ async fn pages_are_small_safe_and_branded() {
         s.tenants[0].branding.logo_url = Some("https://cdn.example.nl/acme.svg".into());
     })
     .await;
-    let (id, _) = code_verification(&app).await;
+    let (_, _, vpage) = code_verification(&app).await;
     let link_id = app.start(&start_body("link", "sms")).await["id"].as_str().unwrap().to_string();
     let text = app.outbox_message(&link_id).await["text"].as_str().unwrap().to_string();
     let css = app.client.get(app.url("/static/app.css")).send().await.unwrap().text().await.unwrap();
     let tenant_css = app.client.get(app.url("/static/t/acme.css")).send().await.unwrap().text().await.unwrap();
     assert!(tenant_css.contains("--accent: #7a1f5c"));
-    for path in [format!("/v/{id}"), link_in(&text, "c"), link_in(&text, "o"), "/c/nope".to_string()] {
+    for path in [vpage, link_in(&text, "c"), link_in(&text, "o"), "/c/nope".to_string()] {
         for lang in ["", "?lang=en"] {
             let r = app.client.get(app.url(&format!("{path}{lang}"))).send().await.unwrap();
             let h = r.headers().clone();
@@ -143,11 +176,11 @@ async fn pages_are_small_safe_and_branded() {
 #[tokio::test]
 async fn page_requests_are_limited_per_ip() {
     let app = spawn_with(|s| s.limits.page_ip_per_minute = 3).await;
-    let (id, code) = code_verification(&app).await;
+    let (id, code, vpage) = code_verification(&app).await;
     for _ in 0..3 {
-        assert_eq!(get(&app, &format!("/v/{id}")).await.0, 200);
+        assert_eq!(get(&app, &vpage).await.0, 200);
     }
-    let r = post(&app, &format!("/v/{id}"), &[("csrf", "x"), ("code", &code)]).await;
+    let r = post(&app, &vpage, &[("csrf", "x"), ("code", &code)]).await;
     assert_eq!(r.status().as_u16(), 429);
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(app.status_of(&id).await, "pending");

@@ -9,6 +9,7 @@ fn fill(template: &str, i: &MessageInputs<'_>) -> String {
         .replace("{brand}", i.brand)
         .replace("{code}", i.code.expose())
         .replace("{link}", i.confirm_url)
+        .replace("{code_page}", i.code_page_url)
         .replace("{optout}", i.optout_url)
         .replace("{purpose}", &i.context.purpose.text)
         .replace("{minutes}", &i.valid_minutes.to_string())

@@ -1,5 +1,7 @@
 -- KEYS: verification, events, expiry deadlines
--- ARGV: id, tenant, code_mac, now, minid, keep_until_failed, keep_until_confirmed, source, ip, user_agent
+-- ARGV: id, tenant, code_mac, now, minid, keep_until_failed, keep_until_confirmed, source, ip, user_agent,
+--       then (ARGV[11..]) the same code's mac under each previous server key: during a key
+--       rotation's overlap a code made under an old key still matches. Keep these last.
 -- Returns {outcome, status, attempts_remaining}; outcome is 'missing', 'final' or 'counted'.
 local v = KEYS[1]
 local h = redis.call('HMGET', v, 't', 'st', 'att', 'max', 'exp', 'cm', 'm')
@@ -14,7 +16,10 @@ if now >= tonumber(h[5]) then
   return {'final', 'expired', math.max(max - att, 0)}
 end
 att = redis.call('HINCRBY', v, 'att', 1)
-if ct_eq(h[6], ARGV[3]) then
+-- Every mac is compared, so the time taken does not tell which key matched.
+local match = ct_eq(h[6], ARGV[3])
+for i = 11, #ARGV do match = ct_eq(h[6], ARGV[i]) or match end
+if match then
   redis.call('HSET', v, 'src', ARGV[8], 'cip', ARGV[9])
   put(v, 'cua', ARGV[10], ARGV[7])
   finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
