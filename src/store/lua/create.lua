@@ -8,7 +8,15 @@ end
 if ARGV[6] == '1' and tonumber(redis.call('HGET', KEYS[4], '!') or '0') > tonumber(ARGV[5]) then
   return {'suppressed'}
 end
-for i = 7, #ARGV, 2 do put(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[2]) end
+-- A new record: every field in one HSET, long values by reference (see `put`).
+local fields = {}
+for i = 7, #ARGV, 2 do
+  local f, v = ARGV[i], ARGV[i + 1]
+  if #v > 64 then f, v = f .. '@', blob(KEYS[1], v, ARGV[2]) end
+  fields[#fields + 1] = f
+  fields[#fields + 1] = v
+end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'vid', ARGV[1], 'kind', 'initial')

@@ -18,18 +18,22 @@ local function tag_of(key) return string.match(key, '^{[^}]*}') end
 -- in the same slot, shared by every record with the same text (a campaign's consent text, a
 -- common user agent), and kept as long as the longest-lived record that refers to it.
 -- The hash then holds `<field>@` = the blob's SHA-1.
+local function blob(vkey, value, keep)
+  local ref = redis.sha1hex(value)
+  local bkey = tag_of(vkey) .. ':b:' .. ref
+  if not redis.call('SET', bkey, value, 'NX', 'PXAT', keep) then
+    redis.call('PEXPIREAT', bkey, keep, 'GT')
+  end
+  return ref
+end
+
 local function put(vkey, field, value, keep)
   if #value <= 64 then
     redis.call('HSET', vkey, field, value)
     redis.call('HDEL', vkey, field .. '@')
     return
   end
-  local ref = redis.sha1hex(value)
-  local bkey = tag_of(vkey) .. ':b:' .. ref
-  if not redis.call('SET', bkey, value, 'NX', 'PXAT', keep) then
-    redis.call('PEXPIREAT', bkey, keep, 'GT')
-  end
-  redis.call('HSET', vkey, field .. '@', ref)
+  redis.call('HSET', vkey, field .. '@', blob(vkey, value, keep))
   redis.call('HDEL', vkey, field)
 end
 
