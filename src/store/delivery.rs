@@ -51,7 +51,6 @@ impl Store {
         let mut inv = scripts::SEND_FAILED.prepare_invoke();
         inv.key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
-            .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
             .arg(now_ms)
             .arg(self.minid(now_ms))

@@ -36,9 +36,10 @@ impl Keys {
         format!("{}:events", self.tag(p))
     }
 
-    /// `{ov:p17}:exp`: pending verifications by deadline, for the expiry sweeper.
+    /// `{ov:p17}:exq`: the deadline buckets (`{ov:p17}:ex:<bucket>` lists of ids) by their end,
+    /// for the expiry sweeper.
     pub fn deadlines(&self, p: Partition) -> String {
-        format!("{}:exp", self.tag(p))
+        format!("{}:exq", self.tag(p))
     }
 
     /// `{ov:p17}:camp:<channel>`: campaign messages on a paced channel, waiting (oldest

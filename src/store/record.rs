@@ -87,7 +87,6 @@ fn context_fields(c: &Context, f: &mut Vec<(&'static str, String)>) {
     f.push(("n", serde_json::to_string(&notice).unwrap_or_default()));
     f.push(("pid", c.purpose.id.clone()));
     if let Some(col) = &c.collection {
-        f.push(("col", "1".into()));
         let mut opt = |k: &'static str, v: Option<String>| {
             if let Some(v) = v {
                 f.push((k, v));
@@ -107,7 +106,9 @@ fn context_fields(c: &Context, f: &mut Vec<(&'static str, String)>) {
 fn context_from(h: &mut HashMap<String, String>) -> Result<Context, StoreError> {
     let n = h.remove("n").ok_or_else(|| StoreError::Corrupt("field n missing".into()))?;
     let notice: Notice = serde_json::from_str(&n).map_err(|_| StoreError::Corrupt("field n unreadable".into()))?;
-    let collection = h.remove("col").map(|_| Collection {
+    // A collection the marketer sent with no field set reads back as none.
+    let present = ["xu", "xi", "xa", "xt", "xb"].iter().any(|k| h.contains_key(*k));
+    let collection = present.then(|| Collection {
         url: h.remove("xu"),
         ip: h.remove("xi").and_then(|s| s.parse().ok()),
         user_agent: h.remove("xa"),
@@ -171,7 +172,6 @@ impl NewVerification {
             ("m", self.method.as_str().into()),
             ("ch", self.channel.as_str().into()),
             ("ph", self.phone.clone()),
-            ("to", self.to.clone()),
             ("seed", self.seed_hex.clone()),
             ("cm", self.code_mac.clone()),
             ("ctk", self.confirm_token_hash.clone()),
@@ -187,6 +187,10 @@ impl NewVerification {
             ("dlv", "queued".into()),
             ("ps", self.pseudonym.clone()),
         ];
+        // Most messages go to the number itself: `to` is kept only when it differs.
+        if self.to != self.phone {
+            f.push(("to", self.to.clone()));
+        }
         context_fields(&self.context, &mut f);
         if let Some(b) = &self.batch {
             f.push(("b", b.clone()));
@@ -253,6 +257,8 @@ pub struct VerificationRecord {
 impl VerificationRecord {
     pub(super) fn from_hash(id: &VerificationId, mut h: HashMap<String, String>) -> Result<Self, StoreError> {
         let context = context_from(&mut h)?;
+        let h_phone = h.get("ph").cloned();
+        let h_sent = h.contains_key("prov");
         let mut take = |k: &str| h.remove(k);
         fn req<T>(v: Option<T>, k: &str) -> Result<T, StoreError> {
             v.ok_or_else(|| StoreError::Corrupt(format!("field {k} missing")))
@@ -270,7 +276,7 @@ impl VerificationRecord {
             method: req(take("m").as_deref().and_then(Method::parse), "m")?,
             channel: req(take("ch").as_deref().and_then(Channel::parse), "ch")?,
             phone: req(take("ph"), "ph")?,
-            to: req(take("to"), "to")?,
+            to: take("to").or_else(|| h_phone.clone()).ok_or_else(|| StoreError::Corrupt("field ph missing".into()))?,
             seed_hex: req(take("seed"), "seed")?,
             // Dropped once the verification is final: no page can use it any more.
             confirm_token_hash: take("ctk").unwrap_or_default(),
@@ -289,7 +295,11 @@ impl VerificationRecord {
             body_hash: take("bh"),
             delivery: take("dlv").unwrap_or_else(|| "queued".into()),
             provider: take("prov").filter(|s| !s.is_empty()),
-            provider_reference: take("pref").filter(|s| !s.is_empty()),
+            // Absent after a send: the provider took our own id (without `vf_`) as reference.
+            provider_reference: match take("pref") {
+                None if h_sent => Some(id.as_str()[3..].to_string()),
+                other => other.filter(|s| !s.is_empty()),
+            },
             sends: take("ns").and_then(|s| s.parse().ok()).unwrap_or(0),
             resends: take("rs").and_then(|s| s.parse().ok()).unwrap_or(0),
             first_sent_ms: opt_num(take("sent")),

@@ -61,13 +61,6 @@ pub enum OptOutOutcome {
     Invalid,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum ExpireOutcome {
-    Expired,
-    Later,
-    Gone,
-}
-
 /// Cancel and resend share this shape.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SimpleOutcome {
@@ -152,7 +145,6 @@ impl Store {
         let mut inv = scripts::CHECK.prepare_invoke();
         inv.key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
-            .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
             .arg(tenant)
             .arg(code_mac)
@@ -188,7 +180,6 @@ impl Store {
         let reply: Vec<String> = scripts::ANSWER_LINK
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
-            .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
             .arg(token_hash)
             .arg(answer.as_str())
@@ -219,7 +210,6 @@ impl Store {
         let reply: Vec<String> = scripts::OPT_OUT
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
-            .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
             .arg(token_hash)
             .arg(now_ms)
@@ -242,7 +232,6 @@ impl Store {
         let reply: Vec<String> = scripts::CANCEL
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
-            .key(self.keys.deadlines(id.partition()))
             .arg(id.as_str())
             .arg(tenant)
             .arg(now_ms)
@@ -258,7 +247,6 @@ impl Store {
         let reply: Vec<String> = scripts::RESEND
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
-            .key(self.keys.deadlines(id.partition()))
             .key(self.keys.send_stream(id.partition()))
             .arg(id.as_str())
             .arg(tenant)
@@ -268,24 +256,5 @@ impl Store {
             .invoke_async(&mut self.conn.clone())
             .await?;
         simple(reply)
-    }
-
-    /// The sweeper's transition: expires a pending verification whose deadline passed.
-    pub async fn expire(&self, id: &VerificationId, now_ms: i64) -> Result<ExpireOutcome, StoreError> {
-        let r: String = scripts::EXPIRE
-            .key(self.keys.verification(id))
-            .key(self.keys.events(id.partition()))
-            .key(self.keys.deadlines(id.partition()))
-            .arg(id.as_str())
-            .arg(now_ms)
-            .arg(self.minid(now_ms))
-            .arg(now_ms + self.retention.default_ms)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok(match r.as_str() {
-            "expired" => ExpireOutcome::Expired,
-            "later" => ExpireOutcome::Later,
-            _ => ExpireOutcome::Gone,
-        })
     }
 }

@@ -269,8 +269,16 @@ impl Store {
         })
     }
 
-    /// Verification ids whose deadline passed, for the sweeper.
-    pub async fn due_deadlines(&self, p: Partition, now_ms: i64, limit: usize) -> Result<Vec<String>, StoreError> {
-        Ok(self.conn.clone().zrangebyscore_limit(self.keys.deadlines(p), "-inf", now_ms, 0, limit as isize).await?)
+    /// Expires what came due in a partition's deadline buckets; returns how many entries it took.
+    pub async fn sweep(&self, p: Partition, now_ms: i64, limit: usize) -> Result<usize, StoreError> {
+        Ok(scripts::SWEEP
+            .key(self.keys.deadlines(p))
+            .key(self.keys.events(p))
+            .arg(now_ms)
+            .arg(limit)
+            .arg(self.minid(now_ms))
+            .arg(now_ms + self.retention.default_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await?)
     }
 }

@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::{
-    domain::{Partition, VerificationId},
-    store::{ExpireOutcome, StoreError},
-};
+use crate::{domain::Partition, store::StoreError};
 
 use super::WebhookDeps;
 
@@ -43,12 +40,6 @@ async fn run_once(deps: &WebhookDeps, p: Partition) -> Result<(), StoreError> {
     while deps.store.release_due_retries(p, now, BATCH).await? == BATCH {}
     while deps.store.release_held(p, now, BATCH).await? == BATCH {}
     deps.store.retention_reminders_due(p, now, BATCH).await?;
-    let partitions = deps.settings.redis.partitions;
-    for id in deps.store.due_deadlines(p, now, BATCH).await? {
-        let Some(vid) = VerificationId::parse(&id, partitions) else { continue };
-        if deps.store.expire(&vid, now).await? == ExpireOutcome::Expired {
-            tracing::info!(verification = %vid, "verification expired");
-        }
-    }
+    while deps.store.sweep(p, now, BATCH).await? == BATCH {}
     Ok(())
 }

@@ -24,7 +24,7 @@ async fn code_sms_arrives_in_outbox_with_code_and_optout_link() {
     let code = code_in(text, 6);
     let stored = app.stored(id).await;
     assert!(stored.values().all(|v| !v.contains(&code)), "code stored in clear");
-    assert_eq!(stored["cm"].len(), 64);
+    assert_eq!(stored["cm"].len(), 43, "HMAC-SHA256, base64url");
     // The worker recorded the send.
     let (_, after) = app.get_json(&format!("/v1/verifications/{id}")).await;
     assert_eq!(after["delivery"]["state"], "sent");

@@ -275,10 +275,18 @@ async fn expiry_is_driven_by_the_sweeper_and_happens_once_with_two_workers() {
         .query_async(&mut c)
         .await
         .unwrap();
-    let _: () = redis::cmd("ZADD")
-        .arg(format!("{{{}:p{p}}}:exp", app.prefix))
-        .arg(past)
+    // Its deadline entry goes into the 10-second bucket of the new deadline.
+    let bucket = (past + 9_999) / 10_000;
+    let _: () = redis::cmd("RPUSH")
+        .arg(format!("{{{}:p{p}}}:ex:{bucket}", app.prefix))
         .arg(&id)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{{{}:p{p}}}:exq", app.prefix))
+        .arg(bucket * 10_000)
+        .arg(bucket)
         .query_async(&mut c)
         .await
         .unwrap();

@@ -1,5 +1,5 @@
 -- The marketer reports the announced verification call.
--- KEYS: verification, events, expiry deadlines, send stream, retention reminders
+-- KEYS: verification, events, deadline buckets, send stream, retention reminders
 -- ARGV: id, tenant, outcome, now, minid, keep_default, keep_confirmed, expected_window_start,
 --       max_reschedules, called_at, agent_id, rec_uri, rec_sha, rec_dur, retain_until, remind_at,
 --       new_start, new_end, new_exp, suppress_until
@@ -17,23 +17,23 @@ redis.call('HSET', v, 'called', ARGV[10], 'agent', ARGV[11], 'src', 'call')
 if ARGV[3] == 'confirmed' then
   redis.call('HSET', v, 'rec_sha', ARGV[13], 'rec_dur', ARGV[14], 'ret_until', ARGV[15])
   put(v, 'rec_uri', ARGV[12], ARGV[7])
-  finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
   redis.call('ZADD', KEYS[5], ARGV[16], ARGV[1])
   return {'confirmed'}
 elseif ARGV[3] == 'declined' then
-  finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'declined', 'consent.declined', now, ARGV[6])
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'declined', 'consent.declined', now, ARGV[6])
   local p = redis.call('HMGET', v, 't', 'ps')
   if p[2] then suppress(consent_index(v, p[1], p[2]), ARGV[20]) end
   return {'declined'}
 end
 if resch >= tonumber(ARGV[9]) then
-  finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'failed', 'verification.failed', now, ARGV[6])
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'failed', 'verification.failed', now, ARGV[6])
   return {'failed'}
 end
 redis.call('HSET', v, 'cw_s', ARGV[17], 'cw_e', ARGV[18], 'exp', ARGV[19], 'resch', resch + 1)
 -- The next call needs a new announcement first.
 redis.call('HDEL', v, 'ann_h', 'ann_at')
-redis.call('ZADD', KEYS[3], ARGV[19], ARGV[1])
+deadline(KEYS[3], ARGV[1], ARGV[19])
 keep(v, tonumber(ARGV[19]) + (tonumber(ARGV[6]) - now))
 redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[5], '*', 'vid', ARGV[1], 'kind', 'reschedule')
 return {'rescheduled'}

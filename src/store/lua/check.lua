@@ -1,4 +1,4 @@
--- KEYS: verification, events, expiry deadlines
+-- KEYS: verification, events
 -- ARGV: id, tenant, code_mac, now, minid, keep_until_failed, keep_until_confirmed, source, ip, user_agent,
 --       then (ARGV[11..]) the same code's mac under each previous server key: during a key
 --       rotation's overlap a code made under an old key still matches. Keep these last.
@@ -12,7 +12,7 @@ local now = tonumber(ARGV[4])
 local att, max = tonumber(h[3]), tonumber(h[4])
 if h[2] ~= 'pending' then return {'final', h[2], math.max(max - att, 0)} end
 if now >= tonumber(h[5]) then
-  finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'expired', 'verification.expired', now, ARGV[6])
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'expired', 'verification.expired', now, ARGV[6])
   return {'final', 'expired', math.max(max - att, 0)}
 end
 att = redis.call('HINCRBY', v, 'att', 1)
@@ -22,11 +22,11 @@ for i = 11, #ARGV do match = ct_eq(h[6], ARGV[i]) or match end
 if match then
   redis.call('HSET', v, 'src', ARGV[8], 'cip', ARGV[9])
   put(v, 'cua', ARGV[10], ARGV[7])
-  finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
   return {'final', 'confirmed', max - att}
 end
 if att >= max then
-  finish(v, KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'failed', 'verification.failed', now, ARGV[6])
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'failed', 'verification.failed', now, ARGV[6])
   return {'final', 'failed', 0}
 end
 return {'counted', 'pending', max - att}

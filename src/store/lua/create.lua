@@ -1,4 +1,4 @@
--- KEYS: verification, send stream (consumer or campaign), expiry deadlines, consent index
+-- KEYS: verification, send stream, deadline buckets, consent index
 -- ARGV: id, keep_until, minid, expires_ms, now, refuse_if_suppressed ('1' or ''), field/value pairs...
 -- Returns {'created'}, {'exists', body_hash, tenant} or {'suppressed'}.
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -18,7 +18,7 @@ for i = 7, #ARGV, 2 do
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+deadline(KEYS[3], ARGV[1], ARGV[4])
 redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'vid', ARGV[1], 'kind', 'initial')
 local batch = redis.call('HGET', KEYS[1], 'b')
 if batch then

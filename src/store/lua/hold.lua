@@ -1,6 +1,6 @@
 -- Quiet hours: park a marketer message until the tenant's send window opens.
 -- The verification cannot expire while it waits: its deadline moves past the release.
--- KEYS: send stream, held set, verification, expiry deadlines
+-- KEYS: send stream, held set, verification, deadline buckets
 -- ARGV: group, entry_id, member, release_at, id, new_expiry (or '' to keep it), retention_ms
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
@@ -10,7 +10,7 @@ if redis.call('HGET', KEYS[3], 'st') == 'pending' then
   redis.call('HSET', KEYS[3], 'dlv', 'held')
   if ARGV[6] ~= '' then
     redis.call('HSET', KEYS[3], 'exp', ARGV[6])
-    redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
+    deadline(KEYS[4], ARGV[5], ARGV[6])
     keep(KEYS[3], tonumber(ARGV[6]) + tonumber(ARGV[7]))
   end
   batch_move(KEYS[3], before)

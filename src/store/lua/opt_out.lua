@@ -1,5 +1,5 @@
 -- "Not me" / withdraw from the link in a message.
--- KEYS: verification, events, expiry deadlines
+-- KEYS: verification, events
 -- ARGV: id, token_hash, now, minid, keep_until_declined, client_ip, user_agent, suppress_until
 -- Returns {'declined'} for a pending verification, {'withdrawn'} for a confirmed consent,
 -- {'already'} when nothing is left to stop, or {'invalid'}.
@@ -10,7 +10,7 @@ local now = tonumber(ARGV[3])
 if h[1] == 'pending' then
   redis.call('HSET', v, 'src', 'optout', 'cip', ARGV[6])
   put(v, 'cua', ARGV[7], ARGV[5])
-  finish(v, KEYS[2], KEYS[3], ARGV[4], ARGV[1], 'declined', 'consent.declined', now, ARGV[5])
+  finish(v, KEYS[2], ARGV[4], ARGV[1], 'declined', 'consent.declined', now, ARGV[5])
   if h[5] then suppress(consent_index(v, h[4], h[5]), ARGV[8]) end
   return {'declined'}
 end

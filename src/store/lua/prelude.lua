@@ -122,16 +122,24 @@ local function emit(events, minid, evtype, id, tenant, now)
     'type', evtype, 'vid', id, 'tenant', tenant, 'at', now)
 end
 
+-- Deadlines: a pending verification's id in the list of the 10-second bucket its deadline
+-- falls in (`<tag>:ex:<bucket>`); `exq` orders the buckets by their end. A list entry costs a
+-- third of a sorted-set member. A finished verification's entry is simply dropped by the
+-- sweeper when its bucket comes due.
+local function deadline(exq, id, at)
+  local b = math.ceil(tonumber(at) / 10000)
+  redis.call('RPUSH', tag_of(exq) .. ':ex:' .. b, id)
+  redis.call('ZADD', exq, b * 10000, b)
+end
+
 -- Moves a pending verification to a final status and emits its event: once, atomically.
--- `deadlines` is the partition's expiry set; a finished verification leaves it. A confirmed
--- consent enters its number's consent index, under its purpose.
-local function finish(vkey, events, deadlines, minid, id, status, evtype, now, expire_at)
+-- A confirmed consent enters its number's consent index, under its purpose.
+local function finish(vkey, events, minid, id, status, evtype, now, expire_at)
   local before = batch_of(vkey)
   local h = redis.call('HMGET', vkey, 't', 'ps')
   redis.call('HSET', vkey, 'st', status, 'done', now)
   -- What only a pending verification needs is dropped: its code's MAC and link-token hash.
   redis.call('HDEL', vkey, 'cm', 'ctk')
-  redis.call('ZREM', deadlines, id)
   if status == 'confirmed' and h[2] then
     local ikey = consent_index(vkey, h[1], h[2])
     redis.call('HSET', ikey, get(vkey, 'pid'), id)
