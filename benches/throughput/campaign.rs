@@ -190,3 +190,22 @@ pub async fn retained(redis_url: &str, prefix: &str, ids: &[String]) {
     );
     println!("sizing: {:.2} GB of Redis per million retained consents", kept * 1e6 / 1e9);
 }
+
+/// Memory per pending verification once its message went out (its send-stream entry is gone,
+/// its provider attempt is recorded): waits until every send stream of `prefix` is empty.
+pub async fn sent_memory(redis_url: &str, prefix: &str, before: i64, n: usize) {
+    let mut c = redis::Client::open(redis_url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    for _ in 0..600 {
+        let mut queued = 0i64;
+        for p in 0..16 {
+            let len: i64 = redis::cmd("XLEN").arg(format!("{{{prefix}:p{p}}}:send")).query_async(&mut c).await.unwrap();
+            queued += len;
+        }
+        if queued == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let per = (used_memory(redis_url).await - before) as f64 / n as f64;
+    println!("memory: {per:.0} bytes per pending verification after its message was sent ({n} sent; target <= 1024)");
+}

@@ -523,7 +523,9 @@ async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
     .unwrap();
     let rate = env_u64("BENCH_CONFIRM_RATE", 1000) as f64;
     let count = (rate * secs.as_secs_f64()) as u64;
+    let before_fill = used_memory(redis_url).await;
     let pool = Arc::new(fill(&store, &server_key, 5_000_000, count + 10, &ctx).await);
+    campaign::sent_memory(redis_url, "benchwh", before_fill, pool.len()).await;
     seen.lock().unwrap().clear();
     let sent = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<String, Instant>::new()));
     let (h, b, p, sent2) = (http.clone(), base.clone(), pool.clone(), sent.clone());
