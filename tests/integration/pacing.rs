@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::method};
 
 use crate::{
-    campaign::{always_open, batch, item},
+    campaign::{always_open, batch, counts_until, item},
     harness::{fresh_phone, spawn_with, start_body},
 };
 
@@ -99,4 +99,54 @@ async fn two_instances_share_one_accounts_rate_and_people_on_a_form_go_first() {
         let in_window = campaign[i..].iter().filter(|u| u.duration_since(*t) < Duration::from_secs(1)).count();
         assert!(in_window <= 11, "{in_window} messages within one second");
     }
+}
+
+/// A send window that stays closed for the next month: campaign messages are held.
+fn closed(s: &mut optin_verify::config::Settings) {
+    s.tenants[0].send_window = optin_verify::config::HoursSettings {
+        days: vec!["mon".into()],
+        start: "00:00".into(),
+        end: "00:01".into(),
+        blocked_dates: (0..30)
+            .map(|d| (chrono::Utc::now() + chrono::Duration::days(d)).format("%Y-%m-%d").to_string())
+            .collect(),
+    };
+}
+
+#[tokio::test]
+async fn messages_held_for_quiet_hours_go_out_at_the_paced_rate_when_the_window_opens() {
+    let server = MockServer::start().await;
+    let clock = Clock::default();
+    Mock::given(method("POST")).respond_with(clock.clone()).mount(&server).await;
+    let base = server.uri();
+    let app = spawn_with(|s| {
+        closed(s);
+        s.channels.sms = Some(paced_sms(&base, 4));
+    })
+    .await;
+    let (_, body) = batch(&app, (0..12).map(item).collect(), None).await;
+    assert_eq!(body["accepted"], 12);
+    let id = body["id"].as_str().unwrap();
+    counts_until(&app, id, |c| c["held"] == 12).await;
+    assert!(clock.0.lock().unwrap().is_empty(), "nothing goes out in quiet hours");
+    // The window opens: every held message comes due at once, as the scheduler sees it.
+    let mut c = app.redis().await;
+    let now = chrono::Utc::now().timestamp_millis();
+    for p in 0..4 {
+        let key = format!("{{{}:p{p}}}:held", app.prefix);
+        let members: Vec<String> = redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query_async(&mut c).await.unwrap();
+        for m in members {
+            let _: () = redis::cmd("ZADD").arg(&key).arg(now).arg(m).query_async(&mut c).await.unwrap();
+        }
+    }
+    let t0 = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while clock.0.lock().unwrap().len() < 12 {
+        assert!(Instant::now() < deadline, "sent only {}", clock.0.lock().unwrap().len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // 12 at 4 a second, 4 of them at once: about two seconds, not all at once.
+    let last = clock.0.lock().unwrap().last().unwrap().0;
+    assert!(last.duration_since(t0) >= Duration::from_millis(1500), "released in {:?}", last.duration_since(t0));
+    counts_until(&app, id, |c| c["sent"] == 12).await;
 }
