@@ -16,6 +16,7 @@ use crate::{
 use super::AuthTenant;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentQuery {
     /// The number to be called, E.164 or Dutch national notation.
