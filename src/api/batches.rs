@@ -72,10 +72,39 @@ pub struct BatchView {
     pub created_at: Option<DateTime<Utc>>,
     pub items: u64,
     pub accepted: u64,
-    /// Verifications per state, kept current as they move: queued, held, sent, confirmed,
-    /// declined, expired, failed, canceled.
-    #[schema(value_type = Object)]
-    pub counts: serde_json::Map<String, serde_json::Value>,
+    /// Verifications per state, kept current as they move.
+    pub counts: BatchCountsView,
+}
+
+/// How many of a batch's verifications are in each state.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct BatchCountsView {
+    /// Waiting to be sent (or for their turn, on a paced channel).
+    pub queued: u64,
+    /// Waiting for the tenant's send window (quiet hours).
+    pub held: u64,
+    pub sent: u64,
+    pub confirmed: u64,
+    pub declined: u64,
+    pub expired: u64,
+    pub failed: u64,
+    pub canceled: u64,
+}
+
+impl BatchCountsView {
+    fn from_counts(counts: &[(&'static str, i64)]) -> Self {
+        let n = |state: &str| counts.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| (*n).max(0) as u64);
+        Self {
+            queued: n("queued"),
+            held: n("held"),
+            sent: n("sent"),
+            confirmed: n("confirmed"),
+            declined: n("declined"),
+            expired: n("expired"),
+            failed: n("failed"),
+            canceled: n("canceled"),
+        }
+    }
 }
 
 fn parse_batch_id(raw: &str) -> Option<&str> {
@@ -201,6 +230,6 @@ pub async fn get(
         created_at: record_at(b.created_ms),
         items: b.items,
         accepted: b.accepted,
-        counts: b.counts.into_iter().map(|(k, v)| (k.to_string(), v.into())).collect(),
+        counts: BatchCountsView::from_counts(&b.counts),
     }))
 }
