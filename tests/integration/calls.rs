@@ -24,7 +24,7 @@ fn any_time(s: &mut Settings) {
 }
 
 /// A send window that stays closed for the next month: marketer messages wait.
-fn closed_send_window() -> HoursSettings {
+pub fn closed_send_window() -> HoursSettings {
     HoursSettings {
         days: vec!["mon".into()],
         start: "00:00".into(),

@@ -101,18 +101,6 @@ async fn two_instances_share_one_accounts_rate_and_people_on_a_form_go_first() {
     }
 }
 
-/// A send window that stays closed for the next month: campaign messages are held.
-fn closed(s: &mut optin_verify::config::Settings) {
-    s.tenants[0].send_window = optin_verify::config::HoursSettings {
-        days: vec!["mon".into()],
-        start: "00:00".into(),
-        end: "00:01".into(),
-        blocked_dates: (0..30)
-            .map(|d| (chrono::Utc::now() + chrono::Duration::days(d)).format("%Y-%m-%d").to_string())
-            .collect(),
-    };
-}
-
 #[tokio::test]
 async fn messages_held_for_quiet_hours_go_out_at_the_paced_rate_when_the_window_opens() {
     let server = MockServer::start().await;
@@ -120,7 +108,7 @@ async fn messages_held_for_quiet_hours_go_out_at_the_paced_rate_when_the_window_
     Mock::given(method("POST")).respond_with(clock.clone()).mount(&server).await;
     let base = server.uri();
     let app = spawn_with(|s| {
-        closed(s);
+        s.tenants[0].send_window = crate::calls::closed_send_window();
         s.channels.sms = Some(paced_sms(&base, 4));
     })
     .await;
