@@ -47,6 +47,10 @@ enum Command {
     },
 }
 
+/// mimalloc instead of glibc malloc: glibc's malloc/free were about 10% of a `check` profile.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Keygen { receipt: true, .. } => {

@@ -8,6 +8,10 @@
 
 mod campaign;
 
+/// The service binary runs on mimalloc (src/main.rs); so does the service inside the bench.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{
     sync::{
         Arc,
