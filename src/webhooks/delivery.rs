@@ -103,11 +103,12 @@ impl Deliverer {
             let this = this.clone();
             let stop = stop.clone();
             handles.push(tokio::spawn(async move {
-                stream_loop::run(reader, cfg, stop, "deliver", |entries| {
+                let gate = Some(this.slots.clone());
+                stream_loop::run_gated(reader, cfg, stop, "deliver", gate, |entries| {
                     let this = this.clone();
                     async move {
-                        for job in entries.into_iter().filter_map(to_delivery) {
-                            let permit = this.slots.clone().acquire_owned().await.expect("semaphore open");
+                        for (entry, permit) in entries {
+                            let Some(job) = to_delivery(entry) else { continue };
                             let this = this.clone();
                             tokio::spawn(async move {
                                 if let Err(e) = this.deliver(p, &job).await {

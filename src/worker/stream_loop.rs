@@ -1,10 +1,10 @@
 //! The loop every stream consumer runs: read a batch (new entries, or now and then the ones a
 //! dead consumer left), hand it over, repeat until told to stop.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use redis::streams::StreamId;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::{
     config::Settings,
@@ -49,11 +49,27 @@ pub async fn open_readers(
 }
 
 pub async fn run<Fut>(
+    reader: StreamReader,
+    cfg: LoopConfig,
+    stop: watch::Receiver<bool>,
+    what: &'static str,
+    mut handle: impl FnMut(Vec<StreamId>) -> Fut,
+) where
+    Fut: Future<Output = ()>,
+{
+    run_gated(reader, cfg, stop, what, None, |entries| handle(entries.into_iter().map(|(e, _)| e).collect())).await
+}
+
+/// Like [`run`], but reads only as many entries as `gate` has permits free, each entry handed
+/// over with its permit. An entry is then never read before it can start: it cannot sit in
+/// memory waiting for a slot while its idle time runs out and another reader reclaims it.
+pub async fn run_gated<Fut>(
     mut reader: StreamReader,
     cfg: LoopConfig,
     mut stop: watch::Receiver<bool>,
     what: &'static str,
-    mut handle: impl FnMut(Vec<StreamId>) -> Fut,
+    gate: Option<Arc<Semaphore>>,
+    mut handle: impl FnMut(Vec<(StreamId, Option<OwnedSemaphorePermit>)>) -> Fut,
 ) where
     Fut: Future<Output = ()>,
 {
@@ -64,13 +80,33 @@ pub async fn run<Fut>(
         if reclaim.is_some() {
             last_reclaim = tokio::time::Instant::now();
         }
+        let mut permits = Vec::new();
+        if let Some(gate) = &gate {
+            let first = tokio::select! {
+                p = gate.clone().acquire_owned() => p.ok(),
+                _ = stop.changed() => None,
+            };
+            permits.extend(first);
+            while permits.len() < cfg.batch
+                && let Ok(p) = gate.clone().try_acquire_owned()
+            {
+                permits.push(p);
+            }
+            if permits.is_empty() {
+                continue;
+            }
+        }
+        let count = if gate.is_some() { permits.len() } else { cfg.batch };
         let read = tokio::select! {
-            r = reader.read(cfg.batch, cfg.block_ms, reclaim) => r,
+            r = reader.read(count, cfg.block_ms, reclaim) => r,
             _ = stop.changed() => Ok(Vec::new()),
         };
         match read {
             Ok(entries) if entries.is_empty() => {}
-            Ok(entries) => handle(entries).await,
+            Ok(entries) => {
+                let mut permits = permits.into_iter();
+                handle(entries.into_iter().map(|e| (e, permits.next())).collect()).await
+            }
             Err(e) => {
                 tracing::warn!(stream = what, error = %e, "stream read failed");
                 tokio::time::sleep(Duration::from_millis(500)).await;
