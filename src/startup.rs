@@ -63,7 +63,13 @@ fn server_keys(settings: &Settings) -> Result<ServerKeys, StartupError> {
         .enumerate()
         .map(|(i, k)| ServerKey::parse(k).map_err(|e| StartupError::Secret(format!("previous key #{}: {e}", i + 1))))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ServerKeys::new(server_key(settings)?, previous))
+    let keys = ServerKeys::new(server_key(settings)?, previous);
+    if s.pseudonym_key.is_empty() {
+        return Ok(keys);
+    }
+    let pseudonym =
+        ServerKey::parse(&s.pseudonym_key).map_err(|e| StartupError::Secret(format!("pseudonym_key: {e}")))?;
+    Ok(keys.with_pseudonym_key(pseudonym))
 }
 
 fn server_key(settings: &Settings) -> Result<ServerKey, StartupError> {

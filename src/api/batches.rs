@@ -37,7 +37,8 @@ pub struct BatchRequest {
 }
 
 /// A start body plus your own reference. Only describes an item in the OpenAPI document:
-/// items are parsed one by one, so that a bad one fails alone.
+/// items are parsed one by one, so that a bad one fails alone. `initiated_by` defaults to
+/// `marketer` in a batch.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct BatchItem {
@@ -167,19 +168,26 @@ pub async fn create(
         None => format!("bt_{}", hex::encode(&crate::domain::ServerKey::new_seed()[..12])),
     };
     let now = AppState::now_ms();
-    // Longest a verification may stay open; its record (and the batch) is kept past that.
-    let keep_until = now + 7 * 86_400_000;
-    state.store.put_batch(&batch_id, &tenant.id, n, 0, now, keep_until).await?;
+    // Longer than any of its verifications stays open (a call window may lie 14 days ahead);
+    // the batch is kept a retention period past that.
+    let keep_until = now + 30 * 86_400_000;
+    state.store.put_batch(&batch_id, &tenant.id, n, now, keep_until).await?;
     let (state_ref, tenant_ref, batch_ref, idem_ref) = (&state, &tenant, batch_id.as_str(), idem.as_deref());
     let results: Vec<BatchItemResult> = futures_util::stream::iter(body.items.into_iter().enumerate())
         .map(|(index, mut item)| async move {
             let (reference, outcome) = match take_reference(&mut item, index) {
                 Err(e) => (None, Err(e)),
                 Ok(reference) => {
+                    // A batch is a campaign: quiet hours, pacing and suppression apply unless an
+                    // item says the person asked for it themselves.
+                    if let Some(obj) = item.as_object_mut() {
+                        obj.entry("initiated_by").or_insert_with(|| serde_json::json!("marketer"));
+                    }
                     let outcome = async {
                         let bytes = serde_json::to_vec(&item).map_err(|e| ApiError::Internal(e.to_string()))?;
                         let start: StartRequest = json::parse(&bytes).map_err(|e| in_item(e, index))?;
-                        let key = idem_ref.map(|k| format!("{k}#{index}"));
+                        // Its own namespace: no single start's key can name a batch item's id.
+                        let key = idem_ref.map(|k| format!("batch\0{k}\0{index}"));
                         let id_from = key.as_deref().map_or(IdFrom::Random, IdFrom::Key);
                         start_one(state_ref, tenant_ref, start, &bytes, id_from, Some(batch_ref)).await
                     }
@@ -207,7 +215,6 @@ pub async fn create(
         .collect()
         .await;
     let accepted = results.iter().filter(|r| r.verification.is_some()).count();
-    state.store.put_batch(&batch_id, &tenant.id, n, accepted, now, keep_until).await?;
     Ok(HttpResponse::Ok().json(BatchResponse { id: batch_id, accepted, refused: n - accepted, items: results }))
 }
 
@@ -229,7 +236,9 @@ pub async fn get(
         id: id.to_string(),
         created_at: record_at(b.created_ms),
         items: b.items,
-        accepted: b.accepted,
+        // Every verification the batch created is in exactly one state: their sum is what it
+        // accepted, even when the client left before the batch's answer.
+        accepted: b.counts.iter().map(|(_, n)| (*n).max(0) as u64).sum(),
         counts: BatchCountsView::from_counts(&b.counts),
     }))
 }

@@ -121,6 +121,11 @@ pub struct SecretSettings {
     /// A file with one previous key per line, read after `previous_server_keys`.
     #[serde(default)]
     pub previous_server_keys_file: String,
+    /// Keys the pseudonyms of phone numbers (consent index, suppression, partitions, rate-limit
+    /// names) and idempotent ids. Empty: the oldest configured server key. Set it to that key
+    /// before dropping it from the ring, so that no number loses its consents or suppression.
+    #[serde(default)]
+    pub pseudonym_key: String,
 }
 
 impl std::fmt::Debug for SecretSettings {

@@ -16,13 +16,21 @@ use super::{Code, LinkToken, ServerKey, TokenKind, VerificationId};
 #[derive(Clone)]
 pub struct ServerKeys {
     keys: Vec<ServerKey>,
+    /// `secrets.pseudonym_key`, when set: outlives every key of the ring.
+    pseudonym: Option<ServerKey>,
 }
 
 impl ServerKeys {
     pub fn new(current: ServerKey, previous: Vec<ServerKey>) -> Self {
         let mut keys = vec![current];
         keys.extend(previous);
-        Self { keys }
+        Self { keys, pseudonym: None }
+    }
+
+    /// Pseudonyms and idempotent ids under a key of their own (`secrets.pseudonym_key`).
+    pub fn with_pseudonym_key(mut self, key: ServerKey) -> Self {
+        self.pseudonym = Some(key);
+        self
     }
 
     pub fn current(&self) -> &ServerKey {
@@ -33,7 +41,7 @@ impl ServerKeys {
     /// idempotent ids use it so that a rotation, which puts a new key in front, changes neither:
     /// rate-limit windows and Idempotency-Key replays carry on across it.
     fn stable(&self) -> &ServerKey {
-        self.keys.last().expect("at least the current key")
+        self.pseudonym.as_ref().unwrap_or_else(|| self.keys.last().expect("at least the current key"))
     }
 
     /// The key this verification was made under, if it is still configured.
@@ -160,5 +168,17 @@ mod tests {
         assert_eq!(before.pseudonym("dest", "+31612345678"), after.pseudonym("dest", "+31612345678"));
         assert_eq!(before.idempotent_id("t", "k", 16), after.idempotent_id("t", "k", 16));
         assert!(!format!("{after:?}").contains("aa"));
+    }
+
+    #[test]
+    fn a_pseudonym_key_outlives_dropping_the_oldest_server_key() {
+        let (a, b) = (key("aa"), key("bb"));
+        let before = ServerKeys::new(b.clone(), vec![a.clone()]);
+        // After a leak of `a`: it no longer opens anything, but still names the numbers.
+        let after = ServerKeys::new(b, vec![]).with_pseudonym_key(a);
+        assert_eq!(before.pseudonym("phone", "+31612345678"), after.pseudonym("phone", "+31612345678"));
+        assert_eq!(before.idempotent_id("t", "k", 16), after.idempotent_id("t", "k", 16));
+        let dropped = ServerKeys::new(key("bb"), vec![]);
+        assert_ne!(before.pseudonym("phone", "+31612345678"), dropped.pseudonym("phone", "+31612345678"));
     }
 }

@@ -17,19 +17,17 @@ pub const BATCH_STATES: [&str; 8] =
 pub struct BatchCounts {
     pub tenant: String,
     pub items: u64,
-    pub accepted: u64,
     pub created_ms: i64,
     pub counts: Vec<(&'static str, i64)>,
 }
 
 impl Store {
-    /// Records a batch's owner and sizes, kept as long as its longest-lived verification.
+    /// Records a batch's owner and size, kept a retention period past `keep_until_ms`.
     pub async fn put_batch(
         &self,
         batch: &str,
         tenant: &str,
         items: usize,
-        accepted: usize,
         created_ms: i64,
         keep_until_ms: i64,
     ) -> Result<(), StoreError> {
@@ -37,7 +35,6 @@ impl Store {
             .key(self.keys.batch(batch))
             .arg(tenant)
             .arg(items)
-            .arg(accepted)
             .arg(created_ms)
             .arg(keep_until_ms + self.retention.default_ms)
             .invoke_async(&mut self.conn.clone())
@@ -64,7 +61,6 @@ impl Store {
         Ok(Some(BatchCounts {
             tenant,
             items: num("n") as u64,
-            accepted: num("ok") as u64,
             created_ms: num("cr"),
             counts: BATCH_STATES.iter().map(|s| (*s, totals.get(*s).copied().unwrap_or(0).max(0))).collect(),
         }))

@@ -44,15 +44,21 @@ impl Store {
         kind: &str,
         channel: &str,
         now_ms: i64,
+        new_expiry_ms: Option<i64>,
     ) -> Result<(), StoreError> {
         let p = id.partition();
         let _: i64 = scripts::TO_CAMPAIGN
             .key(self.keys.send_stream(p))
             .key(self.keys.campaign(p, channel))
+            .key(self.keys.verification(id))
+            .key(self.keys.deadlines(p))
             .arg(SEND_GROUP)
             .arg(entry_id)
             .arg(format!("{id}|{kind}"))
             .arg(now_ms)
+            .arg(new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
+            .arg(id.as_str())
+            .arg(self.retention.default_ms)
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(())

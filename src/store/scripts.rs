@@ -41,5 +41,5 @@ pub static LOOKUP: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!
 pub static WITHDRAW_PHONE: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/withdraw_phone.lua")));
 pub static BATCH_PUT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/batch_put.lua")));
 pub static PACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/pace.lua")));
-pub static TO_CAMPAIGN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/to_campaign.lua")));
+pub static TO_CAMPAIGN: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/to_campaign.lua")));
 pub static RELEASE_CAMPAIGN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release_campaign.lua")));

@@ -93,18 +93,31 @@ impl Pacer {
         Ok(())
     }
 
-    /// One releaser per partition, when any channel is paced.
-    pub fn spawn(self, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        if self.paced().next().is_none() {
-            return Vec::new();
+    /// Messages left waiting for a channel that is no longer paced (its rate set to 0) go out
+    /// at once instead of waiting forever.
+    async fn drain_unpaced(&self, p: Partition) -> Result<(), StoreError> {
+        for c in [Channel::Email, Channel::Sms, Channel::Whatsapp] {
+            if self.account(c).is_none() {
+                while self.store.release_campaign(p, c.as_str(), 1000).await? == 1000 {}
+            }
         }
+        Ok(())
+    }
+
+    /// Once per partition, what an unpaced channel left queued; then, when any channel is
+    /// paced, one releaser per partition.
+    pub fn spawn(self, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let paced = self.paced().next().is_some();
         self.store
             .keys()
             .all_partitions()
             .map(|p| {
                 let (pacer, mut stop) = (self.clone(), stop.clone());
                 tokio::spawn(async move {
-                    while !*stop.borrow() {
+                    if let Err(e) = pacer.drain_unpaced(p).await {
+                        tracing::warn!(partition = p.0, error = %e, "draining unpaced campaign queues failed");
+                    }
+                    while paced && !*stop.borrow() {
                         if let Err(e) = pacer.release(p).await {
                             tracing::warn!(partition = p.0, error = %e, "campaign release failed");
                         }

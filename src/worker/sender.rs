@@ -32,6 +32,9 @@ pub struct SenderDeps {
     pub pacer: super::Pacer,
 }
 
+/// How long a paced campaign message may wait for its turn before it expires unsent.
+const QUEUED_FOR_AT_MOST_MS: i64 = 30 * 86_400_000;
+
 /// A consumer name unique to this process.
 pub fn consumer_name() -> String {
     format!("{}-{}", std::process::id(), hex::encode(&ServerKey::new_seed()[..4]))
@@ -118,17 +121,19 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
     let now_utc = chrono::Utc::now();
     // Quiet hours: a campaign message waits for the tenant's send window; a consumer who is
     // waiting for the message right now is never held.
-    // A released message (`held-*`) was timed to the window's opening: it goes out now.
+    // A released message (`held-*`) was timed to the window's opening: it goes out now, unless
+    // it then waited for its pacing turn, which may end after the window closed again.
+    let kind = job.kind.trim_start_matches("held-");
     if v.initiated_by == InitiatedBy::Marketer
-        && !job.kind.starts_with("held-")
+        && (job.paced || !job.kind.starts_with("held-"))
         && let Ok(window) = tenant.send_window.hours()
         && !window.contains(now_utc)
     {
         // A window that never opens within a year is misconfigured: look again tomorrow.
         let opens = window.next_open(now_utc).unwrap_or(now_utc + chrono::Duration::days(1));
         let release = opens.timestamp_millis();
-        let expiry = (v.call.is_none() && job.kind == "initial").then(|| release + v.ttl_ms.max(0));
-        deps.store.hold_send(&v.id, &job.entry_id, &job.kind, release, expiry).await?;
+        let expiry = (v.call.is_none() && kind == "initial").then(|| release + v.ttl_ms.max(0));
+        deps.store.hold_send(&v.id, &job.entry_id, kind, release, expiry).await?;
         tracing::info!(verification = %v.id, release_at = %opens, "message held for quiet hours");
         return Ok(());
     }
@@ -138,7 +143,9 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         match v.initiated_by {
             InitiatedBy::Marketer if !job.paced => {
                 let now = chrono::Utc::now().timestamp_millis();
-                deps.store.to_campaign(&v.id, &job.entry_id, &job.kind, v.channel.as_str(), now).await?;
+                // It cannot expire while it waits for its turn: its clock starts when it is sent.
+                let expiry = (v.call.is_none() && kind == "initial").then(|| now + QUEUED_FOR_AT_MOST_MS);
+                deps.store.to_campaign(&v.id, &job.entry_id, &job.kind, v.channel.as_str(), now, expiry).await?;
                 return Ok(());
             }
             InitiatedBy::Consumer => deps.pacer.take_for_consumer(v.channel).await?,
@@ -204,8 +211,10 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         }
     };
     let announcement = v.call.as_ref().map(|_| hex::encode(Sha256::digest(message.text.as_bytes())));
-    // A message held for quiet hours starts its expiry clock now (calls keep their window).
-    let new_expiry = (job.kind == "held-initial" && v.call.is_none()).then(|| now + v.ttl_ms);
+    // A message held for quiet hours, or paced, starts its expiry clock now (calls keep their
+    // window).
+    let waited = job.kind.starts_with("held-") || job.paced;
+    let new_expiry = (waited && kind == "initial" && v.call.is_none()).then(|| now + v.ttl_ms);
     let sent = Sent {
         now_ms: now,
         announcement_sha256: announcement.as_deref(),

@@ -168,14 +168,14 @@ async fn after_a_decline_campaigns_may_not_ask_again_but_the_person_may() {
         app.client.post(app.url(&format!("{link}/decline"))).form(&[("csrf", csrf_in(&page))]).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(app.status_of(&id).await, "declined");
-    let before = app.keys().await;
+    let before = crate::campaign::records(&app).await;
     let r = app.post("/v1/verifications", &marketer(&phone)).await;
     assert_eq!(r.status().as_u16(), 422);
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["type"], format!("{PROBLEM}number-suppressed"));
     assert_eq!(p["field"], "phone");
     assert_eq!(p["detail"], "this number cannot be asked for consent now");
-    assert_eq!(app.keys().await, before, "a refused start writes nothing");
+    assert_eq!(crate::campaign::records(&app).await, before, "a refused start writes no record");
     // In a batch, the same.
     let (_, b) = crate::campaign::batch(&app, vec![marketer(&phone)], None).await;
     assert_eq!(b["items"][0]["error"]["type"], format!("{PROBLEM}number-suppressed"));
@@ -251,4 +251,31 @@ async fn when_retention_ends_no_key_of_the_verification_is_left() {
         }
     }
     assert!(keys.iter().any(|k| k.starts_with(&partition)), "the partition's streams remain: {keys:?}");
+}
+
+#[tokio::test]
+async fn older_consents_for_the_same_purpose_are_withdrawn_too_and_any_purpose_id_works() {
+    let app = spawn_with(|_| {}).await;
+    let phone = fresh_phone();
+    let january = consent(&app, &app.key, &phone, "energy-offers").await;
+    let july = consent(&app, &app.key, &phone, "energy-offers").await;
+    // A purpose id that looks like the index's own marker is just a purpose.
+    let odd = consent(&app, &app.key, &phone, "!").await;
+    let (_, state) = lookup(&app, &app.key, &format!("{}&purpose=energy-offers", q(&phone))).await;
+    assert_eq!(state["consents"].as_array().unwrap().len(), 1);
+    assert_eq!(state["consents"][0]["verification_id"], july.as_str(), "the newest consent answers");
+    let (_, odd_state) = lookup(&app, &app.key, &format!("{}&purpose=%21", q(&phone))).await;
+    assert_eq!(odd_state["consents"][0]["verification_id"], odd.as_str());
+    let r = app.post("/v1/withdrawals", &json!({"phone": phone, "source": "letter"})).await;
+    let body: Value = r.json().await.unwrap();
+    let mut withdrawn: Vec<&str> =
+        body["events"].as_array().unwrap().iter().map(|e| e["verification_id"].as_str().unwrap()).collect();
+    withdrawn.sort();
+    let mut expected = [january.as_str(), july.as_str(), odd.as_str()];
+    expected.sort();
+    assert_eq!(withdrawn, expected, "every consent of the number, the older one included");
+    let (_, v) = app.get_json(&format!("/v1/verifications/{january}")).await;
+    assert!(v["evidence"]["withdrawal"]["withdrawn_at"].is_string());
+    // Campaigns are refused afterwards (the `!` purpose did not disturb suppression).
+    assert_eq!(app.post("/v1/verifications", &marketer(&phone)).await.status().as_u16(), 422);
 }

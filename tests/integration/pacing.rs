@@ -101,14 +101,33 @@ async fn two_instances_share_one_accounts_rate_and_people_on_a_form_go_first() {
     }
 }
 
+/// A send window that opens at the next full minute (Amsterdam time) and stays open all day.
+fn opening_next_minute() -> optin_verify::config::HoursSettings {
+    use chrono::Timelike;
+    let mut local = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Amsterdam);
+    if local.hour() == 23 && local.minute() >= 58 {
+        // Too close to midnight for a window that opens today: wait for tomorrow's.
+        std::thread::sleep(Duration::from_secs(u64::from(61 - local.second()) + 60));
+        local = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Amsterdam);
+    }
+    let next = local + chrono::Duration::minutes(1);
+    optin_verify::config::HoursSettings {
+        days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter().map(|d| d.to_string()).collect(),
+        start: format!("{:02}:{:02}", next.hour(), next.minute()),
+        end: "24:00".into(),
+        blocked_dates: vec![],
+    }
+}
+
 #[tokio::test]
 async fn messages_held_for_quiet_hours_go_out_at_the_paced_rate_when_the_window_opens() {
     let server = MockServer::start().await;
     let clock = Clock::default();
     Mock::given(method("POST")).respond_with(clock.clone()).mount(&server).await;
     let base = server.uri();
+    let window = opening_next_minute();
     let app = spawn_with(|s| {
-        s.tenants[0].send_window = crate::calls::closed_send_window();
+        s.tenants[0].send_window = window;
         s.channels.sms = Some(paced_sms(&base, 4));
     })
     .await;
@@ -117,18 +136,13 @@ async fn messages_held_for_quiet_hours_go_out_at_the_paced_rate_when_the_window_
     let id = body["id"].as_str().unwrap();
     counts_until(&app, id, |c| c["held"] == 12).await;
     assert!(clock.0.lock().unwrap().is_empty(), "nothing goes out in quiet hours");
-    // The window opens: every held message comes due at once, as the scheduler sees it.
-    let mut c = app.redis().await;
-    let now = chrono::Utc::now().timestamp_millis();
-    for p in 0..4 {
-        let key = format!("{{{}:p{p}}}:held", app.prefix);
-        let members: Vec<String> = redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query_async(&mut c).await.unwrap();
-        for m in members {
-            let _: () = redis::cmd("ZADD").arg(&key).arg(now).arg(m).query_async(&mut c).await.unwrap();
-        }
+    // The window opens within a minute: the scheduler releases all twelve at that moment.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while clock.0.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the window never opened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let t0 = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let t0 = clock.0.lock().unwrap()[0].0;
     while clock.0.lock().unwrap().len() < 12 {
         assert!(Instant::now() < deadline, "sent only {}", clock.0.lock().unwrap().len());
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -137,4 +151,10 @@ async fn messages_held_for_quiet_hours_go_out_at_the_paced_rate_when_the_window_
     let last = clock.0.lock().unwrap().last().unwrap().0;
     assert!(last.duration_since(t0) >= Duration::from_millis(1500), "released in {:?}", last.duration_since(t0));
     counts_until(&app, id, |c| c["sent"] == 12).await;
+    // Waiting cost none of a link's day: its clock started when it was sent.
+    let vid = body["items"][11]["verification"]["id"].as_str().unwrap();
+    let (_, v) = app.get_json(&format!("/v1/verifications/{vid}")).await;
+    let exp: chrono::DateTime<chrono::Utc> = v["expires_at"].as_str().unwrap().parse().unwrap();
+    let left = exp - chrono::Utc::now();
+    assert!(left > chrono::Duration::hours(23) && left <= chrono::Duration::hours(24), "{left}");
 }

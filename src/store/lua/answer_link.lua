@@ -17,8 +17,8 @@ put(v, 'cua', ARGV[9], ARGV[7])
 if ARGV[3] == 'confirmed' then
   finish(v, KEYS[2], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
 else
-  finish(v, KEYS[2], ARGV[5], ARGV[1], 'declined', 'consent.declined', now, ARGV[6])
   local p = redis.call('HMGET', v, 't', 'ps')
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'declined', 'consent.declined', now, ARGV[6])
   if p[2] then suppress(consent_index(v, p[1], p[2]), ARGV[10]) end
 end
 return {'ok', ARGV[3]}

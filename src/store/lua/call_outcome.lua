@@ -21,8 +21,8 @@ if ARGV[3] == 'confirmed' then
   redis.call('ZADD', KEYS[5], ARGV[16], ARGV[1])
   return {'confirmed'}
 elseif ARGV[3] == 'declined' then
-  finish(v, KEYS[2], ARGV[5], ARGV[1], 'declined', 'consent.declined', now, ARGV[6])
   local p = redis.call('HMGET', v, 't', 'ps')
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'declined', 'consent.declined', now, ARGV[6])
   if p[2] then suppress(consent_index(v, p[1], p[2]), ARGV[20]) end
   return {'declined'}
 end

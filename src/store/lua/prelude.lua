@@ -93,9 +93,14 @@ local function batch_move(vkey, before)
   local ck = tag_of(vkey) .. ':bc:' .. redis.call('HGET', vkey, 'b')
   redis.call('HINCRBY', ck, before, -1)
   redis.call('HINCRBY', ck, after, 1)
+  -- The counts live as long as the longest-lived record they count.
+  local until_ms = redis.call('PEXPIRETIME', vkey)
+  if until_ms > 0 and redis.call('PEXPIRETIME', ck) < until_ms then redis.call('PEXPIREAT', ck, until_ms) end
 end
 
--- `{ov:p3}:cs:<tenant>:<pseudonym>`: the consents and the suppression of one number.
+-- `{ov:p3}:cs:<tenant>:<pseudonym>`: the consents and the suppression of one number. Field
+-- `p:<purpose id>` lists that purpose's consents, oldest first (space-separated ids, the last 8);
+-- field `!` holds until when campaigns may not ask the number.
 local function consent_index(vkey, tenant, pseudonym)
   return tag_of(vkey) .. ':cs:' .. tenant .. ':' .. pseudonym
 end
@@ -142,7 +147,12 @@ local function finish(vkey, events, minid, id, status, evtype, now, expire_at)
   redis.call('HDEL', vkey, 'cm', 'ctk')
   if status == 'confirmed' and h[2] then
     local ikey = consent_index(vkey, h[1], h[2])
-    redis.call('HSET', ikey, get(vkey, 'pid'), id)
+    local field = 'p:' .. get(vkey, 'pid')
+    local ids = {}
+    for v in string.gmatch(redis.call('HGET', ikey, field) or '', '%S+') do ids[#ids + 1] = v end
+    ids[#ids + 1] = id
+    while #ids > 8 do table.remove(ids, 1) end
+    redis.call('HSET', ikey, field, table.concat(ids, ' '))
     index_keep(ikey, expire_at)
   end
   batch_move(vkey, before)

@@ -13,7 +13,10 @@ if ARGV[6] ~= '' then
   if h[3] == 'delivered' then return 2 end
 end
 if ARGV[5] == 'failed' and redis.call('HGET', KEYS[1], 'st') == 'pending' then
+  -- The delivery state first: with a retention of zero, the record ends inside `finish`.
+  redis.call('HSET', KEYS[1], 'dlv', ARGV[5], 'dlv_at', ARGV[2])
   finish(KEYS[1], KEYS[2], ARGV[3], ARGV[1], 'failed', 'verification.failed', tonumber(ARGV[2]), ARGV[4])
+  return 1
 end
 local before = batch_of(KEYS[1])
 redis.call('HSET', KEYS[1], 'dlv', ARGV[5], 'dlv_at', ARGV[2])

@@ -1,7 +1,15 @@
 -- A campaign message on a paced channel leaves the send stream for its channel's campaign
--- queue, where it waits (first in, first out) for a token of the provider account.
--- KEYS: send stream, campaign queue   ARGV: group, entry_id, member ("<id>|<kind>"), now
+-- queue, where it waits (first in, first out) for a token of the provider account. Its
+-- verification cannot expire while it waits: the deadline moves out, and the expiry clock
+-- starts when the message is sent.
+-- KEYS: send stream, campaign queue, verification, deadline buckets
+-- ARGV: group, entry_id, member ("<id>|<kind>"), now, new_expiry (or ''), id, retention_ms
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[3])
+if ARGV[5] ~= '' and redis.call('HGET', KEYS[3], 'st') == 'pending' then
+  redis.call('HSET', KEYS[3], 'exp', ARGV[5])
+  deadline(KEYS[4], ARGV[6], ARGV[5])
+  keep(KEYS[3], tonumber(ARGV[5]) + tonumber(ARGV[7]))
+end
 return 1

@@ -10,15 +10,18 @@ local tag = tag_of(ikey)
 local ids, vids = {}, {}
 local h = redis.call('HGETALL', ikey)
 for i = 1, #h, 2 do
-  local purpose, vid = h[i], h[i + 1]
-  if purpose ~= '!' and (ARGV[2] == '' or ARGV[2] == purpose) then
-    local vkey = tag .. ':v:' .. vid
-    local v = redis.call('HMGET', vkey, 't', 'st', 'wd')
-    if v[1] == ARGV[1] and v[2] == 'confirmed' and not v[3] then
-      redis.call('HSET', vkey, 'wd', ARGV[3], 'wsrc', ARGV[5])
-      ids[#ids + 1] = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[4], '*',
-        'type', 'consent.withdrawn', 'vid', vid, 'tenant', ARGV[1], 'at', ARGV[3], 'src', ARGV[5])
-      vids[#vids + 1] = vid
+  local purpose = string.match(h[i], '^p:(.*)$')
+  if purpose and (ARGV[2] == '' or ARGV[2] == purpose) then
+    -- Every consent kept for the purpose, older ones included.
+    for vid in string.gmatch(h[i + 1], '%S+') do
+      local vkey = tag .. ':v:' .. vid
+      local v = redis.call('HMGET', vkey, 't', 'st', 'wd')
+      if v[1] == ARGV[1] and v[2] == 'confirmed' and not v[3] then
+        redis.call('HSET', vkey, 'wd', ARGV[3], 'wsrc', ARGV[5])
+        ids[#ids + 1] = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[4], '*',
+          'type', 'consent.withdrawn', 'vid', vid, 'tenant', ARGV[1], 'at', ARGV[3], 'src', ARGV[5])
+        vids[#vids + 1] = vid
+      end
     end
   end
 end
