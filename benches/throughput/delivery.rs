@@ -1,0 +1,209 @@
+//! Sending and webhooks: messages one worker hands to a provider, deliveries per second, the
+//! confirmation-to-webhook latency, and what events, confirmations and consents cost in Redis.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use hdrhistogram::Histogram;
+use optin_verify::{
+    domain::{ApiKey, ServerKey},
+    startup::{Application, Role},
+    store::{Keys, Retention, Store},
+};
+use serde_json::{Value, json};
+
+use crate::{MakeRequest, SERVER_KEY, campaign, env_u64, fill, open_loop, settings, start_body, used_memory};
+
+/// What the counting receiver saw: verification id and arrival time.
+type Seen = Arc<std::sync::Mutex<Vec<(String, Instant)>>>;
+
+/// A consent store that only counts and timestamps what it receives.
+async fn counting_receiver() -> (u16, Seen) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let data = web::Data::new(seen.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).route(
+            "/hook",
+            web::post().to(|body: web::Bytes, seen: web::Data<Seen>| async move {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let vid = v["data"]["verification_id"].as_str().unwrap_or("").to_string();
+                seen.lock().unwrap().push((vid, Instant::now()));
+                HttpResponse::NoContent().finish()
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    (port, seen)
+}
+
+/// Messages one worker hands to a local CM.com-speaking server, per second.
+pub async fn sends(redis_url: &str) {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"details": "Created 1 message(s)", "errorCode": 0,
+            "messages": [{"to": "0031600000000", "status": "Accepted", "reference": "x", "parts": 1, "messageErrorCode": 0}]})))
+        .mount(&server)
+        .await;
+    let key = ApiKey::generate();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = settings(redis_url, &key, port);
+    s.redis.key_prefix = "benchsms".into();
+    s.channels.sms = Some(optin_verify::config::SmsSettings {
+        sender: "Bench".into(),
+        providers: vec![optin_verify::config::SmsProviderSettings {
+            kind: optin_verify::config::SmsProviderKind::Cm,
+            base_url: Some(server.uri()),
+            product_token: "token".into(),
+            account_sid: String::new(),
+            auth_token: String::new(),
+            rate_per_second: 0,
+        }],
+        attempts_per_provider: 1,
+        backoff_ms: 10,
+        timeout_seconds: 5,
+        callback_token: String::new(),
+    });
+    let store = Store::connect(
+        redis_url,
+        false,
+        Duration::from_secs(2),
+        Keys::new("benchsms", 16),
+        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 },
+    )
+    .await
+    .unwrap();
+    let ctx = serde_json::to_string(&json!({
+        "purpose": start_body(0)["purpose"], "caller": "Bench Energie B.V.", "consent_text": start_body(0)["consent_text"],
+        "privacy_statement": null, "collection": null, "metadata": null
+    }))
+    .unwrap();
+    let n = env_u64("BENCH_SENDS", 3000);
+    // Queue first, then start the worker: the run measures sending only.
+    fill(&store, &ServerKey::parse(SERVER_KEY).unwrap(), 9_000_000, n, &ctx).await;
+    let t = Instant::now();
+    let app = Application::build_on(s, Role::All, listener).await.unwrap();
+    tokio::spawn(app.run_until_stopped());
+    while (server.received_requests().await.unwrap().len() as u64) < n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(t.elapsed() < Duration::from_secs(300), "sends stalled");
+    }
+    let el = t.elapsed().as_secs_f64();
+    println!(
+        "sends: {n} SMS handed to a local CM.com server by one worker in {el:.2} s = {:.0} messages/s",
+        n as f64 / el
+    );
+}
+
+/// Deliveries per second from one instance, and confirmation-to-webhook latency.
+pub async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
+    let key = ApiKey::generate();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = settings(redis_url, &key, port);
+    s.redis.key_prefix = "benchwh".into();
+    let app = Application::build_on(s, Role::All, listener).await.unwrap();
+    tokio::spawn(app.run_until_stopped());
+    let base = format!("http://127.0.0.1:{port}");
+    let (rport, seen) = counting_receiver().await;
+    let bearer = format!("Bearer {}", key.expose());
+    let r = http
+        .post(format!("{base}/v1/webhook-endpoints"))
+        .header("authorization", &bearer)
+        .json(&json!({"url": format!("http://127.0.0.1:{rport}/hook")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let store = Store::connect(
+        redis_url,
+        false,
+        Duration::from_secs(2),
+        Keys::new("benchwh", 16),
+        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 },
+    )
+    .await
+    .unwrap();
+
+    // Throughput: a burst of withdrawals, from the first write to the last delivery.
+    let n = 20_000u64;
+    let mem_before = used_memory(redis_url).await;
+    let t = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let args: Vec<(String, String)> = chunk.iter().map(|i| (format!("+3161{i:07}"), format!("{i:016x}"))).collect();
+        let futs = args.iter().map(|(phone, pseudo)| store.withdraw_phone("bench", pseudo, phone, None, "bench"));
+        futures_util::future::try_join_all(futs).await.unwrap();
+    }
+    while (seen.lock().unwrap().len() as u64) < n {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(t.elapsed() < Duration::from_secs(300), "deliveries stalled");
+    }
+    let el = t.elapsed().as_secs_f64();
+    println!("webhooks: {n} withdrawals delivered in {el:.2} s = {:.0} deliveries/s (target >= 5000)", n as f64 / el);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let per_event = (used_memory(redis_url).await - mem_before) as f64 / n as f64;
+    println!("memory: {per_event:.0} bytes per retained event (message, attempt log, index, stream entry)");
+
+    // Latency: confirmations at a fixed rate, from the check answer's request to the webhook.
+    let server_key = ServerKey::parse(SERVER_KEY).unwrap();
+    let ctx = serde_json::to_string(&json!({
+        "purpose": start_body(0)["purpose"], "caller": "Bench Energie B.V.", "consent_text": start_body(0)["consent_text"],
+        "privacy_statement": null, "collection": start_body(0)["collection"], "metadata": null
+    }))
+    .unwrap();
+    let rate = env_u64("BENCH_CONFIRM_RATE", 1000) as f64;
+    let count = (rate * secs.as_secs_f64()) as u64;
+    let before_fill = used_memory(redis_url).await;
+    let pool = Arc::new(fill(&store, &server_key, 5_000_000, count + 10, &ctx).await);
+    campaign::sent_memory(redis_url, "benchwh", before_fill, pool.len()).await;
+    seen.lock().unwrap().clear();
+    let sent = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<String, Instant>::new()));
+    let (h, b, p, sent2) = (http.clone(), base.clone(), pool.clone(), sent.clone());
+    let confirm: MakeRequest = Arc::new(move |i| {
+        let (id, code) = &p[(i as usize) % p.len()];
+        sent2.lock().unwrap().insert(id.clone(), Instant::now());
+        h.post(format!("{b}/v1/verifications/{id}/check"))
+            .header("authorization", &bearer)
+            .header("content-type", "application/json")
+            .body(json!({"code": code}).to_string())
+    });
+    let before_rcpt = used_memory(redis_url).await;
+    let run = open_loop(rate, secs, confirm).await;
+    let t = Instant::now();
+    while (seen.lock().unwrap().len() as u64) < run.ok && t.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut hist = Histogram::<u64>::new(3).unwrap();
+    {
+        let sent = sent.lock().unwrap();
+        for (vid, at) in seen.lock().unwrap().iter() {
+            if let Some(s) = sent.get(vid) {
+                hist.record(at.duration_since(*s).as_micros() as u64).ok();
+            }
+        }
+    }
+    println!(
+        "confirm->webhook at {rate:.0} confirmations/s ({} ok, {} failed): p50 {:.1} ms, p99 {:.1} ms (target < 250 ms)",
+        run.ok,
+        run.failed,
+        hist.value_at_quantile(0.5) as f64 / 1000.0,
+        hist.value_at_quantile(0.99) as f64 / 1000.0
+    );
+    let per_confirmed = (used_memory(redis_url).await - before_rcpt) as f64 / run.ok.max(1) as f64;
+    println!(
+        "memory: {per_confirmed:.0} bytes added per confirmation (the record grows, the event and the webhook message for 30 days)"
+    );
+    let confirmed: Vec<String> =
+        seen.lock().unwrap().iter().map(|(vid, _)| vid.clone()).filter(|v| !v.is_empty()).collect();
+    campaign::retained(redis_url, "benchwh", &confirmed).await;
+}
