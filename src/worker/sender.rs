@@ -119,6 +119,15 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         return Ok(ack().await?);
     }
     let now_utc = chrono::Utc::now();
+    // A campaign message to a number that declined or withdrew since it was queued is not sent:
+    // its verification is canceled (`verification.canceled`).
+    if v.initiated_by == InitiatedBy::Marketer
+        && deps.store.suppressed_until(&v.tenant, &v.pseudonym, now_utc.timestamp_millis()).await?.is_some()
+    {
+        deps.store.cancel(&v.id, &v.tenant, now_utc.timestamp_millis()).await?;
+        tracing::info!(verification = %v.id, "campaign message not sent: the number opted out meanwhile");
+        return Ok(ack().await?);
+    }
     // Quiet hours: a campaign message waits for the tenant's send window; a consumer who is
     // waiting for the message right now is never held.
     // A released message (`held-*`) was timed to the window's opening: it goes out now, unless

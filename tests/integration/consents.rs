@@ -279,3 +279,40 @@ async fn older_consents_for_the_same_purpose_are_withdrawn_too_and_any_purpose_i
     // Campaigns are refused afterwards (the `!` purpose did not disturb suppression).
     assert_eq!(app.post("/v1/verifications", &marketer(&phone)).await.status().as_u16(), 422);
 }
+
+#[tokio::test]
+async fn a_queued_campaign_message_is_not_sent_once_the_number_opted_out() {
+    let app = spawn_with(|s| s.tenants[0].send_window = crate::calls::closed_send_window()).await;
+    let phone = fresh_phone();
+    let id = app.start(&marketer(&phone)).await["id"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        if app.get_json(&format!("/v1/verifications/{id}")).await.1["delivery"]["state"] == "held" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The person opts out by phone while the campaign message waits for the send window.
+    assert_eq!(
+        app.post("/v1/withdrawals", &json!({"phone": phone, "source": "phone_call"})).await.status().as_u16(),
+        202
+    );
+    // The window opens: the message comes due, and is dropped instead of sent.
+    let mut c = app.redis().await;
+    let p = u16::from_str_radix(&id[3..7], 16).unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{{{}:p{p}}}:held", app.prefix))
+        .arg(chrono::Utc::now().timestamp_millis())
+        .arg(format!("{id}|held-initial"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if app.status_of(&id).await == "canceled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.status_of(&id).await, "canceled");
+    assert_eq!(app.outbox_count(&id).await, 0, "nothing was sent to the number");
+    assert_eq!(app.events_for(&id).await, vec!["verification.canceled"]);
+}
