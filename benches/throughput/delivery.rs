@@ -20,21 +20,30 @@ use crate::{MakeRequest, SERVER_KEY, campaign, env_u64, fill, open_loop, setting
 /// What the counting receiver saw: verification id and arrival time.
 type Seen = Arc<std::sync::Mutex<Vec<(String, Instant)>>>;
 
+/// The `webhook-id`s the counting receiver saw, each as often as it came.
+type Ids = Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>;
+
 /// A consent store that only counts and timestamps what it receives.
-async fn counting_receiver() -> (u16, Seen) {
+async fn counting_receiver() -> (u16, Seen, Ids) {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ids: Ids = Arc::default();
     let data = web::Data::new(seen.clone());
+    let id_data = web::Data::new(ids.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {
-        App::new().app_data(data.clone()).route(
+        App::new().app_data(data.clone()).app_data(id_data.clone()).route(
             "/hook",
-            web::post().to(|body: web::Bytes, seen: web::Data<Seen>| async move {
-                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let vid = v["data"]["verification_id"].as_str().unwrap_or("").to_string();
-                seen.lock().unwrap().push((vid, Instant::now()));
-                HttpResponse::NoContent().finish()
-            }),
+            web::post().to(
+                |req: actix_web::HttpRequest, body: web::Bytes, seen: web::Data<Seen>, ids: web::Data<Ids>| async move {
+                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    let vid = v["data"]["verification_id"].as_str().unwrap_or("").to_string();
+                    let wid = req.headers().get("webhook-id").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+                    *ids.lock().unwrap().entry(wid).or_default() += 1;
+                    seen.lock().unwrap().push((vid, Instant::now()));
+                    HttpResponse::NoContent().finish()
+                },
+            ),
         )
     })
     .workers(1)
@@ -42,7 +51,7 @@ async fn counting_receiver() -> (u16, Seen) {
     .unwrap()
     .run();
     tokio::spawn(server);
-    (port, seen)
+    (port, seen, ids)
 }
 
 /// Messages one worker hands to a local CM.com-speaking server, per second.
@@ -115,7 +124,7 @@ pub async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
     let app = Application::build_on(s, Role::All, listener).await.unwrap();
     tokio::spawn(app.run_until_stopped());
     let base = format!("http://127.0.0.1:{port}");
-    let (rport, seen) = counting_receiver().await;
+    let (rport, seen, ids) = counting_receiver().await;
     let bearer = format!("Bearer {}", key.expose());
     let r = http
         .post(format!("{base}/v1/webhook-endpoints"))
@@ -136,7 +145,7 @@ pub async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
     .unwrap();
 
     // Throughput: a burst of withdrawals, from the first write to the last delivery.
-    let n = 20_000u64;
+    let n = env_u64("BENCH_WEBHOOKS", 50_000);
     let mem_before = used_memory(redis_url).await;
     let t = Instant::now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
@@ -151,6 +160,15 @@ pub async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
     let el = t.elapsed().as_secs_f64();
     println!("webhooks: {n} withdrawals delivered in {el:.2} s = {:.0} deliveries/s (target >= 5000)", n as f64 / el);
     tokio::time::sleep(Duration::from_millis(500)).await;
+    {
+        let ids = ids.lock().unwrap();
+        let twice = ids.values().filter(|n| **n > 1).count();
+        println!(
+            "webhooks: {} distinct webhook-ids, {} delivered more than once, without a fault (target 0)",
+            ids.len(),
+            twice
+        );
+    }
     let per_event = (used_memory(redis_url).await - mem_before) as f64 / n as f64;
     println!("memory: {per_event:.0} bytes per retained event (message, attempt log, index, stream entry)");
 
