@@ -25,12 +25,13 @@ pub use view::{CheckResponse, VerificationView};
 
 /// Marketer routes under `/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/verifications", web::post().to(verifications::start))
+    // The hottest route first: the router tries dynamic paths in order, each with a regex.
+    cfg.route("/v1/verifications/{id}/check", web::post().to(verifications::check))
+        .route("/v1/verifications", web::post().to(verifications::start))
         .route("/v1/verifications/batch", web::post().to(batches::create))
         .route("/v1/batches/{id}", web::get().to(batches::get))
         .route("/v1/consents", web::get().to(consents::lookup))
         .route("/v1/verifications/{id}", web::get().to(verifications::get))
-        .route("/v1/verifications/{id}/check", web::post().to(verifications::check))
         .route("/v1/verifications/{id}/resend", web::post().to(verifications::resend))
         .route("/v1/verifications/{id}/cancel", web::post().to(verifications::cancel))
         .route("/v1/verifications/{id}/call-outcome", web::post().to(call_outcome::report))
