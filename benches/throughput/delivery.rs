@@ -11,11 +11,12 @@ use hdrhistogram::Histogram;
 use optin_verify::{
     domain::{ApiKey, ServerKey},
     startup::{Application, Role},
-    store::{Keys, Retention, Store},
 };
 use serde_json::{Value, json};
 
-use crate::{MakeRequest, SERVER_KEY, campaign, env_u64, fill, open_loop, settings, start_body, used_memory};
+use crate::{
+    MakeRequest, SERVER_KEY, bench_store, campaign, context_json, env_u64, fill, open_loop, settings, used_memory,
+};
 
 /// What the counting receiver saw: verification id and arrival time.
 type Seen = Arc<std::sync::Mutex<Vec<(String, Instant)>>>;
@@ -83,20 +84,8 @@ pub async fn sends(redis_url: &str) {
         timeout_seconds: 5,
         callback_token: String::new(),
     });
-    let store = Store::connect(
-        redis_url,
-        false,
-        Duration::from_secs(2),
-        Keys::new("benchsms", 16),
-        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 },
-    )
-    .await
-    .unwrap();
-    let ctx = serde_json::to_string(&json!({
-        "purpose": start_body(0)["purpose"], "caller": "Bench Energie B.V.", "consent_text": start_body(0)["consent_text"],
-        "privacy_statement": null, "collection": null, "metadata": null
-    }))
-    .unwrap();
+    let store = bench_store(redis_url, "benchsms").await;
+    let ctx = context_json(&[]);
     let n = env_u64("BENCH_SENDS", 3000);
     // Queue first, then start the worker: the run measures sending only.
     fill(&store, &ServerKey::parse(SERVER_KEY).unwrap(), 9_000_000, n, &ctx).await;
@@ -134,15 +123,7 @@ pub async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let store = Store::connect(
-        redis_url,
-        false,
-        Duration::from_secs(2),
-        Keys::new("benchwh", 16),
-        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 },
-    )
-    .await
-    .unwrap();
+    let store = bench_store(redis_url, "benchwh").await;
 
     // Throughput: a burst of withdrawals, from the first write to the last delivery.
     let n = env_u64("BENCH_WEBHOOKS", 50_000);
@@ -174,11 +155,7 @@ pub async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
 
     // Latency: confirmations at a fixed rate, from the check answer's request to the webhook.
     let server_key = ServerKey::parse(SERVER_KEY).unwrap();
-    let ctx = serde_json::to_string(&json!({
-        "purpose": start_body(0)["purpose"], "caller": "Bench Energie B.V.", "consent_text": start_body(0)["consent_text"],
-        "privacy_statement": null, "collection": start_body(0)["collection"], "metadata": null
-    }))
-    .unwrap();
+    let ctx = context_json(&["collection"]);
     let rate = env_u64("BENCH_CONFIRM_RATE", 1000) as f64;
     let count = (rate * secs.as_secs_f64()) as u64;
     let before_fill = used_memory(redis_url).await;

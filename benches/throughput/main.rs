@@ -235,6 +235,25 @@ fn new_verification(store: &Store, key: &ServerKey, n: u64, context_json: &str) 
     )
 }
 
+/// A store on the bench's Redis under `prefix`, with the default retentions.
+async fn bench_store(redis_url: &str, prefix: &str) -> Store {
+    let retention = Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 };
+    Store::connect(redis_url, false, Duration::from_secs(2), Keys::new(prefix, 16), retention).await.unwrap()
+}
+
+/// The evidence context of `start_body`, with only the optional parts named in `with`.
+fn context_json(with: &[&str]) -> String {
+    let body = start_body(0);
+    let mut ctx = json!({
+        "purpose": body["purpose"], "caller": "Bench Energie B.V.", "consent_text": body["consent_text"],
+        "privacy_statement": null, "collection": null, "metadata": null
+    });
+    for part in with {
+        ctx[*part] = body[*part].clone();
+    }
+    ctx.to_string()
+}
+
 async fn used_memory(url: &str) -> i64 {
     let mut c = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
     let info: String = redis::cmd("INFO").arg("memory").query_async(&mut c).await.unwrap();
@@ -283,22 +302,9 @@ async fn bench() {
     tokio::spawn(app.run_until_stopped());
     let base = format!("http://127.0.0.1:{port}");
     let ceil_port = ceiling(&redis_url).await;
-    let store = Store::connect(
-        &redis_url,
-        false,
-        Duration::from_secs(2),
-        Keys::new("bench", 16),
-        Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 },
-    )
-    .await
-    .unwrap();
+    let store = bench_store(&redis_url, "bench").await;
     let server_key = ServerKey::parse(SERVER_KEY).unwrap();
-    let ctx = serde_json::to_string(&json!({
-        "purpose": start_body(0)["purpose"], "caller": "Bench Energie B.V.", "consent_text": start_body(0)["consent_text"],
-        "privacy_statement": start_body(0)["privacy_statement"], "collection": start_body(0)["collection"],
-        "metadata": start_body(0)["metadata"]
-    }))
-    .unwrap();
+    let ctx = context_json(&["privacy_statement", "collection", "metadata"]);
 
     // --- 10k pending to start with
     let pool = fill(&store, &server_key, 0, 10_000, &ctx).await;

@@ -61,9 +61,8 @@ pub struct ConsentView {
 pub async fn lookup(
     state: web::Data<AppState>,
     AuthTenant(tenant): AuthTenant,
-    q: Result<web::Query<ConsentQuery>, actix_web::Error>,
+    q: web::Query<ConsentQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = q.map_err(|e| ApiError::invalid("phone", e.to_string()))?;
     // Any number can be looked up: one consented before today's country rules still counts.
     let policy = PhonePolicy { allowed_countries: &[], require_mobile: false };
     let phone = PhoneNumber::parse_any_country(&q.phone, &policy)

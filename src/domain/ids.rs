@@ -23,12 +23,8 @@ impl VerificationId {
         Self(format!("vf_{:04x}{}", p, hex::encode(&bytes[2..])))
     }
 
-    /// An id in a given partition (a phone number's: all its verifications live together).
-    pub fn in_partition(p: Partition, bytes: &[u8; 16]) -> Self {
-        Self(format!("vf_{:04x}{}", p.0, hex::encode(&bytes[2..])))
-    }
-
-    /// The same random part, moved to partition `p`.
+    /// The same random part, moved to partition `p` (a phone number's: all its verifications
+    /// live together).
     pub fn with_partition(&self, p: Partition) -> Self {
         Self(format!("vf_{:04x}{}", p.0, &self.0[7..]))
     }

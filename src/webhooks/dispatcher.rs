@@ -65,24 +65,21 @@ async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<()
     };
     let (body, seal, vkey) = match (&verification, &tenant) {
         (Some(v), Some(_)) => {
-            // A redelivered confirmation keeps the receipt it was first sealed with.
-            let receipt = if e.event_type != "consent.confirmed" {
-                None
-            } else if v.seal.is_some() {
-                evidence::receipt(v, &deps.signer).map(|jws| (jws, None))
-            } else {
-                let receipt_id = deps.server_key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash);
-                let (jws, seal) = evidence::issue(v, &deps.signer, &receipt_id)?;
-                Some((jws, Some(seal)))
+            // A redelivered confirmation keeps the receipt it was first sealed with; a first one
+            // is sealed now, and the seal kept with the fan-out.
+            let (receipt, new_seal) = match (&v.seal, e.event_type == "consent.confirmed") {
+                (_, false) => (None, None),
+                (Some(seal), true) => {
+                    (evidence::receipt(v, &deps.signer).map(|jws| (seal.receipt_id.clone(), jws)), None)
+                }
+                (None, true) => {
+                    let receipt_id = deps.server_key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash);
+                    let (jws, seal) = evidence::issue(v, &deps.signer, &receipt_id)?;
+                    (Some((receipt_id, jws)), Some(seal))
+                }
             };
-            let jti = receipt.as_ref().and_then(|(_, s)| s.as_ref().map(|s| s.receipt_id.clone()));
-            let jti = jti.or_else(|| v.seal.as_ref().map(|s| s.receipt_id.clone()));
-            let body = payload::verification_body(
-                e,
-                v,
-                receipt.as_ref().zip(jti.as_deref()).map(|((jws, _), id)| (id, jws.as_str())),
-            );
-            (body, receipt.and_then(|(_, s)| s), store.keys().verification(&v.id))
+            let body = payload::verification_body(e, v, receipt.as_ref().map(|(id, jws)| (id.as_str(), jws.as_str())));
+            (body, new_seal, store.keys().verification(&v.id))
         }
         // A withdrawal posted for a number with no verification here.
         _ if e.verification_id.is_empty() => (payload::withdrawal_body(e), None, store.keys().placeholder(p)),
