@@ -7,7 +7,11 @@ use std::{sync::Arc, time::Duration};
 use optin_verify::{domain::ServerKey, store::Store};
 use serde_json::{Value, json};
 
-use crate::{MakeRequest, Run, closed_loop, fill, start_body, used_memory};
+use crate::{
+    fill,
+    load::{MakeRequest, Run, closed_loop},
+    start_body, used_memory,
+};
 
 /// Fills up to `total` pending verifications; prints the memory each one costs in Redis, all
 /// keys counted (the hash, its deadline entry, its send-stream entry, its share of shared

@@ -10,12 +10,15 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use hdrhistogram::Histogram;
 use optin_verify::{
     domain::{ApiKey, ServerKey},
-    startup::{Application, Role},
+    startup::Role,
 };
 use serde_json::{Value, json};
 
 use crate::{
-    MakeRequest, SERVER_KEY, bench_store, campaign, context_json, env_u64, fill, open_loop, settings, used_memory,
+    bench_store, campaign, context_json, env_u64, fill,
+    load::{MakeRequest, open_loop},
+    service::{SERVER_KEY, listener, serve, settings},
+    used_memory,
 };
 
 /// What the counting receiver saw: verification id and arrival time.
@@ -65,10 +68,8 @@ pub async fn sends(redis_url: &str) {
         .mount(&server)
         .await;
     let key = ApiKey::generate();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut s = settings(redis_url, &key, port);
-    s.redis.key_prefix = "benchsms".into();
+    let (l, port) = listener();
+    let mut s = settings(redis_url, &key, port, "benchsms");
     s.channels.sms = Some(optin_verify::config::SmsSettings {
         sender: "Bench".into(),
         providers: vec![optin_verify::config::SmsProviderSettings {
@@ -90,8 +91,7 @@ pub async fn sends(redis_url: &str) {
     // Queue first, then start the worker: the run measures sending only.
     fill(&store, &ServerKey::parse(SERVER_KEY).unwrap(), 9_000_000, n, &ctx).await;
     let t = Instant::now();
-    let app = Application::build_on(s, Role::All, listener).await.unwrap();
-    tokio::spawn(app.run_until_stopped());
+    serve(s, Role::All, l).await;
     while (server.received_requests().await.unwrap().len() as u64) < n {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(t.elapsed() < Duration::from_secs(300), "sends stalled");
@@ -103,53 +103,124 @@ pub async fn sends(redis_url: &str) {
     );
 }
 
-/// Deliveries per second from one instance, and confirmation-to-webhook latency.
-pub async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
-    let key = ApiKey::generate();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut s = settings(redis_url, &key, port);
-    s.redis.key_prefix = "benchwh".into();
-    let app = Application::build_on(s, Role::All, listener).await.unwrap();
-    tokio::spawn(app.run_until_stopped());
-    let base = format!("http://127.0.0.1:{port}");
-    let (rport, seen, ids) = counting_receiver().await;
-    let bearer = format!("Bearer {}", key.expose());
+/// Registers an endpoint for the receiver on `port` with the service at `base`.
+async fn subscribe(http: &reqwest::Client, base: &str, bearer: &str, rport: u16) {
     let r = http
         .post(format!("{base}/v1/webhook-endpoints"))
-        .header("authorization", &bearer)
+        .header("authorization", bearer)
         .json(&json!({"url": format!("http://127.0.0.1:{rport}/hook")}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let store = bench_store(redis_url, "benchwh").await;
+}
 
-    // Throughput: a burst of withdrawals, from the first write to the last delivery.
-    let n = env_u64("BENCH_WEBHOOKS", 50_000);
-    let mem_before = used_memory(redis_url).await;
-    let t = Instant::now();
+/// `n` withdrawals by number, written straight to the store: one `consent.withdrawn` event each.
+async fn withdraw(store: &optin_verify::store::Store, n: u64) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let args: Vec<(String, String)> = chunk.iter().map(|i| (format!("+3161{i:07}"), format!("{i:016x}"))).collect();
         let futs = args.iter().map(|(phone, pseudo)| store.withdraw_phone("bench", pseudo, phone, None, "bench"));
         futures_util::future::try_join_all(futs).await.unwrap();
     }
+}
+
+async fn wait_for(seen: &Seen, n: u64, t: Instant) {
     while (seen.lock().unwrap().len() as u64) < n {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
         assert!(t.elapsed() < Duration::from_secs(300), "deliveries stalled");
     }
-    let el = t.elapsed().as_secs_f64();
-    println!("webhooks: {n} withdrawals delivered in {el:.2} s = {:.0} deliveries/s (target >= 5000)", n as f64 / el);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    {
-        let ids = ids.lock().unwrap();
-        let twice = ids.values().filter(|n| **n > 1).count();
-        println!(
-            "webhooks: {} distinct webhook-ids, {} delivered more than once, without a fault (target 0)",
-            ids.len(),
-            twice
-        );
+}
+
+fn duplicates(ids: &Ids, what: &str) {
+    let mut ids = ids.lock().unwrap();
+    let twice = ids.values().filter(|n| **n > 1).count();
+    println!(
+        "webhooks: {} distinct webhook-ids {what}, {twice} delivered more than once, without a fault (target 0)",
+        ids.len()
+    );
+    ids.clear();
+}
+
+/// Deliveries per second with the events already queued, and what the drain does to the API:
+/// `GET /v1/verifications/{id}` at a fixed rate, idle and while the backlog drains. The API and
+/// the worker run as two instances in this process, as `--role api` and `--role worker` would.
+async fn queued(redis_url: &str, http: &reqwest::Client, secs: Duration, rport: u16, seen: &Seen, ids: &Ids) {
+    let key = ApiKey::generate();
+    let (l, port) = listener();
+    let s = settings(redis_url, &key, port, "benchwq");
+    serve(s.clone(), Role::Api, l).await;
+    let (base, bearer) = (format!("http://127.0.0.1:{port}"), format!("Bearer {}", key.expose()));
+    subscribe(http, &base, &bearer, rport).await;
+    let store = bench_store(redis_url, "benchwq").await;
+    let pool = fill(&store, &ServerKey::parse(SERVER_KEY).unwrap(), 7_000_000, 10_000, &context_json(&[])).await;
+    // Their messages are not part of this run: no worker may send them.
+    let mut c = redis::Client::open(redis_url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    for p in 0..16 {
+        let _: i64 = redis::cmd("DEL").arg(format!("{{benchwq:p{p}}}:send")).query_async(&mut c).await.unwrap();
     }
+    let (h, b, auth, p) = (http.clone(), base.clone(), bearer.clone(), Arc::new(pool));
+    let get: MakeRequest = Arc::new(move |n| {
+        h.get(format!("{b}/v1/verifications/{}", p[(n as usize) % p.len()].0)).header("authorization", &auth)
+    });
+    let rate = env_u64("BENCH_PROBE_RATE", 1000) as f64;
+    let idle = open_loop(rate, secs, get.clone()).await;
+
+    let n = env_u64("BENCH_WEBHOOKS", 50_000);
+    withdraw(&store, n).await;
+    seen.lock().unwrap().clear();
+    let t = Instant::now();
+    let (wl, _) = listener();
+    serve(s, Role::Worker, wl).await;
+    let probe = tokio::spawn(open_loop(rate, secs, get));
+    wait_for(seen, n, t).await;
+    let el = t.elapsed().as_secs_f64();
+    let busy = probe.await.unwrap();
+    println!(
+        "webhooks: {n} events already queued, all delivered in {el:.2} s = {:.0} deliveries/s (target >= 5000)",
+        n as f64 / el
+    );
+    println!(
+        "webhooks: API p99 while they drain {:.2} ms vs idle {:.2} ms = {:.1}x (target <= 2x); GET /v1/verifications/{{id}} at {rate:.0} req/s for {:.0} s, p50 {:.2} / {:.2} ms, failed {}",
+        busy.p(0.99),
+        idle.p(0.99),
+        busy.p(0.99) / idle.p(0.99),
+        secs.as_secs_f64(),
+        busy.p(0.5),
+        idle.p(0.5),
+        busy.failed + idle.failed
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    duplicates(ids, "(events already queued)");
+}
+
+/// Deliveries per second with withdrawals written while one instance delivers, the
+/// confirmation-to-webhook latency, and what events, confirmations and consents cost in Redis.
+pub async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
+    let (rport, seen, ids) = counting_receiver().await;
+    queued(redis_url, http, secs, rport, &seen, &ids).await;
+
+    let key = ApiKey::generate();
+    let (l, port) = listener();
+    serve(settings(redis_url, &key, port, "benchwh"), Role::All, l).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let bearer = format!("Bearer {}", key.expose());
+    subscribe(http, &base, &bearer, rport).await;
+    let store = bench_store(redis_url, "benchwh").await;
+
+    // Throughput: a burst of withdrawals, from the first write to the last delivery.
+    let n = env_u64("BENCH_WEBHOOKS", 50_000);
+    seen.lock().unwrap().clear();
+    let mem_before = used_memory(redis_url).await;
+    let t = Instant::now();
+    withdraw(&store, n).await;
+    wait_for(&seen, n, t).await;
+    let el = t.elapsed().as_secs_f64();
+    println!(
+        "webhooks: {n} withdrawals written and delivered together in {el:.2} s = {:.0} deliveries/s (target >= 3000)",
+        n as f64 / el
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    duplicates(&ids, "(written and delivered together)");
     let per_event = (used_memory(redis_url).await - mem_before) as f64 / n as f64;
     println!("memory: {per_event:.0} bytes per retained event (message, attempt log, index, stream entry)");
 

@@ -1,0 +1,107 @@
+//! The services under load, each laid out as `optin-verify serve` lays itself out: an actix
+//! System on a thread of its own (where the background workers run) plus actix's HTTP worker
+//! threads. The bench's own runtime only generates load.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use optin_verify::{
+    config::{Settings, TenantSettings},
+    domain::ApiKey,
+    startup::{Application, Role},
+};
+use serde_json::json;
+
+pub const SERVER_KEY: &str = "bench-server-key-0123456789abcdef0123456789";
+
+/// A listener on a free port, and its port (settings need the port before the service runs).
+pub fn listener() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+/// Starts the service in `role` on `listener`; returns once it serves.
+pub async fn serve(settings: Settings, role: Role, listener: TcpListener) {
+    let (ready, started) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build_on(settings, role, listener).await.unwrap();
+            ready.send(()).unwrap();
+            app.run_until_stopped().await.unwrap();
+        })
+    });
+    started.await.unwrap();
+}
+
+/// The ceiling: an actix-web handler doing `trips` EVALSHA round trips on one shared
+/// multiplexed connection, and nothing else. Laid out like the service.
+pub async fn ceiling(redis_url: &str) -> u16 {
+    let (listener, port) = listener();
+    let url = redis_url.to_string();
+    let (ready, started) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let client = redis::Client::open(url).unwrap();
+            let conn = client.get_connection_manager().await.unwrap();
+            let script = Arc::new(redis::Script::new("return redis.call('HINCRBY', KEYS[1], 'n', 1)"));
+            let server = HttpServer::new(move || {
+                let (conn, script) = (conn.clone(), script.clone());
+                App::new().route(
+                    "/trips/{n}/{k}",
+                    web::post().to(move |path: web::Path<(u32, u32)>, _body: web::Bytes| {
+                        let (mut conn, script) = (conn.clone(), script.clone());
+                        async move {
+                            let (trips, k) = path.into_inner();
+                            for _ in 0..trips {
+                                let _: i64 = script
+                                    .key(format!("{{bench:ceil}}:{}", k % 4096))
+                                    .invoke_async(&mut conn)
+                                    .await
+                                    .unwrap();
+                            }
+                            HttpResponse::Ok().json(json!({"status": "pending", "attempts_remaining": 4}))
+                        }
+                    }),
+                )
+            })
+            .listen(listener)
+            .unwrap()
+            .run();
+            ready.send(()).unwrap();
+            server.await.unwrap();
+        })
+    });
+    started.await.unwrap();
+    port
+}
+
+/// The bench's settings: one tenant whose key is `key`, no limits in the way, on `prefix`.
+pub fn settings(redis_url: &str, key: &ApiKey, port: u16, prefix: &str) -> Settings {
+    let mut s = Settings::load(None).unwrap();
+    s.http.bind = format!("127.0.0.1:{port}");
+    s.http.public_base_url = format!("http://127.0.0.1:{port}");
+    s.redis.url = redis_url.into();
+    s.redis.key_prefix = prefix.into();
+    s.secrets.server_key = SERVER_KEY.into();
+    s.dev.spawn_redis = false;
+    s.dev.secrets_file = String::new();
+    s.limits.tenant_per_minute = u32::MAX;
+    s.limits.destination_per_10m = u32::MAX;
+    s.limits.destination_per_day = u32::MAX;
+    s.tenants = vec![TenantSettings {
+        id: "bench".into(),
+        name: "Bench Energie B.V.".into(),
+        kvk: "12345678".into(),
+        contact_email: "privacy@bench.example".into(),
+        api_key_sha256: key.hash().as_str().into(),
+        allowed_countries: vec!["NL".into()],
+        send_window: optin_verify::config::default_send_window(),
+        caller_numbers: vec![],
+        calling_hours: optin_verify::config::default_calling_hours(),
+        branding: Default::default(),
+        email_reply_to: None,
+        messages: Default::default(),
+    }];
+    s
+}

@@ -1,0 +1,74 @@
+//! `POST /v1/verifications` with the README's body, counted only once the worker has sent
+//! the message (to the console transport: the dev outbox in Redis), against the 1-EVALSHA
+//! ceiling.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use optin_verify::{domain::ApiKey, startup::Role, store::Store};
+
+use crate::{
+    load::{MakeRequest, Run, closed_loop},
+    service::{listener, serve, settings},
+    start_body,
+};
+
+/// One instance (API and worker) with the dev outbox, and the request that starts.
+pub struct Starter {
+    store: Store,
+    start: MakeRequest,
+}
+
+impl Starter {
+    pub async fn new(redis_url: &str, http: &reqwest::Client) -> Self {
+        let key = ApiKey::generate();
+        let (l, port) = listener();
+        let mut s = settings(redis_url, &key, port, "benchst");
+        s.dev.outbox = true;
+        serve(s, Role::All, l).await;
+        let store = crate::bench_store(redis_url, "benchst").await;
+        let (h, b, auth) = (http.clone(), format!("http://127.0.0.1:{port}"), format!("Bearer {}", key.expose()));
+        let next = Arc::new(std::sync::atomic::AtomicU64::new(1_000_000));
+        let start: MakeRequest = Arc::new(move |_| {
+            // Fresh numbers across rounds too.
+            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            h.post(format!("{b}/v1/verifications"))
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .body(start_body(n).to_string())
+        });
+        Self { store, start }
+    }
+
+    /// Starts for `secs`, then waits until the last message is sent; returns verifications
+    /// started and sent per second.
+    pub async fn run(&self, round: u64, conc: u64, secs: Duration, ceil: &Run) -> f64 {
+        let t = Instant::now();
+        let st = closed_loop(conc, secs, self.start.clone()).await;
+        let answered = t.elapsed();
+        // Done when every send stream is empty: each entry is deleted once its message is out.
+        loop {
+            let q = self.store.queue_stats(chrono::Utc::now().timestamp_millis()).await.unwrap();
+            if q[0].1.depth == 0 {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(300), "sends stalled");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let sent = t.elapsed();
+        let rate = st.ok as f64 / sent.as_secs_f64();
+        println!(
+            "start round {round}: {rate:.0} started and sent per second vs ceiling {:.0} req/s = {:.0}%; {} answered in {:.2} s (p99 {:.2} ms, failed {}), the last sent {:.0} ms later",
+            ceil.rps(),
+            100.0 * rate / ceil.rps(),
+            st.ok,
+            answered.as_secs_f64(),
+            st.p(0.99),
+            st.failed,
+            (sent - answered).as_secs_f64() * 1000.0
+        );
+        rate
+    }
+}
