@@ -15,7 +15,7 @@ use crate::{
     metrics::Metrics,
     pages,
     state::{AppState, Tenants},
-    store::{Keys, Retention, Store, StoreError},
+    store::{Conn, Keys, Retention, Store, StoreError},
     webhooks::{Deliverer, WebhookDeps, spawn_dispatchers, spawn_schedulers},
     worker::{Pacer, SenderDeps, spawn_senders},
 };
@@ -148,6 +148,23 @@ fn dev_secrets(settings: &Settings) -> Result<Option<crate::dev_secrets::DevSecr
     Ok(Some(kept))
 }
 
+/// Each HTTP worker thread gets the state with a Redis connection of its own, made on that
+/// thread: its replies are then read where the request waits for them, with no hand-over from
+/// the thread that runs the background work (measured: see docs/PERFORMANCE.md). If Redis does
+/// not answer at that moment, the worker shares the process's connection, which reconnects.
+/// (actix wraps the result in `web::Data`.)
+async fn worker_state(state: AppState) -> Result<AppState, std::convert::Infallible> {
+    let r = &state.settings.redis;
+    let store = match Conn::connect(&r.url, r.cluster, Duration::from_millis(r.timeout_ms)).await {
+        Ok(conn) => state.store.on(conn),
+        Err(e) => {
+            tracing::warn!(error = %e, "HTTP worker shares the process's Redis connection");
+            state.store.clone()
+        }
+    };
+    Ok(AppState { store, ..state })
+}
+
 impl Application {
     pub async fn build(settings: Settings, role: Role) -> Result<Self, StartupError> {
         let listener =
@@ -214,12 +231,13 @@ impl Application {
         };
 
         let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?.port();
-        let state = web::Data::new(AppState { settings: settings.clone(), store, key, signer, tenants, metrics });
+        let state = AppState { settings: settings.clone(), store, key, signer, tenants, metrics };
         let serve_api = role != Role::Worker;
         let dev_outbox = settings.dev.outbox;
         let server = HttpServer::new(move || {
+            let state = state.clone();
             App::new()
-                .app_data(state.clone())
+                .data_factory(move || worker_state(state.clone()))
                 .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
                 .app_data(
                     web::QueryConfig::default().error_handler(|e, _| ApiError::invalid("query", e.to_string()).into()),

@@ -40,6 +40,7 @@ impl Tenants {
     }
 }
 
+#[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,

@@ -77,6 +77,12 @@ impl Store {
         Ok(Self { conn, keys, retention, secret_box: None })
     }
 
+    /// The same store over `conn`. Each HTTP worker thread uses one of its own, so a request's
+    /// Redis replies are read on the thread that waits for them, not handed over from another.
+    pub fn on(&self, conn: Conn) -> Self {
+        Self { conn, ..self.clone() }
+    }
+
     /// Endpoint secrets are sealed with `b` when written and opened when read.
     pub fn with_secret_box(mut self, b: crate::domain::SecretBox) -> Self {
         self.secret_box = Some(b);
