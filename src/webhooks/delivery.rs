@@ -4,13 +4,16 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use serde::Serialize;
 use tokio::{
-    sync::{Semaphore, watch},
+    sync::{OwnedSemaphorePermit, Semaphore, watch},
     task::JoinHandle,
 };
 
@@ -40,27 +43,23 @@ pub struct Deliverer {
     deps: WebhookDeps,
     http: reqwest::Client,
     slots: Arc<Semaphore>,
-    in_flight: Mutex<HashMap<String, usize>>,
+    lanes: Mutex<HashMap<String, Arc<Lane>>>,
     cache: EndpointCache,
 }
 
-/// Releases the endpoint's in-flight slot however the delivery ends.
-struct EndpointSlot<'a> {
-    owner: &'a Deliverer,
-    endpoint: String,
+/// One endpoint's share of the deliveries: at most `per_endpoint_concurrency` requests in
+/// flight, and at most twice as many deliveries waiting for one of them. A delivery beyond
+/// that is deferred (back to the retry set for a second), so one slow endpoint cannot hold
+/// the process's delivery slots.
+struct Lane {
+    requests: Arc<Semaphore>,
+    waiting: AtomicUsize,
 }
 
-impl Drop for EndpointSlot<'_> {
-    fn drop(&mut self) {
-        let mut m = self.owner.in_flight.lock().expect("in-flight lock");
-        if let Some(n) = m.get_mut(&self.endpoint) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.endpoint);
-            }
-        }
-    }
-}
+/// How long a delivery waits for its endpoint's lane before it is deferred. Waiting plus the
+/// request's timeout stays under the reclaim idle time (timeout + 5 s), so a delivery still in
+/// progress is never handed to another reader.
+const LANE_WAIT: Duration = Duration::from_secs(2);
 
 enum Verdict {
     Delivered,
@@ -87,7 +86,7 @@ impl Deliverer {
         let this = Arc::new(Self {
             slots: Arc::new(Semaphore::new(w.concurrency)),
             http,
-            in_flight: Mutex::new(HashMap::new()),
+            lanes: Mutex::new(HashMap::new()),
             cache: EndpointCache::default(),
             deps,
         });
@@ -128,15 +127,28 @@ impl Deliverer {
         Ok(handles)
     }
 
-    fn take_slot(&self, endpoint: &str) -> Option<EndpointSlot<'_>> {
+    /// A request slot on `endpoint`'s lane: at once, after a bounded wait, or `None` (defer).
+    async fn take_slot(&self, endpoint: &str) -> Option<OwnedSemaphorePermit> {
         let limit = self.deps.settings.webhooks.per_endpoint_concurrency;
-        let mut m = self.in_flight.lock().expect("in-flight lock");
-        let n = m.entry(endpoint.to_string()).or_insert(0);
-        if *n >= limit {
+        let lane = {
+            let mut lanes = self.lanes.lock().expect("lanes lock");
+            lanes
+                .entry(endpoint.to_string())
+                .or_insert_with(|| {
+                    Arc::new(Lane { requests: Arc::new(Semaphore::new(limit)), waiting: AtomicUsize::new(0) })
+                })
+                .clone()
+        };
+        if let Ok(p) = lane.requests.clone().try_acquire_owned() {
+            return Some(p);
+        }
+        if lane.waiting.fetch_add(1, Ordering::AcqRel) >= 2 * limit {
+            lane.waiting.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        *n += 1;
-        Some(EndpointSlot { owner: self, endpoint: endpoint.to_string() })
+        let got = tokio::time::timeout(LANE_WAIT, lane.requests.clone().acquire_owned()).await;
+        lane.waiting.fetch_sub(1, Ordering::AcqRel);
+        got.ok().and_then(Result::ok)
     }
 
     async fn deliver(&self, p: Partition, job: &DeliveryJob) -> Result<(), StoreError> {
@@ -161,7 +173,7 @@ impl Deliverer {
             outcome.attempt_json = &json;
             return store.record_delivery(&outcome).await;
         };
-        let Some(_slot) = self.take_slot(&endpoint.id) else {
+        let Some(slot) = self.take_slot(&endpoint.id).await else {
             outcome.outcome = "deferred";
             outcome.due_ms = now + 1000;
             return store.record_delivery(&outcome).await;
@@ -170,6 +182,8 @@ impl Deliverer {
         let started = Instant::now();
         let (verdict, status, error) = self.post(&endpoint, &job.event_id, msg.body.as_bytes()).await;
         let elapsed = started.elapsed();
+        // The lane limits requests to the endpoint, not our bookkeeping after them.
+        drop(slot);
         let latency = elapsed.as_millis() as u64;
         let schedule = &self.deps.settings.webhooks.retry_schedule_seconds;
         let attempt = done + 1;
