@@ -2,13 +2,15 @@
 //! stored message with one delivery per subscribed endpoint. For `consent.confirmed` it also
 //! signs the receipt. The fan-out script acknowledges the event in the same step.
 
+use std::collections::HashMap;
+
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     domain::{Partition, VerificationId},
     evidence,
     metrics::FinishedLabels,
-    store::{DISPATCH_GROUP, EventEntry, Fanout, StoreError, event_id, to_event},
+    store::{DISPATCH_GROUP, EndpointRecord, EventEntry, Fanout, StoreError, event_id, to_event},
     worker::stream_loop::{self, LoopConfig},
 };
 
@@ -36,14 +38,7 @@ pub async fn spawn_dispatchers(
             tokio::spawn(async move {
                 stream_loop::run(reader, cfg, stop, "events", |entries| {
                     let deps = deps.clone();
-                    async move {
-                        for event in entries.into_iter().filter_map(to_event) {
-                            if let Err(e) = dispatch(&deps, p, &event).await {
-                                // Left unacknowledged: reclaimed and dispatched again.
-                                tracing::warn!(partition = p.0, error = %e, "dispatch failed; will retry");
-                            }
-                        }
-                    }
+                    async move { dispatch_batch(&deps, p, entries.into_iter().filter_map(to_event).collect()).await }
                 })
                 .await;
             })
@@ -52,11 +47,44 @@ pub async fn spawn_dispatchers(
     Ok(handles)
 }
 
-async fn dispatch(deps: &WebhookDeps, p: Partition, e: &EventEntry) -> Result<(), DispatchError> {
+/// Dispatches a batch of one partition's events side by side (webhooks promise no order).
+/// Each tenant's endpoints are read once per batch, after the batch was read: an endpoint
+/// created before an event was written is always among them.
+async fn dispatch_batch(deps: &WebhookDeps, p: Partition, events: Vec<EventEntry>) {
+    let mut endpoints: HashMap<&str, Vec<EndpointRecord>> = HashMap::new();
+    for e in &events {
+        if endpoints.contains_key(e.tenant.as_str()) {
+            continue;
+        }
+        match deps.store.endpoints(&e.tenant).await {
+            Ok(list) => {
+                endpoints.insert(&e.tenant, list);
+            }
+            // Its events stay unacknowledged: reclaimed and dispatched again.
+            Err(err) => tracing::warn!(partition = p.0, error = %err, "reading endpoints failed; will retry"),
+        }
+    }
+    let work = events.iter().filter_map(|e| endpoints.get(e.tenant.as_str()).map(|list| (e, list))).map(
+        |(e, list)| async move {
+            if let Err(err) = dispatch(deps, p, e, list).await {
+                // Left unacknowledged: reclaimed and dispatched again.
+                tracing::warn!(partition = p.0, error = %err, "dispatch failed; will retry");
+            }
+        },
+    );
+    futures_util::future::join_all(work).await;
+}
+
+async fn dispatch(
+    deps: &WebhookDeps,
+    p: Partition,
+    e: &EventEntry,
+    endpoints: &[EndpointRecord],
+) -> Result<(), DispatchError> {
     let store = &deps.store;
     let eid = event_id(p, &e.entry_id);
     let endpoint_ids: Vec<String> =
-        store.endpoints(&e.tenant).await?.into_iter().filter(|ep| ep.wants(&e.event_type)).map(|ep| ep.id).collect();
+        endpoints.iter().filter(|ep| ep.wants(&e.event_type)).map(|ep| ep.id.clone()).collect();
     let tenant = deps.tenants.by_id(&e.tenant);
     let partitions = deps.settings.redis.partitions;
     let verification = match VerificationId::parse(&e.verification_id, partitions) {
