@@ -40,6 +40,8 @@ struct Inner {
     behaviour: HashMap<String, Behaviour>,
     secrets: HashMap<String, Vec<String>>,
     calls: HashMap<String, usize>,
+    /// Requests being answered now, and the most there ever were at once, per path.
+    in_flight: HashMap<String, (usize, usize)>,
 }
 
 #[derive(Clone)]
@@ -73,9 +75,16 @@ async fn handle(req: HttpRequest, body: web::Bytes, inner: web::Data<Arc<Mutex<I
         *n += 1;
         *n
     };
+    {
+        let mut g = inner.lock().unwrap();
+        let (now, peak) = g.in_flight.entry(path.clone()).or_insert((0, 0));
+        *now += 1;
+        *peak = (*peak).max(*now);
+    }
     if let Some(d) = behaviour.delay {
         tokio::time::sleep(d).await;
     }
+    inner.lock().unwrap().in_flight.get_mut(&path).expect("counted above").0 -= 1;
     let status = behaviour.status.unwrap_or(if calls <= behaviour.fail_first { 500 } else { 200 });
     if (200..300).contains(&status) {
         inner.lock().unwrap().received.push(Received {
@@ -135,6 +144,11 @@ impl Receiver {
 
     pub fn received(&self, path: &str) -> Vec<Received> {
         self.inner.lock().unwrap().received.iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    /// The most requests to `path` that were being answered at the same time.
+    pub fn peak_in_flight(&self, path: &str) -> usize {
+        self.inner.lock().unwrap().in_flight.get(path).map_or(0, |(_, peak)| *peak)
     }
 
     pub fn calls(&self, path: &str) -> usize {
