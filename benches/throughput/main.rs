@@ -215,6 +215,14 @@ async fn bench() {
             half.p(0.99),
             half.failed
         );
+        // What this machine allows at that rate: the ceiling under the same open loop.
+        let floor = open_loop(peak / 2.0, secs, ceil1.clone()).await;
+        println!(
+            "ceiling latency at the same rate: p50 {:.2} ms, p99 {:.2} ms, failed {} (the machine's own share of the p99)",
+            floor.p(0.5),
+            floor.p(0.99),
+            floor.failed
+        );
     }
     if runs("start") {
         let starter = start::Starter::new(&redis_url, &http).await;
