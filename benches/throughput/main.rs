@@ -8,6 +8,7 @@
 //! comma-separated list of parts: check, start, scale, campaign, webhooks, sends; default all).
 
 mod campaign;
+mod cpu;
 mod delivery;
 mod load;
 mod service;
@@ -186,12 +187,16 @@ async fn bench() {
     // endpoint run back to back in rounds, and the median of the rounds' ratios is the figure.
     let rounds = env_u64("BENCH_ROUNDS", 3);
     if runs("check") {
-        let (mut ratios, mut last) = (Vec::new(), None);
+        let (mut ratios, mut last, mut process, mut redis) = (Vec::new(), None, Vec::new(), Vec::new());
         for round in 1..=rounds {
+            let cpu = cpu::Cpu::now(&redis_url).await;
             let c = closed_loop(conc, secs, ceil1.clone()).await;
+            let (cp, cr) = cpu.per_op(&redis_url, c.ok).await;
+            let cpu = cpu::Cpu::now(&redis_url).await;
             let k = closed_loop(conc, secs, check.clone()).await;
+            let (p, r) = cpu.per_op(&redis_url, k.ok).await;
             println!(
-                "check round {round}: {:.0} req/s (p99 {:.2} ms) vs ceiling {:.0} req/s (p99 {:.2} ms) = {:.0}%",
+                "check round {round}: {:.0} req/s (p99 {:.2} ms) vs ceiling {:.0} req/s (p99 {:.2} ms) = {:.0}%; CPU per request {p:.1} + {r:.1} µs Redis vs the ceiling's {cp:.1} + {cr:.1} µs (this process: service and load generator)",
                 k.rps(),
                 k.p(0.99),
                 c.rps(),
@@ -199,11 +204,15 @@ async fn bench() {
                 100.0 * k.rps() / c.rps()
             );
             ratios.push(k.rps() / c.rps());
+            process.push(p);
+            redis.push(r);
             last = Some(k);
         }
         println!(
-            "check:  {:.0}% of the 1-EVALSHA ceiling, median of {rounds} rounds (target >= 80%)",
-            100.0 * median(&mut ratios)
+            "check:  {:.0}% of the 1-EVALSHA ceiling, median of {rounds} rounds (target >= 80%); CPU per check {:.1} µs this process, {:.1} µs Redis (medians)",
+            100.0 * median(&mut ratios),
+            median(&mut process),
+            median(&mut redis)
         );
         let peak = last.unwrap().rps();
         let half = open_loop(peak / 2.0, secs, check.clone()).await;
@@ -226,15 +235,19 @@ async fn bench() {
     }
     if runs("start") {
         let starter = start::Starter::new(&redis_url, &http).await;
-        let mut ratios = Vec::new();
+        let (mut ratios, mut process, mut redis) = (Vec::new(), Vec::new(), Vec::new());
         for round in 1..=rounds {
             let c = closed_loop(conc, secs, ceil1.clone()).await;
-            let rate = starter.run(round, conc, secs, &c).await;
+            let (rate, (p, r)) = starter.run(round, conc, secs, &c).await;
             ratios.push(rate / c.rps());
+            process.push(p);
+            redis.push(r);
         }
         println!(
-            "start:  {:.0}% of the 1-EVALSHA ceiling, started and sent, median of {rounds} rounds (target >= 40%)",
-            100.0 * median(&mut ratios)
+            "start:  {:.0}% of the 1-EVALSHA ceiling, started and sent, median of {rounds} rounds (target >= 40%); CPU per verification {:.0} µs this process, {:.0} µs Redis (medians)",
+            100.0 * median(&mut ratios),
+            median(&mut process),
+            median(&mut redis)
         );
     }
 

@@ -19,6 +19,7 @@ use crate::{
 pub struct Starter {
     store: Store,
     start: MakeRequest,
+    redis_url: String,
 }
 
 impl Starter {
@@ -39,12 +40,13 @@ impl Starter {
                 .header("content-type", "application/json")
                 .body(start_body(n).to_string())
         });
-        Self { store, start }
+        Self { store, start, redis_url: redis_url.to_string() }
     }
 
     /// Starts for `secs`, then waits until the last message is sent; returns verifications
-    /// started and sent per second.
-    pub async fn run(&self, round: u64, conc: u64, secs: Duration, ceil: &Run) -> f64 {
+    /// started and sent per second, and the CPU each cost (this process, Redis), in µs.
+    pub async fn run(&self, round: u64, conc: u64, secs: Duration, ceil: &Run) -> (f64, (f64, f64)) {
+        let cpu = crate::cpu::Cpu::now(&self.redis_url).await;
         let t = Instant::now();
         let st = closed_loop(conc, secs, self.start.clone()).await;
         let answered = t.elapsed();
@@ -58,9 +60,10 @@ impl Starter {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let sent = t.elapsed();
+        let (process_us, redis_us) = cpu.per_op(&self.redis_url, st.ok).await;
         let rate = st.ok as f64 / sent.as_secs_f64();
         println!(
-            "start round {round}: {rate:.0} started and sent per second vs ceiling {:.0} req/s = {:.0}%; {} answered in {:.2} s (p99 {:.2} ms, failed {}), the last sent {:.0} ms later",
+            "start round {round}: {rate:.0} started and sent per second vs ceiling {:.0} req/s = {:.0}%; {} answered in {:.2} s (p99 {:.2} ms, failed {}), the last sent {:.0} ms later; CPU per verification: {process_us:.0} µs this process (service and load generator), {redis_us:.0} µs Redis",
             ceil.rps(),
             100.0 * rate / ceil.rps(),
             st.ok,
@@ -69,6 +72,6 @@ impl Starter {
             st.failed,
             (sent - answered).as_secs_f64() * 1000.0
         );
-        rate
+        (rate, (process_us, redis_us))
     }
 }
