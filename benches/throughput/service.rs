@@ -34,8 +34,8 @@ pub async fn serve(settings: Settings, role: Role, listener: TcpListener) {
     started.await.unwrap();
 }
 
-/// The ceiling: an actix-web handler doing `trips` EVALSHA round trips on one shared
-/// multiplexed connection, and nothing else. Laid out like the service.
+/// The ceiling: an actix-web handler doing `trips` EVALSHA round trips (HGET + HINCRBY) on one
+/// shared multiplexed connection, and nothing else. Laid out like the service.
 pub async fn ceiling(redis_url: &str) -> u16 {
     let (listener, port) = listener();
     let url = redis_url.to_string();
@@ -44,7 +44,10 @@ pub async fn ceiling(redis_url: &str) -> u16 {
         actix_web::rt::System::new().block_on(async move {
             let client = redis::Client::open(url).unwrap();
             let conn = client.get_connection_manager().await.unwrap();
-            let script = Arc::new(redis::Script::new("return redis.call('HINCRBY', KEYS[1], 'n', 1)"));
+            // DESIGN.md §8: one EVALSHA doing HGET + HINCRBY.
+            let script = Arc::new(redis::Script::new(
+                "redis.call('HGET', KEYS[1], 'st'); return redis.call('HINCRBY', KEYS[1], 'n', 1)",
+            ));
             let server = HttpServer::new(move || {
                 let (conn, script) = (conn.clone(), script.clone());
                 App::new().route(
