@@ -43,6 +43,7 @@ pub struct Deliverer {
     deps: WebhookDeps,
     http: reqwest::Client,
     slots: Arc<Semaphore>,
+    /// One per endpoint this process has delivered to (a few dozen bytes each; kept).
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
     cache: EndpointCache,
 }
