@@ -74,20 +74,6 @@ impl Store {
             .collect())
     }
 
-    /// Until when campaigns may not ask this number (ms), if they may not now.
-    pub async fn suppressed_until(
-        &self,
-        tenant: &str,
-        pseudonym: &str,
-        now_ms: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        let p = self.partition_of_number(pseudonym);
-        let until: Option<i64> =
-            redis::AsyncCommands::hget(&mut self.conn.clone(), self.keys.consent_index(p, tenant, pseudonym), "!")
-                .await?;
-        Ok(until.filter(|u| *u > now_ms))
-    }
-
     /// Withdraws every consent of a number (or of one purpose), one event each, and keeps
     /// campaigns away from it; with none to withdraw, one event names the number.
     pub async fn withdraw_phone(

@@ -232,6 +232,9 @@ pub struct VerificationRecord {
     pub initiated_by: InitiatedBy,
     pub context: Context,
     pub pseudonym: String,
+    /// Until when campaigns may not ask this number (ms), as read with the record; it may lie
+    /// in the past.
+    pub suppressed_until_ms: Option<i64>,
     pub batch: Option<String>,
     pub body_hash: Option<String>,
     pub delivery: String,
@@ -291,6 +294,7 @@ impl VerificationRecord {
             initiated_by: take("ib").as_deref().and_then(InitiatedBy::parse).unwrap_or_default(),
             context,
             pseudonym: take("ps").unwrap_or_default(),
+            suppressed_until_ms: opt_num(take("!sup")),
             batch: take("b"),
             body_hash: take("bh"),
             delivery: take("dlv").unwrap_or_else(|| "queued".into()),
@@ -373,6 +377,7 @@ impl From<&NewVerification> for VerificationRecord {
             initiated_by: n.initiated_by,
             context: n.context.clone(),
             pseudonym: n.pseudonym.clone(),
+            suppressed_until_ms: None,
             batch: n.batch.clone(),
             body_hash: n.body_hash.clone(),
             delivery: "queued".into(),

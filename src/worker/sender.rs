@@ -121,8 +121,7 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
     let now_utc = chrono::Utc::now();
     // A campaign message to a number that declined or withdrew since it was queued is not sent:
     // its verification is canceled (`verification.canceled`).
-    if v.initiated_by == InitiatedBy::Marketer
-        && deps.store.suppressed_until(&v.tenant, &v.pseudonym, now_utc.timestamp_millis()).await?.is_some()
+    if v.initiated_by == InitiatedBy::Marketer && v.suppressed_until_ms.is_some_and(|u| u > now_utc.timestamp_millis())
     {
         deps.store.cancel(&v.id, &v.tenant, now_utc.timestamp_millis()).await?;
         tracing::info!(verification = %v.id, "campaign message not sent: the number opted out meanwhile");

@@ -1,4 +1,5 @@
--- Reads a verification with its spilled values in place: one round trip.
+-- Reads a verification with its spilled values in place, and its number's suppression
+-- (`!sup`, from the consent index in the same slot): one round trip.
 -- KEYS: verification. Returns field/value pairs, empty when it does not exist.
 local h = redis.call('HGETALL', KEYS[1])
 local tag = tag_of(KEYS[1])
@@ -7,6 +8,14 @@ for i = 1, #h, 2 do
   if string.byte(f, #f) == 64 then
     h[i] = string.sub(f, 1, #f - 1)
     h[i + 1] = redis.call('GET', tag .. ':b:' .. h[i + 1]) or ''
+  end
+end
+local owner = redis.call('HMGET', KEYS[1], 't', 'ps')
+if owner[1] and owner[2] then
+  local sup = redis.call('HGET', consent_index(KEYS[1], owner[1], owner[2]), '!')
+  if sup then
+    h[#h + 1] = '!sup'
+    h[#h + 1] = sup
   end
 end
 return h
