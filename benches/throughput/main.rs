@@ -120,12 +120,12 @@ async fn fill(store: &Store, key: &ServerKey, from: u64, count: u64, ctx: &str) 
         out.push((v.id.to_string(), code));
         batch.push(v);
         if batch.len() == 256 {
-            let futs = batch.iter().map(|v| store.create(v));
+            let futs = batch.iter().map(|v| store.create(v, None));
             futures_util::future::try_join_all(futs).await.unwrap();
             batch.clear();
         }
     }
-    futures_util::future::try_join_all(batch.iter().map(|v| store.create(v))).await.unwrap();
+    futures_util::future::try_join_all(batch.iter().map(|v| store.create(v, None))).await.unwrap();
     out
 }
 

@@ -5,11 +5,11 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     config::TenantSettings,
-    domain::{ServerKey, TokenKind, VerificationId},
+    domain::{Channel, ServerKey, TokenKind, VerificationId},
     error::ApiError,
     metrics::{OutcomeLabels, StartLabels},
     state::AppState,
-    store::{CallPlan, CreateOutcome, Limit, NewVerification, RateDecision, VerificationRecord},
+    store::{CallPlan, CreateOutcome, Limit, NewVerification, RateDecision, RateSlot, VerificationRecord},
 };
 
 use super::{start_request::StartRequest, view::VerificationView};
@@ -29,28 +29,63 @@ pub struct Started {
 }
 
 /// Counts one use against `limits`; a full window is a 429 with `Retry-After`.
-pub async fn limit(state: &AppState, scope: &'static str, subject: &str, limits: &[Limit]) -> Result<(), ApiError> {
-    match state.store.rate_limit(scope, subject, limits, AppState::now_ms()).await? {
+pub async fn limit(
+    state: &AppState,
+    slot: RateSlot,
+    scope: &'static str,
+    subject: &str,
+    limits: &[Limit],
+) -> Result<(), ApiError> {
+    let decision = state.store.rate_limit(slot, scope, subject, limits, AppState::now_ms()).await?;
+    decided(state, scope, decision)
+}
+
+fn decided(state: &AppState, scope: &'static str, decision: RateDecision) -> Result<(), ApiError> {
+    match decision {
         RateDecision::Allowed => Ok(()),
-        RateDecision::Limited { retry_after_secs } => {
-            state.metrics.rate_limited.get_or_create(&OutcomeLabels { outcome: scope }).inc();
-            Err(ApiError::RateLimited { scope, retry_after_secs })
-        }
+        RateDecision::Limited { retry_after_secs } => Err(limited(state, scope, retry_after_secs)),
     }
 }
 
-/// Sends to one destination (start and resend), under a pseudonym: no PII in key names.
-pub async fn limit_destination(state: &AppState, to: &str) -> Result<(), ApiError> {
-    let l = &state.settings.limits;
-    let limits = [
-        Limit { max: l.destination_per_10m, window_secs: 600 },
-        Limit { max: l.destination_per_day, window_secs: 86_400 },
-    ];
-    limit(state, "destination", &state.key.pseudonym("dest", to), &limits).await
+fn limited(state: &AppState, scope: &'static str, retry_after_secs: u64) -> ApiError {
+    state.metrics.rate_limited.get_or_create(&OutcomeLabels { outcome: scope }).inc();
+    ApiError::RateLimited { scope, retry_after_secs }
+}
+
+/// The sends to one destination (start and resend) that are allowed, under a pseudonym: no PII
+/// in key names. A phone number's counters live in its partition, beside its verifications.
+struct Destination {
+    slot: RateSlot,
+    subject: String,
+    limits: [Limit; 2],
+}
+
+impl Destination {
+    fn of(state: &AppState, channel: Channel, to: &str) -> Self {
+        let l = &state.settings.limits;
+        let slot = match channel {
+            Channel::Email => RateSlot::Own,
+            Channel::Sms | Channel::Whatsapp => {
+                RateSlot::Partition(state.store.partition_of_number(&state.key.pseudonym("phone", to)))
+            }
+        };
+        let limits = [
+            Limit { max: l.destination_per_10m, window_secs: 600 },
+            Limit { max: l.destination_per_day, window_secs: 86_400 },
+        ];
+        Self { slot, subject: state.key.pseudonym("dest", to), limits }
+    }
+}
+
+/// Counts a send to `to` on `channel` (a resend) against the destination's limits.
+pub async fn limit_destination(state: &AppState, channel: Channel, to: &str) -> Result<(), ApiError> {
+    let d = Destination::of(state, channel, to);
+    limit(state, d.slot, "destination", &d.subject, &d.limits).await
 }
 
 async fn limit_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
-    limit(state, "tenant", tenant, &[Limit { max: state.settings.limits.tenant_per_minute, window_secs: 60 }]).await
+    let limits = [Limit { max: state.settings.limits.tenant_per_minute, window_secs: 60 }];
+    limit(state, RateSlot::Own, "tenant", tenant, &limits).await
 }
 
 /// Validates, limits and creates one verification. `body_hash` is the SHA-256 of the request
@@ -90,7 +125,18 @@ pub async fn start_one(
         return replay(state, &existing, body_hash.as_deref(), tenant);
     }
     limit_tenant(state, &tenant.id).await?;
-    limit_destination(state, &valid.to).await?;
+    // The destination's counters are counted by the create script when they share its slot
+    // (the number itself is the destination): one round trip less per start.
+    let dest = Destination::of(state, valid.channel, &valid.to);
+    let counted = match dest.slot {
+        RateSlot::Partition(p) if p == partition => {
+            Some(state.store.rate_windows(dest.slot, "destination", &dest.subject, &dest.limits, AppState::now_ms()))
+        }
+        _ => {
+            limit(state, dest.slot, "destination", &dest.subject, &dest.limits).await?;
+            None
+        }
+    };
 
     let now = AppState::now_ms();
     let seed = ServerKey::new_seed();
@@ -118,7 +164,7 @@ pub async fn start_one(
         body_hash,
         call: valid.call.map(|c| CallPlan { start_ms: c.start_ms, end_ms: c.end_ms, caller_number: c.caller_number }),
     };
-    match state.store.create(&new).await? {
+    match state.store.create(&new, counted.as_ref()).await? {
         CreateOutcome::Created => {
             let labels = StartLabels { method: new.method.as_str(), channel: new.channel.as_str() };
             state.metrics.started.get_or_create(&labels).inc();
@@ -132,6 +178,7 @@ pub async fn start_one(
             replay(state, &existing, new.body_hash.as_deref(), tenant)
         }
         CreateOutcome::Suppressed => Err(ApiError::Suppressed),
+        CreateOutcome::Limited { retry_after_secs } => Err(limited(state, "destination", retry_after_secs)),
     }
 }
 

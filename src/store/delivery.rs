@@ -2,7 +2,7 @@
 
 use crate::domain::VerificationId;
 
-use super::{Store, StoreError, scripts};
+use super::{Store, StoreError, StreamEntry, scripts};
 
 /// A message the transport took.
 pub struct Sent<'a> {
@@ -17,18 +17,22 @@ pub struct Sent<'a> {
 
 impl Store {
     /// Records that a worker handed the message to its transport. An announcement's text hash
-    /// is kept as evidence; a message held for quiet hours restarts the expiry clock.
-    pub async fn mark_sent(&self, id: &VerificationId, s: &Sent<'_>) -> Result<(), StoreError> {
+    /// is kept as evidence; a message held for quiet hours restarts the expiry clock. The
+    /// send-stream `entry` is acknowledged and deleted in the same script.
+    pub async fn mark_sent(&self, id: &VerificationId, s: &Sent<'_>, entry: &StreamEntry<'_>) -> Result<(), StoreError> {
         let mut inv = scripts::MARK_SENT.prepare_invoke();
         inv.key(self.keys.verification(id))
             .key(self.keys.deadlines(id.partition()))
+            .key(entry.stream)
             .arg(s.now_ms)
             .arg(s.announcement_sha256.unwrap_or(""))
             .arg(s.new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
             .arg(id.as_str())
             .arg(s.provider)
             .arg(s.reference.unwrap_or(""))
-            .arg(self.retention.default_ms);
+            .arg(self.retention.default_ms)
+            .arg(entry.group)
+            .arg(entry.id);
         for a in s.attempts {
             inv.arg(a);
         }

@@ -136,6 +136,12 @@ impl Keys {
         format!("{{{}:rl:{scope}:{subject}}}:{window_secs}:{index}", self.prefix)
     }
 
+    /// `{ov:p17}:rl:<scope>:<subject>:<window>:<index>`: a counter beside a number's
+    /// verifications, so the script that creates one can count it too.
+    pub fn rate_in(&self, p: Partition, scope: &str, subject: &str, window_secs: u64, index: u64) -> String {
+        format!("{}:rl:{scope}:{subject}:{window_secs}:{index}", self.tag(p))
+    }
+
     /// `{ov:dev}:outbox`: what the console transport "sent" (dev mode only).
     pub fn outbox(&self) -> String {
         format!("{{{}:dev}}:outbox", self.prefix)

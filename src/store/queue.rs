@@ -89,6 +89,14 @@ impl StreamReader {
     }
 }
 
+/// A stream entry being worked on: what acknowledging it needs.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamEntry<'a> {
+    pub stream: &'a str,
+    pub group: &'a str,
+    pub id: &'a str,
+}
+
 impl Store {
     /// Done with an entry of `stream`: acknowledge and delete it, so the stream stays small.
     pub async fn ack(&self, stream: &str, group: &str, entry_id: &str) -> Result<(), StoreError> {

@@ -1,5 +1,7 @@
 //! Fixed-window rate limits, checked and counted atomically for one subject.
 
+use crate::domain::Partition;
+
 use super::{Store, StoreError, scripts};
 
 /// At most `max` in each `window_secs` window.
@@ -15,30 +17,67 @@ pub enum RateDecision {
     Limited { retry_after_secs: u64 },
 }
 
+/// Where a subject's counters live. A phone number's counters sit in its partition, beside its
+/// verifications, so the create script counts a start to that number in the same step.
+#[derive(Debug, Clone, Copy)]
+pub enum RateSlot {
+    /// A slot of the subject's own (tenants, email addresses).
+    Own,
+    Partition(Partition),
+}
+
+/// The counters of one subject for the current windows: keys, and `max`/window-end per key.
+#[derive(Debug, Clone)]
+pub struct RateWindows {
+    pub(super) keys: Vec<String>,
+    pub(super) args: Vec<(u32, u64)>,
+}
+
+impl RateWindows {
+    /// Lets a script's reply `{0, ms}` name how long to wait.
+    pub(super) fn decision(reply: &[i64]) -> Result<RateDecision, StoreError> {
+        match reply {
+            [1] => Ok(RateDecision::Allowed),
+            [0, ms] => Ok(RateDecision::Limited { retry_after_secs: (*ms as u64).div_ceil(1000).max(1) }),
+            _ => Err(StoreError::Corrupt("unexpected rate-limit reply".into())),
+        }
+    }
+}
+
 impl Store {
+    /// The counters `subject` (already a pseudonym: key names never carry PII) uses in `scope`
+    /// for each limit's current window.
+    pub fn rate_windows(&self, slot: RateSlot, scope: &str, subject: &str, limits: &[Limit], now_ms: i64) -> RateWindows {
+        let now = u64::try_from(now_ms).unwrap_or(0);
+        let (mut keys, mut args) = (Vec::with_capacity(limits.len()), Vec::with_capacity(limits.len()));
+        for l in limits {
+            let window_ms = l.window_secs * 1000;
+            let index = now / window_ms;
+            keys.push(match slot {
+                RateSlot::Own => self.keys.rate(scope, subject, l.window_secs, index),
+                RateSlot::Partition(p) => self.keys.rate_in(p, scope, subject, l.window_secs, index),
+            });
+            args.push((l.max, (index + 1) * window_ms));
+        }
+        RateWindows { keys, args }
+    }
+
     /// Counts one use of `subject` in `scope` against every limit, or none if any is full.
-    /// `subject` must already be a pseudonym: key names never carry PII.
     pub async fn rate_limit(
         &self,
+        slot: RateSlot,
         scope: &str,
         subject: &str,
         limits: &[Limit],
         now_ms: i64,
     ) -> Result<RateDecision, StoreError> {
-        let now = u64::try_from(now_ms).unwrap_or(0);
+        let w = self.rate_windows(slot, scope, subject, limits, now_ms);
         let mut inv = scripts::RATE_LIMIT.prepare_invoke();
         inv.arg(now_ms);
-        for l in limits {
-            let window_ms = l.window_secs * 1000;
-            let index = now / window_ms;
-            inv.key(self.keys.rate(scope, subject, l.window_secs, index));
-            inv.arg(l.max).arg((index + 1) * window_ms);
+        for (key, (max, end)) in w.keys.iter().zip(&w.args) {
+            inv.key(key).arg(max).arg(end);
         }
         let reply: Vec<i64> = inv.invoke_async(&mut self.conn.clone()).await?;
-        match reply.as_slice() {
-            [1] => Ok(RateDecision::Allowed),
-            [0, ms] => Ok(RateDecision::Limited { retry_after_secs: (*ms as u64).div_ceil(1000).max(1) }),
-            _ => Err(StoreError::Corrupt("unexpected rate-limit reply".into())),
-        }
+        RateWindows::decision(&reply)
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::domain::{InitiatedBy, Status, VerificationId};
 
-use super::{NewVerification, Store, StoreError, VerificationRecord, scripts};
+use super::{NewVerification, RateWindows, Store, StoreError, VerificationRecord, scripts};
 
 /// What `create` found.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub enum CreateOutcome {
     },
     /// A campaign start to a number that declined or withdrew recently.
     Suppressed,
+    /// The destination's rate counters (counted in the same step) are full.
+    Limited { retry_after_secs: u64 },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -84,8 +86,10 @@ fn simple(reply: Vec<String>) -> Result<SimpleOutcome, StoreError> {
 
 impl Store {
     /// Writes the verification and queues its first message in one script. A campaign start
-    /// to a suppressed number writes nothing.
-    pub async fn create(&self, v: &NewVerification) -> Result<CreateOutcome, StoreError> {
+    /// to a suppressed number writes nothing. `counted`: rate counters in the verification's
+    /// partition (the destination's, when it is the number itself), counted in the same step; a
+    /// full one writes nothing.
+    pub async fn create(&self, v: &NewVerification, counted: Option<&RateWindows>) -> Result<CreateOutcome, StoreError> {
         let keep_until = v.expires_ms + self.retention.default_ms;
         let p = v.id.partition();
         let mut inv = scripts::CREATE.prepare_invoke();
@@ -98,7 +102,13 @@ impl Store {
             .arg(self.minid(v.created_ms))
             .arg(v.expires_ms)
             .arg(v.created_ms)
-            .arg(if v.initiated_by == InitiatedBy::Marketer { "1" } else { "" });
+            .arg(if v.initiated_by == InitiatedBy::Marketer { "1" } else { "" })
+            .arg(v.batch.as_deref().unwrap_or(""));
+        if let Some(w) = counted {
+            for (key, (max, end)) in w.keys.iter().zip(&w.args) {
+                inv.key(key).arg(max).arg(end);
+            }
+        }
         for (k, val) in v.fields() {
             inv.arg(k).arg(val);
         }
@@ -106,6 +116,10 @@ impl Store {
         match reply.first().map(String::as_str) {
             Some("created") => Ok(CreateOutcome::Created),
             Some("suppressed") => Ok(CreateOutcome::Suppressed),
+            Some("limited") => {
+                let ms: u64 = reply.get(1).and_then(|m| m.parse().ok()).unwrap_or(1000);
+                Ok(CreateOutcome::Limited { retry_after_secs: ms.div_ceil(1000).max(1) })
+            }
             Some("exists") => Ok(CreateOutcome::Exists {
                 body_hash: reply.get(1).cloned().unwrap_or_default(),
                 tenant: reply.get(2).cloned().unwrap_or_default(),

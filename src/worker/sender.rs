@@ -15,7 +15,7 @@ use crate::{
     evidence::record_at,
     metrics::{ChannelLabels, Metrics},
     state::Tenants,
-    store::{SEND_GROUP, SendJob, Sent, Store, StoreError},
+    store::{SEND_GROUP, SendJob, Sent, Store, StoreError, StreamEntry},
 };
 
 use super::stream_loop::{self, LoopConfig};
@@ -231,7 +231,6 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         reference: receipt.reference.as_deref(),
         attempts: &attempts,
     };
-    deps.store.mark_sent(&v.id, &sent).await?;
-    ack().await?;
-    Ok(())
+    let entry = StreamEntry { stream, group: SEND_GROUP, id: &job.entry_id };
+    Ok(deps.store.mark_sent(&v.id, &sent, &entry).await?)
 }

@@ -1,6 +1,8 @@
--- KEYS: verification, send stream, deadline buckets, consent index
--- ARGV: id, keep_until, minid, expires_ms, now, refuse_if_suppressed ('1' or ''), field/value pairs...
--- Returns {'created'}, {'exists', body_hash, tenant} or {'suppressed'}.
+-- KEYS: verification, send stream, deadline buckets, consent index, then the destination's
+--       rate counters when they share this slot (one per window)
+-- ARGV: id, keep_until, minid, expires_ms, now, refuse_if_suppressed ('1' or ''), batch (or ''),
+--       then limit and window_end per rate counter, then field/value pairs...
+-- Returns {'created'}, {'exists', body_hash, tenant}, {'suppressed'} or {'limited', wait_ms}.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local h = redis.call('HMGET', KEYS[1], 'bh', 't')
   return {'exists', h[1] or '', h[2] or ''}
@@ -8,9 +10,20 @@ end
 if ARGV[6] == '1' and tonumber(redis.call('HGET', KEYS[4], '!') or '0') > tonumber(ARGV[5]) then
   return {'suppressed'}
 end
+-- The destination's limits, as `rate_limit.lua` counts them: all windows or none.
+local now, wait = tonumber(ARGV[5]), 0
+for i = 5, #KEYS do
+  local limit, window_end = tonumber(ARGV[6 + (i - 4) * 2]), tonumber(ARGV[7 + (i - 4) * 2])
+  if tonumber(redis.call('GET', KEYS[i]) or '0') >= limit then wait = math.max(wait, window_end - now) end
+end
+if wait > 0 then return {'limited', tostring(wait)} end
+for i = 5, #KEYS do
+  redis.call('INCR', KEYS[i])
+  redis.call('PEXPIREAT', KEYS[i], ARGV[7 + (i - 4) * 2])
+end
 -- A new record: every field in one HSET, long values by reference (see `put`).
 local fields = {}
-for i = 7, #ARGV, 2 do
+for i = 8 + (#KEYS - 4) * 2, #ARGV, 2 do
   local f, v = ARGV[i], ARGV[i + 1]
   if #v > 64 then f, v = f .. '@', blob(KEYS[1], v, ARGV[2]) end
   fields[#fields + 1] = f
@@ -20,9 +33,8 @@ redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 deadline(KEYS[3], ARGV[1], ARGV[4])
 redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'vid', ARGV[1], 'kind', 'initial')
-local batch = redis.call('HGET', KEYS[1], 'b')
-if batch then
-  local ck = tag_of(KEYS[1]) .. ':bc:' .. batch
+if ARGV[7] ~= '' then
+  local ck = tag_of(KEYS[1]) .. ':bc:' .. ARGV[7]
   redis.call('HINCRBY', ck, 'queued', 1)
   index_keep(ck, ARGV[2])
 end

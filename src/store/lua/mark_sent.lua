@@ -1,29 +1,58 @@
--- A worker handed a message to its transport.
--- KEYS: verification, deadline buckets
+-- A worker handed a message to its transport: records it and, in the same step, acknowledges
+-- and deletes the send-stream entry (one round trip; the stream shares the record's slot).
+-- KEYS: verification, deadline buckets, send stream
 -- ARGV: now, announcement_sha256 (or ''), new_expiry (or '', after quiet hours), id, provider,
---       provider reference, retention_ms, attempt lines...
--- Never recreates a verification that expired meanwhile.
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local before = batch_of(KEYS[1])
+--       provider reference, retention_ms, group, entry id, attempt lines...
+-- Never recreates a verification that expired meanwhile. Reads the record once and writes it
+-- with one HSET: each extra call costs more than the work it does.
+local v = KEYS[1]
+redis.call('XACK', KEYS[3], ARGV[8], ARGV[9])
+redis.call('XDEL', KEYS[3], ARGV[9])
+local h = redis.call('HMGET', v, 'st', 'b', 'dlv', 'sent', 'na')
+if not h[1] then return 0 end
+local pending = h[1] == 'pending'
+local set = {'dlv', 'sent', 'last_sent', ARGV[1], 'prov', ARGV[5]}
+local function add(f, val) set[#set + 1] = f; set[#set + 1] = val end
 -- A consent confirmed meanwhile keeps the evidence it was sealed with.
-if redis.call('HGET', KEYS[1], 'st') == 'pending' then redis.call('HSETNX', KEYS[1], 'sent', ARGV[1]) end
-
-redis.call('HSET', KEYS[1], 'dlv', 'sent', 'last_sent', ARGV[1], 'prov', ARGV[5])
+if pending and not h[4] then add('sent', ARGV[1]) end
 -- A provider reference that is our own id (CM.com's) is not stored twice: absent means that.
 if ARGV[6] == string.sub(ARGV[4], 4) then
-  redis.call('HDEL', KEYS[1], 'pref')
+  redis.call('HDEL', v, 'pref')
 else
-  redis.call('HSET', KEYS[1], 'pref', ARGV[6])
+  add('pref', ARGV[6])
 end
-redis.call('HINCRBY', KEYS[1], 'ns', 1)
-local pending = redis.call('HGET', KEYS[1], 'st') == 'pending'
-if ARGV[2] ~= '' and pending then redis.call('HSET', KEYS[1], 'ann_h', ARGV[2], 'ann_at', ARGV[1]) end
+if ARGV[2] ~= '' and pending then add('ann_h', ARGV[2]); add('ann_at', ARGV[1]) end
+-- Attempt lines as fields a1, a2, ... (see `log_attempts`); a new index never held a value.
+local n = tonumber(h[5] or '0')
+local exp
+for i = 10, #ARGV do
+  n = n + 1
+  if #ARGV[i] <= 64 then
+    add('a' .. n, ARGV[i])
+  else
+    exp = exp or redis.call('PEXPIRETIME', v)
+    add('a' .. n .. '@', blob(v, ARGV[i], exp))
+  end
+  if n > 20 then redis.call('HDEL', v, 'a' .. (n - 20), 'a' .. (n - 20) .. '@') end
+end
+if n > 0 then add('na', n) end
+redis.call('HSET', v, unpack(set))
+redis.call('HINCRBY', v, 'ns', 1)
 if ARGV[3] ~= '' and pending then
   -- The expiry clock starts when a held message is finally sent.
-  redis.call('HSET', KEYS[1], 'exp', ARGV[3])
+  redis.call('HSET', v, 'exp', ARGV[3])
   deadline(KEYS[2], ARGV[4], ARGV[3])
-  keep(KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[7]))
+  keep(v, tonumber(ARGV[3]) + tonumber(ARGV[7]))
 end
-log_attempts(KEYS[1], ARGV, 8)
-batch_move(KEYS[1], before)
+-- The batch counts move as `batch_move` would, from what was read above.
+if h[2] then
+  local before, after = batch_state(h[1], h[3]), batch_state(h[1], 'sent')
+  if before ~= after then
+    local ck = tag_of(v) .. ':bc:' .. h[2]
+    redis.call('HINCRBY', ck, before, -1)
+    redis.call('HINCRBY', ck, after, 1)
+    local until_ms = redis.call('PEXPIRETIME', v)
+    if until_ms > 0 and redis.call('PEXPIRETIME', ck) < until_ms then redis.call('PEXPIREAT', ck, until_ms) end
+  end
+end
 return 1

@@ -1,0 +1,105 @@
+//! A destination's send limit is one set of counters, whichever way a send reaches it: as a
+//! start's `phone` (counted by the create script itself), as another start's `to`, or as a
+//! resend. And a sent message leaves nothing behind in its send stream.
+
+use redis::AsyncCommands;
+use serde_json::{Value, json};
+
+use crate::harness::{TestApp, spawn, start_body};
+
+const PROBLEM: &str = "https://optin-verify.eu/problems/rate-limited";
+
+fn to_number(phone: &str, to: Option<&str>) -> Value {
+    let mut b = start_body("code", "sms");
+    b["phone"] = json!(phone);
+    if let Some(to) = to {
+        b["to"] = json!(to);
+    }
+    b
+}
+
+/// The destination counters' keys and values.
+async fn destination_counters(app: &TestApp) -> Vec<(String, String)> {
+    let mut c = app.redis().await;
+    let mut out = Vec::new();
+    for k in app.keys().await.into_iter().filter(|k| k.contains(":rl:destination:")) {
+        let v: String = c.get(&k).await.unwrap();
+        out.push((k, v));
+    }
+    out.sort();
+    out
+}
+
+async fn refused_as_limited(app: &TestApp, path: &str, body: &Value) {
+    let before = app.keys().await;
+    let r = app.post(path, body).await;
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["type"], PROBLEM, "{b}");
+    assert!(b["detail"].as_str().unwrap().contains("destination"), "{b}");
+    assert_eq!(app.keys().await, before, "a refused send changed Redis");
+}
+
+#[tokio::test]
+async fn a_number_has_one_limit_whether_it_is_the_phone_the_to_or_a_resend() {
+    let app = spawn().await;
+    let x = "+31612000101";
+    // Two starts with X as the phone: the create script counts them.
+    let first = app.start(&to_number(x, None)).await["id"].as_str().unwrap().to_string();
+    app.start(&to_number(x, None)).await;
+    // Two starts for other numbers whose messages go to X: counted by the rate-limit script.
+    app.start(&to_number("+31612000202", Some(x))).await;
+    app.start(&to_number("+31612000303", Some(x))).await;
+    // A resend to X: the fifth send of the ten minutes.
+    let r = app.post(&format!("/v1/verifications/{first}/resend"), &json!({})).await;
+    assert_eq!(r.status().as_u16(), 202, "{}", r.text().await.unwrap());
+
+    // Two counters (ten minutes, a day), in X's partition, beside X's verifications.
+    let counters = destination_counters(&app).await;
+    assert_eq!(counters.len(), 2, "{counters:?}");
+    let partition = u16::from_str_radix(&first[3..7], 16).unwrap();
+    for (k, v) in &counters {
+        assert!(k.starts_with(&format!("{{{}:p{partition}}}:rl:destination:", app.prefix)), "{k}");
+        assert!(!k.contains("612000101"), "a key name holds the number: {k}");
+        assert_eq!(v, "5", "{k}");
+    }
+
+    // A sixth send to X is refused every way, and counts nothing.
+    refused_as_limited(&app, "/v1/verifications", &to_number(x, None)).await;
+    refused_as_limited(&app, "/v1/verifications", &to_number("+31612000404", Some(x))).await;
+    refused_as_limited(&app, &format!("/v1/verifications/{first}/resend"), &json!({})).await;
+    assert_eq!(destination_counters(&app).await, counters);
+    // Another number is not affected.
+    app.start(&to_number("+31612000505", None)).await;
+}
+
+#[tokio::test]
+async fn a_sent_message_is_recorded_and_its_stream_entry_is_gone_in_the_same_step() {
+    let app = spawn().await;
+    let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
+    app.outbox_message(&id).await;
+    // The outbox comes first; the record of the send follows it.
+    let mut stored = app.stored(&id).await;
+    for _ in 0..100 {
+        if stored.get("dlv").map(String::as_str) == Some("sent") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        stored = app.stored(&id).await;
+    }
+    assert_eq!(stored["dlv"], "sent");
+    assert_eq!(stored["ns"], "1");
+    assert_eq!(stored["na"], "1");
+    assert!(stored["a1"].contains("|console|"), "{}", stored["a1"]);
+    assert_eq!(stored["prov"], "console");
+    assert!(stored.contains_key("sent"));
+
+    let partition = u16::from_str_radix(&id[3..7], 16).unwrap();
+    let stream = format!("{{{}:p{partition}}}:send", app.prefix);
+    let mut c = app.redis().await;
+    let len: u64 = c.xlen(&stream).await.unwrap();
+    assert_eq!(len, 0, "the sent entry is still in {stream}");
+    let pending: redis::streams::StreamPendingReply = c.xpending(&stream, "senders").await.unwrap();
+    assert_eq!(pending.count(), 0);
+}
