@@ -19,7 +19,12 @@ impl Store {
     /// Records that a worker handed the message to its transport. An announcement's text hash
     /// is kept as evidence; a message held for quiet hours restarts the expiry clock. The
     /// send-stream `entry` is acknowledged and deleted in the same script.
-    pub async fn mark_sent(&self, id: &VerificationId, s: &Sent<'_>, entry: &StreamEntry<'_>) -> Result<(), StoreError> {
+    pub async fn mark_sent(
+        &self,
+        id: &VerificationId,
+        s: &Sent<'_>,
+        entry: &StreamEntry<'_>,
+    ) -> Result<(), StoreError> {
         let mut inv = scripts::MARK_SENT.prepare_invoke();
         inv.key(self.keys.verification(id))
             .key(self.keys.deadlines(id.partition()))

@@ -47,7 +47,14 @@ impl RateWindows {
 impl Store {
     /// The counters `subject` (already a pseudonym: key names never carry PII) uses in `scope`
     /// for each limit's current window.
-    pub fn rate_windows(&self, slot: RateSlot, scope: &str, subject: &str, limits: &[Limit], now_ms: i64) -> RateWindows {
+    pub fn rate_windows(
+        &self,
+        slot: RateSlot,
+        scope: &str,
+        subject: &str,
+        limits: &[Limit],
+        now_ms: i64,
+    ) -> RateWindows {
         let now = u64::try_from(now_ms).unwrap_or(0);
         let (mut keys, mut args) = (Vec::with_capacity(limits.len()), Vec::with_capacity(limits.len()));
         for l in limits {

@@ -18,7 +18,9 @@ pub enum CreateOutcome {
     /// A campaign start to a number that declined or withdrew recently.
     Suppressed,
     /// The destination's rate counters (counted in the same step) are full.
-    Limited { retry_after_secs: u64 },
+    Limited {
+        retry_after_secs: u64,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -89,7 +91,11 @@ impl Store {
     /// to a suppressed number writes nothing. `counted`: rate counters in the verification's
     /// partition (the destination's, when it is the number itself), counted in the same step; a
     /// full one writes nothing.
-    pub async fn create(&self, v: &NewVerification, counted: Option<&RateWindows>) -> Result<CreateOutcome, StoreError> {
+    pub async fn create(
+        &self,
+        v: &NewVerification,
+        counted: Option<&RateWindows>,
+    ) -> Result<CreateOutcome, StoreError> {
         let keep_until = v.expires_ms + self.retention.default_ms;
         let p = v.id.partition();
         let mut inv = scripts::CREATE.prepare_invoke();
