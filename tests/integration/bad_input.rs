@@ -71,6 +71,14 @@ async fn phone_numbers_are_refused_by_kind() {
     assert_eq!(b["field"], "phone");
     refused(&app, start_req(&app).json(&with("phone", json!("+4915123456789"))), 422, "country-not-allowed").await;
     refused(&app, start_req(&app).json(&with("phone", json!("+31900123456"))), 422, "premium-rate-number").await;
+    // A landline as `to` is named as `to`; as the phone of an email verification it is fine.
+    let b = refused(&app, start_req(&app).json(&with("to", json!("+31201234567"))), 422, "phone-not-mobile").await;
+    assert_eq!(b["field"], "to");
+    let mut email = start_body("code", "email");
+    email["phone"] = json!("020 123 4567");
+    email["to"] = json!("iemand@example.nl");
+    let v = app.start(&email).await;
+    assert_eq!(app.stored(v["id"].as_str().unwrap()).await["ph"], "+31201234567");
 }
 
 #[tokio::test]
