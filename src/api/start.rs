@@ -9,7 +9,7 @@ use crate::{
     error::ApiError,
     metrics::{OutcomeLabels, StartLabels},
     state::AppState,
-    store::{CallPlan, CreateOutcome, Limit, NewVerification, RateDecision, RateSlot, VerificationRecord},
+    store::{CallPlan, CreateOutcome, Limit, NewVerification, RateDecision, RateSlot, RateSubject, VerificationRecord},
 };
 
 use super::{start_request::StartRequest, view::VerificationView};
@@ -29,14 +29,15 @@ pub struct Started {
 }
 
 /// Counts one use against `limits`; a full window is a 429 with `Retry-After`.
-pub async fn limit(
+async fn limit(
     state: &AppState,
-    slot: RateSlot,
     scope: &'static str,
+    slot: RateSlot,
     subject: &str,
     limits: &[Limit],
 ) -> Result<(), ApiError> {
-    let decision = state.store.rate_limit(slot, scope, subject, limits, AppState::now_ms()).await?;
+    let who = RateSubject { slot, scope, subject };
+    let decision = state.store.rate_limit(who, limits, AppState::now_ms()).await?;
     decided(state, scope, decision)
 }
 
@@ -80,12 +81,12 @@ impl Destination {
 /// Counts a send to `to` on `channel` (a resend) against the destination's limits.
 pub async fn limit_destination(state: &AppState, channel: Channel, to: &str) -> Result<(), ApiError> {
     let d = Destination::of(state, channel, to);
-    limit(state, d.slot, "destination", &d.subject, &d.limits).await
+    limit(state, "destination", d.slot, &d.subject, &d.limits).await
 }
 
 async fn limit_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
     let limits = [Limit { max: state.settings.limits.tenant_per_minute, window_secs: 60 }];
-    limit(state, RateSlot::Own, "tenant", tenant, &limits).await
+    limit(state, "tenant", RateSlot::Own, tenant, &limits).await
 }
 
 /// Validates, limits and creates one verification. `body_hash` is the SHA-256 of the request
@@ -130,10 +131,11 @@ pub async fn start_one(
     let dest = Destination::of(state, valid.channel, &valid.to);
     let counted = match dest.slot {
         RateSlot::Partition(p) if p == partition => {
-            Some(state.store.rate_windows(dest.slot, "destination", &dest.subject, &dest.limits, AppState::now_ms()))
+            let who = RateSubject { slot: dest.slot, scope: "destination", subject: &dest.subject };
+            Some(state.store.rate_windows(who, &dest.limits, AppState::now_ms()))
         }
         _ => {
-            limit(state, dest.slot, "destination", &dest.subject, &dest.limits).await?;
+            limit(state, "destination", dest.slot, &dest.subject, &dest.limits).await?;
             None
         }
     };

@@ -11,7 +11,7 @@ use crate::{
     domain::Locale,
     http::client_ip,
     state::AppState,
-    store::{Limit, RateDecision, RateSlot},
+    store::{Limit, RateDecision, RateSlot, RateSubject},
 };
 
 #[derive(Debug, Deserialize)]
@@ -164,7 +164,8 @@ pub async fn limit_ip(state: &AppState, req: &HttpRequest, en: bool) -> Result<(
     let ip = ip_of(state, req);
     let subject = state.key.pseudonym("ip", &ip);
     let limits = [Limit { max: state.settings.limits.page_ip_per_minute, window_secs: 60 }];
-    match state.store.rate_limit(RateSlot::Own, "ip", &subject, &limits, AppState::now_ms()).await? {
+    let who = RateSubject { slot: RateSlot::Own, scope: "ip", subject: &subject };
+    match state.store.rate_limit(who, &limits, AppState::now_ms()).await? {
         RateDecision::Allowed => Ok(()),
         RateDecision::Limited { retry_after_secs } => Err(PageError::RateLimited { en, retry_after_secs }),
     }

@@ -36,7 +36,7 @@ pub use outbox::OutboxMessage;
 pub use pacing::PaceMode;
 pub use queue::{SEND_GROUP, SendJob, StreamEntry, StreamReader};
 pub use queue_stats::{QueueStat, QueueStats};
-pub use rate_limit::{Limit, RateDecision, RateSlot, RateWindows};
+pub use rate_limit::{Limit, RateDecision, RateSlot, RateSubject, RateWindows};
 pub use record::{CallPlan, CallState, NewVerification, ReceiptSeal, VerificationRecord};
 pub use verifications::{CheckOutcome, CheckSource, CreateOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome};
 pub use webhooks::{

@@ -26,6 +26,15 @@ pub enum RateSlot {
     Partition(Partition),
 }
 
+/// Whose counters: where they live, the scope (`tenant`, `destination`, `ip`) and the subject,
+/// already a pseudonym (key names never carry PII).
+#[derive(Debug, Clone, Copy)]
+pub struct RateSubject<'a> {
+    pub slot: RateSlot,
+    pub scope: &'a str,
+    pub subject: &'a str,
+}
+
 /// The counters of one subject for the current windows: keys, and `max`/window-end per key.
 #[derive(Debug, Clone)]
 pub struct RateWindows {
@@ -45,40 +54,30 @@ impl RateWindows {
 }
 
 impl Store {
-    /// The counters `subject` (already a pseudonym: key names never carry PII) uses in `scope`
-    /// for each limit's current window.
-    pub fn rate_windows(
-        &self,
-        slot: RateSlot,
-        scope: &str,
-        subject: &str,
-        limits: &[Limit],
-        now_ms: i64,
-    ) -> RateWindows {
+    /// The counters `who` uses for each limit's current window.
+    pub fn rate_windows(&self, who: RateSubject<'_>, limits: &[Limit], now_ms: i64) -> RateWindows {
         let now = u64::try_from(now_ms).unwrap_or(0);
         let (mut keys, mut args) = (Vec::with_capacity(limits.len()), Vec::with_capacity(limits.len()));
         for l in limits {
             let window_ms = l.window_secs * 1000;
             let index = now / window_ms;
-            keys.push(match slot {
-                RateSlot::Own => self.keys.rate(scope, subject, l.window_secs, index),
-                RateSlot::Partition(p) => self.keys.rate_in(p, scope, subject, l.window_secs, index),
+            keys.push(match who.slot {
+                RateSlot::Own => self.keys.rate(who.scope, who.subject, l.window_secs, index),
+                RateSlot::Partition(p) => self.keys.rate_in(p, who.scope, who.subject, l.window_secs, index),
             });
             args.push((l.max, (index + 1) * window_ms));
         }
         RateWindows { keys, args }
     }
 
-    /// Counts one use of `subject` in `scope` against every limit, or none if any is full.
+    /// Counts one use by `who` against every limit, or none if any is full.
     pub async fn rate_limit(
         &self,
-        slot: RateSlot,
-        scope: &str,
-        subject: &str,
+        who: RateSubject<'_>,
         limits: &[Limit],
         now_ms: i64,
     ) -> Result<RateDecision, StoreError> {
-        let w = self.rate_windows(slot, scope, subject, limits, now_ms);
+        let w = self.rate_windows(who, limits, now_ms);
         let mut inv = scripts::RATE_LIMIT.prepare_invoke();
         inv.arg(now_ms);
         for (key, (max, end)) in w.keys.iter().zip(&w.args) {
