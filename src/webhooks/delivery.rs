@@ -13,7 +13,7 @@ use std::{
 
 use serde::Serialize;
 use tokio::{
-    sync::{OwnedSemaphorePermit, Semaphore, watch},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore, watch},
     task::JoinHandle,
 };
 
@@ -46,7 +46,16 @@ pub struct Deliverer {
     /// One per endpoint this process has delivered to (a few dozen bytes each; kept).
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
     cache: EndpointCache,
+    /// Deliveries put back because their lane was full, ever; and a signal each time a request
+    /// ends. A reader whose last batch put deliveries back waits for a request to end (or
+    /// [`PUT_BACK_PAUSE`]) before it reads again: reading on at once would only put the next
+    /// batch back too, each one a script run now and another a second later.
+    put_back: AtomicUsize,
+    request_ended: Notify,
 }
+
+/// The longest a reader pauses after its batch put deliveries back.
+const PUT_BACK_PAUSE: Duration = Duration::from_millis(100);
 
 /// One endpoint's share of the deliveries: at most `per_endpoint_concurrency` requests in
 /// flight, and at most twice as many deliveries waiting for one of them. A delivery beyond
@@ -89,6 +98,8 @@ impl Deliverer {
             http,
             lanes: Mutex::new(HashMap::new()),
             cache: EndpointCache::default(),
+            put_back: AtomicUsize::new(0),
+            request_ended: Notify::new(),
             deps,
         });
         let mut cfg = LoopConfig::from_settings(&this.deps.settings);
@@ -104,9 +115,14 @@ impl Deliverer {
             let stop = stop.clone();
             handles.push(tokio::spawn(async move {
                 let gate = Some(this.slots.clone());
+                let mut put_back_seen = 0;
                 stream_loop::run_gated(reader, cfg, stop, "deliver", gate, |entries| {
                     let this = this.clone();
+                    let pause = this.put_back_since(&mut put_back_seen);
                     async move {
+                        if pause {
+                            this.pause_for_a_lane().await;
+                        }
                         for (entry, permit) in entries {
                             let Some(job) = to_delivery(entry) else { continue };
                             let this = this.clone();
@@ -126,6 +142,19 @@ impl Deliverer {
             }));
         }
         Ok(handles)
+    }
+
+    /// Whether deliveries were put back since `seen` (which it updates).
+    fn put_back_since(&self, seen: &mut usize) -> bool {
+        let now = self.put_back.load(Ordering::Acquire);
+        std::mem::replace(seen, now) != now
+    }
+
+    /// Waits until a request ends, at most [`PUT_BACK_PAUSE`]. The batch just read is handed
+    /// out after it: its entries hold a process slot each, and the pause is far below the
+    /// reclaim idle time.
+    async fn pause_for_a_lane(&self) {
+        let _ = tokio::time::timeout(PUT_BACK_PAUSE, self.request_ended.notified()).await;
     }
 
     /// A request slot on `endpoint`'s lane: at once, after a bounded wait, or `None` (defer).
@@ -175,6 +204,7 @@ impl Deliverer {
             return store.record_delivery(&outcome).await;
         };
         let Some(slot) = self.take_slot(&endpoint.id).await else {
+            self.put_back.fetch_add(1, Ordering::AcqRel);
             outcome.outcome = "deferred";
             outcome.due_ms = now + 1000;
             return store.record_delivery(&outcome).await;
@@ -185,6 +215,7 @@ impl Deliverer {
         let elapsed = started.elapsed();
         // The lane limits requests to the endpoint, not our bookkeeping after them.
         drop(slot);
+        self.request_ended.notify_waiters();
         let latency = elapsed.as_millis() as u64;
         let schedule = &self.deps.settings.webhooks.retry_schedule_seconds;
         let attempt = done + 1;
