@@ -10,17 +10,9 @@ end
 if ARGV[6] == '1' and tonumber(redis.call('HGET', KEYS[4], '!') or '0') > tonumber(ARGV[5]) then
   return {'suppressed'}
 end
--- The destination's limits, as `rate_limit.lua` counts them: all windows or none.
-local now, wait = tonumber(ARGV[5]), 0
-for i = 5, #KEYS do
-  local limit, window_end = tonumber(ARGV[6 + (i - 4) * 2]), tonumber(ARGV[7 + (i - 4) * 2])
-  if tonumber(redis.call('GET', KEYS[i]) or '0') >= limit then wait = math.max(wait, window_end - now) end
-end
+-- The destination's limits, counted as `rate_limit.lua` counts them.
+local wait = take_windows(5, 8, tonumber(ARGV[5]))
 if wait > 0 then return {'limited', tostring(wait)} end
-for i = 5, #KEYS do
-  redis.call('INCR', KEYS[i])
-  redis.call('PEXPIREAT', KEYS[i], ARGV[7 + (i - 4) * 2])
-end
 -- A new record: every field in one HSET, long values by reference (see `put`).
 local fields = {}
 for i = 8 + (#KEYS - 4) * 2, #ARGV, 2 do

@@ -22,20 +22,7 @@ else
   add('pref', ARGV[6])
 end
 if ARGV[2] ~= '' and pending then add('ann_h', ARGV[2]); add('ann_at', ARGV[1]) end
--- Attempt lines as fields a1, a2, ... (see `log_attempts`); a new index never held a value.
-local n = tonumber(h[5] or '0')
-local exp
-for i = 10, #ARGV do
-  n = n + 1
-  if #ARGV[i] <= 64 then
-    add('a' .. n, ARGV[i])
-  else
-    exp = exp or redis.call('PEXPIRETIME', v)
-    add('a' .. n .. '@', blob(v, ARGV[i], exp))
-  end
-  if n > 20 then redis.call('HDEL', v, 'a' .. (n - 20), 'a' .. (n - 20) .. '@') end
-end
-if n > 0 then add('na', n) end
+attempt_fields(v, ARGV, 10, tonumber(h[5] or '0'), set)
 redis.call('HSET', v, unpack(set))
 redis.call('HINCRBY', v, 'ns', 1)
 if ARGV[3] ~= '' and pending then
@@ -45,14 +32,5 @@ if ARGV[3] ~= '' and pending then
   keep(v, tonumber(ARGV[3]) + tonumber(ARGV[7]))
 end
 -- The batch counts move as `batch_move` would, from what was read above.
-if h[2] then
-  local before, after = batch_state(h[1], h[3]), batch_state(h[1], 'sent')
-  if before ~= after then
-    local ck = tag_of(v) .. ':bc:' .. h[2]
-    redis.call('HINCRBY', ck, before, -1)
-    redis.call('HINCRBY', ck, after, 1)
-    local until_ms = redis.call('PEXPIRETIME', v)
-    if until_ms > 0 and redis.call('PEXPIRETIME', ck) < until_ms then redis.call('PEXPIREAT', ck, until_ms) end
-  end
-end
+if h[2] then batch_shift(v, h[2], batch_state(h[1], h[3]), batch_state(h[1], 'sent')) end
 return 1

@@ -58,16 +58,55 @@ local function keep(vkey, at, exact)
   end
 end
 
--- Appends provider attempts and delivery reports (compact lines, ARGV from `from` on) as
+-- Provider attempts and delivery reports (compact lines, ARGV from `from` on) are kept as
 -- fields a1, a2, ... of the hash itself: a list key of its own would cost more than the
--- record. The oldest beyond 20 are dropped.
-local function log_attempts(vkey, argv, from)
-  local exp = redis.call('PEXPIRETIME', vkey)
+-- record. The oldest beyond 20 are dropped. Appends the new lines, numbered after `n`, to
+-- `set` (field/value pairs for the caller's one HSET) and returns the new count.
+local function attempt_fields(vkey, argv, from, n, set)
+  local exp
   for i = from, #argv do
-    local n = redis.call('HINCRBY', vkey, 'na', 1)
-    put(vkey, 'a' .. n, argv[i], exp)
+    n = n + 1
+    if #argv[i] <= 64 then
+      set[#set + 1] = 'a' .. n
+      set[#set + 1] = argv[i]
+    else
+      exp = exp or redis.call('PEXPIRETIME', vkey)
+      set[#set + 1] = 'a' .. n .. '@'
+      set[#set + 1] = blob(vkey, argv[i], exp)
+    end
     if n > 20 then redis.call('HDEL', vkey, 'a' .. (n - 20), 'a' .. (n - 20) .. '@') end
   end
+  if from <= #argv then
+    set[#set + 1] = 'na'
+    set[#set + 1] = n
+  end
+  return n
+end
+
+local function log_attempts(vkey, argv, from)
+  if from > #argv then return end
+  local set = {}
+  attempt_fields(vkey, argv, from, tonumber(redis.call('HGET', vkey, 'na') or '0'), set)
+  redis.call('HSET', vkey, unpack(set))
+end
+
+-- Fixed-window counters: KEYS from `first_key` on, each with its limit and window end in ARGV
+-- from `first_arg` on (pairs). Counts one use in every window, or in none when one is full;
+-- returns 0, or the longest wait (ms) over the full windows.
+local function take_windows(first_key, first_arg, now)
+  local wait = 0
+  for i = first_key, #KEYS do
+    local a = first_arg + (i - first_key) * 2
+    if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[a]) then
+      wait = math.max(wait, tonumber(ARGV[a + 1]) - now)
+    end
+  end
+  if wait > 0 then return wait end
+  for i = first_key, #KEYS do
+    redis.call('INCR', KEYS[i])
+    redis.call('PEXPIREAT', KEYS[i], ARGV[first_arg + (i - first_key) * 2 + 1])
+  end
+  return 0
 end
 
 -- What a batch counts a verification as: its final status, or where its message is.
@@ -85,17 +124,23 @@ local function batch_of(vkey)
   return batch_state(h[2], h[3])
 end
 
--- After a change: moves the verification between its batch's per-partition counts.
-local function batch_move(vkey, before)
-  if not before then return end
-  local after = batch_of(vkey)
-  if not after or after == before then return end
-  local ck = tag_of(vkey) .. ':bc:' .. redis.call('HGET', vkey, 'b')
+-- Moves a verification of `batch` from one of its batch's per-partition counts to another.
+local function batch_shift(vkey, batch, before, after)
+  if after == before then return end
+  local ck = tag_of(vkey) .. ':bc:' .. batch
   redis.call('HINCRBY', ck, before, -1)
   redis.call('HINCRBY', ck, after, 1)
   -- The counts live as long as the longest-lived record they count.
   local until_ms = redis.call('PEXPIRETIME', vkey)
   if until_ms > 0 and redis.call('PEXPIRETIME', ck) < until_ms then redis.call('PEXPIREAT', ck, until_ms) end
+end
+
+-- After a change: moves the verification between its batch's per-partition counts.
+local function batch_move(vkey, before)
+  if not before then return end
+  local after = batch_of(vkey)
+  if not after then return end
+  batch_shift(vkey, redis.call('HGET', vkey, 'b'), before, after)
 end
 
 -- `{ov:p3}:cs:<tenant>:<pseudonym>`: the consents and the suppression of one number. Field
