@@ -116,9 +116,19 @@ async fn subscribe(http: &reqwest::Client, base: &str, bearer: &str, rport: u16)
 }
 
 /// `n` withdrawals by number, written straight to the store: one `consent.withdrawn` event each.
+/// Each number's pseudonym is the service's own keyed hash, so the events spread over the
+/// partitions as real ones do (a counter as pseudonym put them all in one partition).
 async fn withdraw(store: &optin_verify::store::Store, n: u64) {
+    let key = ServerKey::parse(SERVER_KEY).unwrap();
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
-        let args: Vec<(String, String)> = chunk.iter().map(|i| (format!("+3161{i:07}"), format!("{i:016x}"))).collect();
+        let args: Vec<(String, String)> = chunk
+            .iter()
+            .map(|i| {
+                let phone = format!("+3161{i:07}");
+                let pseudonym = key.pseudonym("phone", &phone);
+                (phone, pseudonym)
+            })
+            .collect();
         let futs = args.iter().map(|(phone, pseudo)| store.withdraw_phone("bench", pseudo, phone, None, "bench"));
         futures_util::future::try_join_all(futs).await.unwrap();
     }
