@@ -92,6 +92,7 @@ pub struct Metrics {
     pub sent: Family<ChannelLabels, Counter>,
     pub provider_send: Hist<ProviderLabels>,
     pub webhook_delivery: Hist<OutcomeLabels>,
+    pub webhook_deferred: Counter,
     pub http: Hist<HttpLabels>,
     pub queue_depth: Family<QueueLabels, Gauge>,
     pub queue_oldest: Family<QueueLabels, Gauge<f64, AtomicU64>>,
@@ -112,6 +113,7 @@ impl Metrics {
             sent: Family::default(),
             provider_send: Family::new_with_constructor(network_histogram),
             webhook_delivery: Family::new_with_constructor(network_histogram),
+            webhook_deferred: Counter::default(),
             http: Family::new_with_constructor(http_histogram),
             queue_depth: Family::default(),
             queue_oldest: Family::default(),
@@ -137,6 +139,11 @@ impl Metrics {
             "webhook_delivery_duration_seconds",
             "One webhook delivery attempt; outcome is delivered, retrying or dead",
             m.webhook_delivery.clone(),
+        );
+        r.register(
+            "webhook_deliveries_deferred",
+            "Webhook deliveries put back for a second, no attempt made, because their endpoint's lane was full",
+            m.webhook_deferred.clone(),
         );
         r.register(
             "http_request_duration_seconds",
@@ -222,6 +229,7 @@ mod tests {
             "optin_verify_verifications_finished_total{method=\"code\",channel=\"sms\",outcome=\"confirmed\"} 0",
             "optin_verify_verifications_started_total{method=\"link\",channel=\"email\"} 0",
             "optin_verify_webhook_delivery_duration_seconds_count{outcome=\"dead\"} 0",
+            "optin_verify_webhook_deliveries_deferred_total 0",
             "optin_verify_queue_depth{queue=\"dead\"} 0",
             "optin_verify_queue_oldest_age_seconds{queue=\"send\"} 0.0",
             "optin_verify_ready 0",

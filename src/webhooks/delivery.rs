@@ -6,7 +6,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -58,18 +58,45 @@ pub struct Deliverer {
 const PUT_BACK_PAUSE: Duration = Duration::from_millis(100);
 
 /// One endpoint's share of the deliveries: at most `per_endpoint_concurrency` requests in
-/// flight, and at most twice as many deliveries waiting for one of them. A delivery beyond
-/// that is deferred (back to the retry set for a second), so one slow endpoint cannot hold
-/// the process's delivery slots.
+/// flight, and a bounded number of deliveries waiting for one of them ([`may_wait`]). A
+/// delivery beyond that is deferred (back to the retry set for a second), so one slow endpoint
+/// cannot hold the process's delivery slots.
 struct Lane {
     requests: Arc<Semaphore>,
     waiting: AtomicUsize,
+    /// Recent request time in µs (a moving average), 0 until a request has ended.
+    latency_us: AtomicU64,
+}
+
+impl Lane {
+    /// Folds one request's time into the moving average (weight 1/8).
+    fn observe(&self, took: Duration) {
+        let sample = (took.as_micros() as u64).max(1);
+        let old = self.latency_us.load(Ordering::Relaxed);
+        let new = if old == 0 { sample } else { old - old / 8 + sample / 8 };
+        self.latency_us.store(new.max(1), Ordering::Relaxed);
+    }
 }
 
 /// How long a delivery waits for its endpoint's lane before it is deferred. Waiting plus the
 /// request's timeout stays under the reclaim idle time (timeout + 5 s), so a delivery still in
 /// progress is never handed to another reader.
 const LANE_WAIT: Duration = Duration::from_secs(2);
+
+/// The wait a lane's queue may stand for: deliveries queue on a lane while its recent
+/// request time says they start within this.
+const LANE_QUEUE_BUDGET_US: u64 = 250_000;
+
+/// Whether one more delivery may wait on a lane `limit` requests wide that has `waiting`
+/// deliveries waiting and a recent request time of `latency_us` (0: none ended yet).
+/// Twice the lane may always wait. Beyond that only on a lane known to be fast: a busy
+/// endpoint that answers at once keeps its backlog queued here instead of putting it back
+/// over and over (each put-back is a script now and another a second later), while a slow
+/// or unknown endpoint still holds at most three times its lane of the process's slots.
+fn may_wait(waiting: usize, limit: usize, latency_us: u64) -> bool {
+    let limit = limit.max(1);
+    waiting < 2 * limit || (latency_us > 0 && (waiting as u64 + 1) * latency_us / limit as u64 <= LANE_QUEUE_BUDGET_US)
+}
 
 enum Verdict {
     Delivered,
@@ -158,27 +185,33 @@ impl Deliverer {
     }
 
     /// A request slot on `endpoint`'s lane: at once, after a bounded wait, or `None` (defer).
-    async fn take_slot(&self, endpoint: &str) -> Option<OwnedSemaphorePermit> {
+    async fn take_slot(&self, endpoint: &str) -> Option<(Arc<Lane>, OwnedSemaphorePermit)> {
         let limit = self.deps.settings.webhooks.per_endpoint_concurrency;
         let lane = {
             let mut lanes = self.lanes.lock().expect("lanes lock");
             lanes
                 .entry(endpoint.to_string())
                 .or_insert_with(|| {
-                    Arc::new(Lane { requests: Arc::new(Semaphore::new(limit)), waiting: AtomicUsize::new(0) })
+                    Arc::new(Lane {
+                        requests: Arc::new(Semaphore::new(limit)),
+                        waiting: AtomicUsize::new(0),
+                        latency_us: AtomicU64::new(0),
+                    })
                 })
                 .clone()
         };
         if let Ok(p) = lane.requests.clone().try_acquire_owned() {
-            return Some(p);
+            return Some((lane, p));
         }
-        if lane.waiting.fetch_add(1, Ordering::AcqRel) >= 2 * limit {
+        let waiting = lane.waiting.fetch_add(1, Ordering::AcqRel);
+        if !may_wait(waiting, limit, lane.latency_us.load(Ordering::Relaxed)) {
             lane.waiting.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
         let got = tokio::time::timeout(LANE_WAIT, lane.requests.clone().acquire_owned()).await;
         lane.waiting.fetch_sub(1, Ordering::AcqRel);
-        got.ok().and_then(Result::ok)
+        let permit = got.ok().and_then(Result::ok)?;
+        Some((lane, permit))
     }
 
     async fn deliver(&self, p: Partition, job: &DeliveryJob) -> Result<(), StoreError> {
@@ -203,8 +236,9 @@ impl Deliverer {
             outcome.attempt_json = &json;
             return store.record_delivery(&outcome).await;
         };
-        let Some(slot) = self.take_slot(&endpoint.id).await else {
+        let Some((lane, slot)) = self.take_slot(&endpoint.id).await else {
             self.put_back.fetch_add(1, Ordering::AcqRel);
+            self.deps.metrics.webhook_deferred.inc();
             outcome.outcome = "deferred";
             outcome.due_ms = now + 1000;
             return store.record_delivery(&outcome).await;
@@ -214,6 +248,7 @@ impl Deliverer {
         let (verdict, status, error) = self.post(&endpoint, &job.event_id, msg.body.as_bytes()).await;
         let elapsed = started.elapsed();
         // The lane limits requests to the endpoint, not our bookkeeping after them.
+        lane.observe(elapsed);
         drop(slot);
         self.request_ended.notify_waiters();
         let latency = elapsed.as_millis() as u64;
@@ -328,4 +363,34 @@ fn attempt_json(
         outcome,
     })
     .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_wait;
+
+    #[test]
+    fn twice_the_lane_may_always_wait() {
+        assert!(may_wait(0, 16, 0));
+        assert!(may_wait(31, 16, 0));
+        assert!(may_wait(31, 16, 30_000_000));
+    }
+
+    #[test]
+    fn an_unknown_or_slow_lane_holds_no_more_than_that() {
+        assert!(!may_wait(32, 16, 0), "no request has ended yet");
+        // 10 s requests: 33 waiting would start after ~20 s.
+        assert!(!may_wait(32, 16, 10_000_000));
+        // 100 ms requests, 16 wide: 40 queued start within 250 ms, 41 would not.
+        assert!(may_wait(39, 16, 100_000));
+        assert!(!may_wait(40, 16, 100_000));
+    }
+
+    #[test]
+    fn a_fast_lane_queues_its_backlog() {
+        // 2 ms requests, 16 wide: a whole process's 256 slots start within 32 ms.
+        assert!(may_wait(255, 16, 2_000));
+        assert!(may_wait(1999, 16, 2_000));
+        assert!(!may_wait(2000, 16, 2_000));
+    }
 }

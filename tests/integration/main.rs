@@ -14,6 +14,7 @@ mod dev_secrets;
 mod email_and_misc;
 mod harness;
 mod idempotency;
+mod lanes;
 mod limits;
 mod link_flow;
 mod pacing;

@@ -189,55 +189,6 @@ async fn gone_disables_the_endpoint() {
 }
 
 #[tokio::test]
-async fn a_slow_endpoint_does_not_hold_up_the_others() {
-    let app = spawn_with(|s| s.webhooks.timeout_seconds = 3).await;
-    let rx = Receiver::start().await;
-    rx.behave("/slow", Behaviour { delay: Some(Duration::from_secs(15)), ..Default::default() });
-    app.endpoint(&rx.url("/slow")).await;
-    app.endpoint(&rx.url("/fast")).await;
-    let started = tokio::time::Instant::now();
-    let mut ids = Vec::new();
-    for _ in 0..3 {
-        ids.push(app.confirmed_by_code().await);
-    }
-    for id in &ids {
-        rx.wait_for("/fast", "consent.confirmed", Some(id), WAIT).await;
-    }
-    assert!(started.elapsed() < Duration::from_secs(3), "fast endpoint waited for the slow one");
-}
-
-#[tokio::test]
-async fn an_endpoint_never_has_more_requests_in_flight_than_its_lane() {
-    let app = spawn_with(|s| s.webhooks.per_endpoint_concurrency = 2).await;
-    let rx = Receiver::start().await;
-    rx.behave("/lane", Behaviour { delay: Some(Duration::from_millis(300)), ..Default::default() });
-    app.endpoint(&rx.url("/lane")).await;
-    let mut ids = Vec::new();
-    for _ in 0..8 {
-        let mut body = start_body("code", "sms");
-        body["phone"] = json!(fresh_phone());
-        ids.push(app.start(&body).await["id"].as_str().unwrap().to_string());
-    }
-    // Eight events at once: two requests in flight, the others wait for the lane or come back.
-    let (paths, empty) = (ids.iter().map(|id| format!("/v1/verifications/{id}/cancel")).collect::<Vec<_>>(), json!({}));
-    let cancels = paths.iter().map(|path| app.post(path, &empty));
-    for r in futures_util::future::join_all(cancels).await {
-        assert_eq!(r.status().as_u16(), 200);
-    }
-    for id in &ids {
-        rx.wait_for("/lane", "verification.canceled", Some(id), WAIT).await;
-    }
-    assert_eq!(rx.peak_in_flight("/lane"), 2, "the lane is two requests wide, and both are used");
-    // Waiting or put back, no delivery is made twice and none is counted as a failed attempt.
-    assert_eq!(rx.calls("/lane"), 8);
-    let (_, list) = app.get_json("/v1/events?limit=8").await;
-    for e in list["data"].as_array().unwrap() {
-        assert_eq!(e["deliveries"][0]["state"], "delivered", "{e}");
-        assert_eq!(e["deliveries"][0]["attempts"], 1, "{e}");
-    }
-}
-
-#[tokio::test]
 async fn an_endpoint_never_receives_another_tenants_events() {
     let app = spawn().await;
     let rx = Receiver::start().await;

@@ -1,0 +1,97 @@
+//! Endpoint lanes: one endpoint's deliveries never hold up another's, never exceed its
+//! `per_endpoint_concurrency`, and a fast endpoint's backlog queues instead of churning.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::{
+    harness::{fresh_phone, spawn_with, start_body},
+    receiver::{Behaviour, Receiver},
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_slow_endpoint_does_not_hold_up_the_others() {
+    let app = spawn_with(|s| s.webhooks.timeout_seconds = 3).await;
+    let rx = Receiver::start().await;
+    rx.behave("/slow", Behaviour { delay: Some(Duration::from_secs(15)), ..Default::default() });
+    app.endpoint(&rx.url("/slow")).await;
+    app.endpoint(&rx.url("/fast")).await;
+    let started = tokio::time::Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(app.confirmed_by_code().await);
+    }
+    for id in &ids {
+        rx.wait_for("/fast", "consent.confirmed", Some(id), WAIT).await;
+    }
+    assert!(started.elapsed() < Duration::from_secs(3), "fast endpoint waited for the slow one");
+}
+
+#[tokio::test]
+async fn an_endpoint_never_has_more_requests_in_flight_than_its_lane() {
+    let app = spawn_with(|s| s.webhooks.per_endpoint_concurrency = 2).await;
+    let rx = Receiver::start().await;
+    rx.behave("/lane", Behaviour { delay: Some(Duration::from_millis(300)), ..Default::default() });
+    app.endpoint(&rx.url("/lane")).await;
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let mut body = start_body("code", "sms");
+        body["phone"] = json!(fresh_phone());
+        ids.push(app.start(&body).await["id"].as_str().unwrap().to_string());
+    }
+    // Eight events at once: two requests in flight, the others wait for the lane or come back.
+    let (paths, empty) = (ids.iter().map(|id| format!("/v1/verifications/{id}/cancel")).collect::<Vec<_>>(), json!({}));
+    let cancels = paths.iter().map(|path| app.post(path, &empty));
+    for r in futures_util::future::join_all(cancels).await {
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    for id in &ids {
+        rx.wait_for("/lane", "verification.canceled", Some(id), WAIT).await;
+    }
+    assert_eq!(rx.peak_in_flight("/lane"), 2, "the lane is two requests wide, and both are used");
+    // Waiting or put back, no delivery is made twice and none is counted as a failed attempt.
+    assert_eq!(rx.calls("/lane"), 8);
+    let (_, list) = app.get_json("/v1/events?limit=8").await;
+    for e in list["data"].as_array().unwrap() {
+        assert_eq!(e["deliveries"][0]["state"], "delivered", "{e}");
+        assert_eq!(e["deliveries"][0]["attempts"], 1, "{e}");
+    }
+}
+
+#[tokio::test]
+async fn a_fast_endpoints_backlog_waits_on_its_lane_instead_of_being_put_back() {
+    let app = spawn_with(|s| s.webhooks.per_endpoint_concurrency = 1).await;
+    let rx = Receiver::start().await;
+    app.endpoint(&rx.url("/busy")).await;
+    let mut ids = Vec::new();
+    for _ in 0..13 {
+        let mut body = start_body("code", "sms");
+        body["phone"] = json!(fresh_phone());
+        ids.push(app.start(&body).await["id"].as_str().unwrap().to_string());
+    }
+    // One delivery first: from then on the lane knows its endpoint answers at once.
+    let first = ids.remove(0);
+    assert_eq!(app.post(&format!("/v1/verifications/{first}/cancel"), &json!({})).await.status().as_u16(), 200);
+    rx.wait_for("/busy", "verification.canceled", Some(&first), WAIT).await;
+    // Twelve events at once on a lane one request wide: four times what an unknown or slow
+    // endpoint may have waiting. They queue on the lane; none is put back.
+    let (paths, empty) = (ids.iter().map(|id| format!("/v1/verifications/{id}/cancel")).collect::<Vec<_>>(), json!({}));
+    for r in futures_util::future::join_all(paths.iter().map(|path| app.post(path, &empty))).await {
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    for id in &ids {
+        rx.wait_for("/busy", "verification.canceled", Some(id), WAIT).await;
+    }
+    assert_eq!(rx.peak_in_flight("/busy"), 1, "still one request at a time");
+    assert_eq!(rx.calls("/busy"), 13);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("optin_verify_webhook_deliveries_deferred_total 0\n"), "{metrics}");
+    let (_, list) = app.get_json("/v1/events?limit=13").await;
+    for e in list["data"].as_array().unwrap() {
+        assert_eq!(e["deliveries"][0]["state"], "delivered", "{e}");
+        assert_eq!(e["deliveries"][0]["attempts"], 1, "{e}");
+    }
+}
