@@ -6,11 +6,30 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::{
-    harness::{fresh_phone, spawn_with, start_body},
+    harness::{TestApp, fresh_phone, spawn_with, start_body},
     receiver::{Behaviour, Receiver},
 };
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// `n` pending code verifications by SMS, each for a number of its own.
+async fn started(app: &TestApp, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let mut body = start_body("code", "sms");
+        body["phone"] = json!(fresh_phone());
+        ids.push(app.start(&body).await["id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
+/// Cancels every one of `ids` at the same moment: one `verification.canceled` event each.
+async fn cancel_at_once(app: &TestApp, ids: &[String]) {
+    let (paths, empty) = (ids.iter().map(|id| format!("/v1/verifications/{id}/cancel")).collect::<Vec<_>>(), json!({}));
+    for r in futures_util::future::join_all(paths.iter().map(|path| app.post(path, &empty))).await {
+        assert_eq!(r.status().as_u16(), 200);
+    }
+}
 
 #[tokio::test]
 async fn a_slow_endpoint_does_not_hold_up_the_others() {
@@ -36,18 +55,9 @@ async fn an_endpoint_never_has_more_requests_in_flight_than_its_lane() {
     let rx = Receiver::start().await;
     rx.behave("/lane", Behaviour { delay: Some(Duration::from_millis(300)), ..Default::default() });
     app.endpoint(&rx.url("/lane")).await;
-    let mut ids = Vec::new();
-    for _ in 0..8 {
-        let mut body = start_body("code", "sms");
-        body["phone"] = json!(fresh_phone());
-        ids.push(app.start(&body).await["id"].as_str().unwrap().to_string());
-    }
+    let ids = started(&app, 8).await;
     // Eight events at once: two requests in flight, the others wait for the lane or come back.
-    let (paths, empty) = (ids.iter().map(|id| format!("/v1/verifications/{id}/cancel")).collect::<Vec<_>>(), json!({}));
-    let cancels = paths.iter().map(|path| app.post(path, &empty));
-    for r in futures_util::future::join_all(cancels).await {
-        assert_eq!(r.status().as_u16(), 200);
-    }
+    cancel_at_once(&app, &ids).await;
     for id in &ids {
         rx.wait_for("/lane", "verification.canceled", Some(id), WAIT).await;
     }
@@ -66,22 +76,14 @@ async fn a_fast_endpoints_backlog_waits_on_its_lane_instead_of_being_put_back() 
     let app = spawn_with(|s| s.webhooks.per_endpoint_concurrency = 1).await;
     let rx = Receiver::start().await;
     app.endpoint(&rx.url("/busy")).await;
-    let mut ids = Vec::new();
-    for _ in 0..13 {
-        let mut body = start_body("code", "sms");
-        body["phone"] = json!(fresh_phone());
-        ids.push(app.start(&body).await["id"].as_str().unwrap().to_string());
-    }
+    let mut ids = started(&app, 13).await;
     // One delivery first: from then on the lane knows its endpoint answers at once.
     let first = ids.remove(0);
     assert_eq!(app.post(&format!("/v1/verifications/{first}/cancel"), &json!({})).await.status().as_u16(), 200);
     rx.wait_for("/busy", "verification.canceled", Some(&first), WAIT).await;
     // Twelve events at once on a lane one request wide: four times what an unknown or slow
     // endpoint may have waiting. They queue on the lane; none is put back.
-    let (paths, empty) = (ids.iter().map(|id| format!("/v1/verifications/{id}/cancel")).collect::<Vec<_>>(), json!({}));
-    for r in futures_util::future::join_all(paths.iter().map(|path| app.post(path, &empty))).await {
-        assert_eq!(r.status().as_u16(), 200);
-    }
+    cancel_at_once(&app, &ids).await;
     for id in &ids {
         rx.wait_for("/busy", "verification.canceled", Some(id), WAIT).await;
     }
