@@ -52,6 +52,16 @@ pub struct DeliveryJob {
     pub entry_id: String,
     pub event_id: String,
     pub endpoint_id: String,
+    /// The fan-out's own entry carries the tenant and the body (a first attempt: no read of
+    /// the message needed); a retry's or a redelivery's entry does not.
+    pub first: Option<FirstAttempt>,
+}
+
+/// What a first delivery needs of its message, carried in the deliver entry.
+#[derive(Debug, Clone)]
+pub struct FirstAttempt {
+    pub tenant: String,
+    pub body: String,
 }
 
 /// What the deliverer needs of a message.
@@ -106,7 +116,11 @@ pub fn to_event(e: StreamId) -> Option<EventEntry> {
 }
 
 pub fn to_delivery(e: StreamId) -> Option<DeliveryJob> {
-    Some(DeliveryJob { event_id: e.get("eid")?, endpoint_id: e.get("ep")?, entry_id: e.id })
+    let first = match (e.get("t"), e.get("b")) {
+        (Some(tenant), Some(body)) => Some(FirstAttempt { tenant, body }),
+        _ => None,
+    };
+    Some(DeliveryJob { event_id: e.get("eid")?, endpoint_id: e.get("ep")?, entry_id: e.id, first })
 }
 
 impl Store {

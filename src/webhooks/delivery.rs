@@ -227,10 +227,18 @@ impl Deliverer {
             due_ms: now,
             now_ms: now,
         };
-        let Some(msg) = store.message(p, &job.event_id).await? else {
-            return store.record_delivery(&outcome).await; // trimmed: nothing left to send
+        // A first attempt carries what it needs; a later one reads the message and its count.
+        let (tenant, body, done) = match &job.first {
+            Some(f) => (f.tenant.clone(), f.body.clone(), 0),
+            None => {
+                let Some(msg) = store.message(p, &job.event_id).await? else {
+                    return store.record_delivery(&outcome).await; // trimmed: nothing left to send
+                };
+                let done = msg.deliveries.iter().find(|d| d.0 == job.endpoint_id).map_or(0, |d| d.2);
+                (msg.tenant, msg.body, done)
+            }
         };
-        let endpoint = self.cache.get(store, &msg.tenant, &job.endpoint_id).await?;
+        let endpoint = self.cache.get(store, &tenant, &job.endpoint_id).await?;
         let Some(endpoint) = endpoint.filter(|e| !e.disabled) else {
             let json = attempt_json(&job.endpoint_id, 0, now, None, 0, Some("endpoint deleted or disabled"), "dead");
             outcome.attempt_json = &json;
@@ -243,9 +251,8 @@ impl Deliverer {
             outcome.due_ms = now + 1000;
             return store.record_delivery(&outcome).await;
         };
-        let done = msg.deliveries.iter().find(|d| d.0 == endpoint.id).map_or(0, |d| d.2);
         let started = Instant::now();
-        let (verdict, status, error) = self.post(&endpoint, &job.event_id, msg.body.as_bytes()).await;
+        let (verdict, status, error) = self.post(&endpoint, &job.event_id, body.as_bytes()).await;
         let elapsed = started.elapsed();
         // The lane limits requests to the endpoint, not our bookkeeping after them.
         lane.observe(elapsed);
@@ -257,7 +264,7 @@ impl Deliverer {
         let (state, due) = match verdict {
             Verdict::Delivered => ("delivered", now),
             Verdict::Gone => {
-                self.disable(&msg.tenant, &endpoint.id).await?;
+                self.disable(&tenant, &endpoint.id).await?;
                 ("dead", now)
             }
             Verdict::Retry { .. } if attempt as usize >= schedule.len() => ("dead", now),

@@ -10,7 +10,8 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
     'eps', table.concat(eps, ','))
   for _, ep in ipairs(eps) do
     redis.call('HSET', KEYS[2], 's:' .. ep, 'pending', 'n:' .. ep, 0)
-    redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[9], '*', 'eid', ARGV[3], 'ep', ep)
+    -- The first attempt finds the tenant and body in its entry: no read of the message.
+    redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[9], '*', 'eid', ARGV[3], 'ep', ep, 't', ARGV[5], 'b', ARGV[7])
   end
   redis.call('PEXPIREAT', KEYS[2], ARGV[8])
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
