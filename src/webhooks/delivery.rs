@@ -228,17 +228,19 @@ impl Deliverer {
             now_ms: now,
         };
         // A first attempt carries what it needs; a later one reads the message and its count.
-        let (tenant, body, done) = match &job.first {
-            Some(f) => (f.tenant.clone(), f.body.clone(), 0),
+        let read;
+        let (tenant, body, done): (&str, &str, u32) = match &job.first {
+            Some(f) => (&f.tenant, &f.body, 0),
             None => {
                 let Some(msg) = store.message(p, &job.event_id).await? else {
                     return store.record_delivery(&outcome).await; // trimmed: nothing left to send
                 };
                 let done = msg.deliveries.iter().find(|d| d.0 == job.endpoint_id).map_or(0, |d| d.2);
-                (msg.tenant, msg.body, done)
+                read = msg;
+                (&read.tenant, &read.body, done)
             }
         };
-        let endpoint = self.cache.get(store, &tenant, &job.endpoint_id).await?;
+        let endpoint = self.cache.get(store, tenant, &job.endpoint_id).await?;
         let Some(endpoint) = endpoint.filter(|e| !e.disabled) else {
             let json = attempt_json(&job.endpoint_id, 0, now, None, 0, Some("endpoint deleted or disabled"), "dead");
             outcome.attempt_json = &json;
@@ -264,7 +266,7 @@ impl Deliverer {
         let (state, due) = match verdict {
             Verdict::Delivered => ("delivered", now),
             Verdict::Gone => {
-                self.disable(&tenant, &endpoint.id).await?;
+                self.disable(tenant, &endpoint.id).await?;
                 ("dead", now)
             }
             Verdict::Retry { .. } if attempt as usize >= schedule.len() => ("dead", now),
