@@ -46,11 +46,10 @@ pub struct Deliverer {
     /// One per endpoint this process has delivered to (a few dozen bytes each; kept).
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
     cache: EndpointCache,
-    /// Deliveries put back because their lane was full, ever; and a signal each time a request
-    /// ends. A reader whose last batch put deliveries back waits for a request to end (or
+    /// A signal each time a request ends. A reader whose last batch put deliveries back (the
+    /// `webhook_deliveries_deferred` counter moved) waits for a request to end (or
     /// [`PUT_BACK_PAUSE`]) before it reads again: reading on at once would only put the next
     /// batch back too, each one a script run now and another a second later.
-    put_back: AtomicUsize,
     request_ended: Notify,
 }
 
@@ -125,7 +124,6 @@ impl Deliverer {
             http,
             lanes: Mutex::new(HashMap::new()),
             cache: EndpointCache::default(),
-            put_back: AtomicUsize::new(0),
             request_ended: Notify::new(),
             deps,
         });
@@ -172,8 +170,8 @@ impl Deliverer {
     }
 
     /// Whether deliveries were put back since `seen` (which it updates).
-    fn put_back_since(&self, seen: &mut usize) -> bool {
-        let now = self.put_back.load(Ordering::Acquire);
+    fn put_back_since(&self, seen: &mut u64) -> bool {
+        let now = self.deps.metrics.webhook_deferred.get();
         std::mem::replace(seen, now) != now
     }
 
@@ -247,7 +245,6 @@ impl Deliverer {
             return store.record_delivery(&outcome).await;
         };
         let Some((lane, slot)) = self.take_slot(&endpoint.id).await else {
-            self.put_back.fetch_add(1, Ordering::AcqRel);
             self.deps.metrics.webhook_deferred.inc();
             outcome.outcome = "deferred";
             outcome.due_ms = now + 1000;
