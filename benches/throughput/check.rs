@@ -46,7 +46,8 @@ impl Checks {
                 .collect(),
         );
         let sent = Arc::new(AtomicU64::new(0));
-        let (h, b, auth, n) = (http.clone(), format!("http://127.0.0.1:{port}"), format!("Bearer {}", key.expose()), sent.clone());
+        let (h, b, auth, n) =
+            (http.clone(), format!("http://127.0.0.1:{port}"), format!("Bearer {}", key.expose()), sent.clone());
         // One count across all runs: pass k over the pool is every id's k-th attempt.
         let request: MakeRequest = Arc::new(move |_| {
             let i = n.fetch_add(1, Ordering::Relaxed) as usize % ids.len();
@@ -66,7 +67,8 @@ impl Checks {
 
     /// Removes the pool, so that what follows measures with only its own records in Redis.
     pub async fn remove(self) {
-        let mut c = redis::Client::open(self.redis_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let mut c =
+            redis::Client::open(self.redis_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
         let mut cursor = 0u64;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")

@@ -229,7 +229,10 @@ async fn bench() {
             floor.failed
         );
         if checks.beyond_four() > 0 {
-            println!("check:  {} checks found their verification failed (raise BENCH_CHECK_POOL)", checks.beyond_four());
+            println!(
+                "check:  {} checks found their verification failed (raise BENCH_CHECK_POOL)",
+                checks.beyond_four()
+            );
         }
         checks.remove().await;
     }
