@@ -216,7 +216,8 @@ impl Application {
             handles.extend(pacer.spawn(stop_rx.clone()));
             let hooks = WebhookDeps {
                 settings: settings.clone(),
-                store: store.clone(),
+                // A backlog must not queue so much in Redis that API requests wait behind it.
+                store: store.clone().gated(settings.webhooks.redis_in_flight),
                 tenants: tenants.clone(),
                 signer: signer.clone(),
                 server_key: key.clone(),

@@ -160,6 +160,8 @@ pub struct WebhookSettings {
     pub timeout_seconds: u64,
     pub concurrency: usize,
     pub per_endpoint_concurrency: usize,
+    /// Redis commands the webhook pipeline has in flight at once (see `Conn::gated`).
+    pub redis_in_flight: usize,
     pub rotation_overlap_seconds: u64,
     pub max_retry_after_seconds: u64,
     pub max_endpoints_per_tenant: u32,
@@ -265,8 +267,8 @@ impl Settings {
         if w.retry_schedule_seconds.is_empty() || w.retry_schedule_seconds.len() > 20 {
             return Err(ConfigError::invalid("webhooks.retry_schedule_seconds", "1 to 20 delays"));
         }
-        if w.timeout_seconds == 0 || w.concurrency == 0 || w.per_endpoint_concurrency == 0 {
-            return Err(ConfigError::invalid("webhooks", "timeout and concurrency must be positive"));
+        if w.timeout_seconds == 0 || w.concurrency == 0 || w.per_endpoint_concurrency == 0 || w.redis_in_flight == 0 {
+            return Err(ConfigError::invalid("webhooks", "timeout, concurrency and redis_in_flight must be positive"));
         }
         for (i, r) in self.receipts.retired_keys.iter().enumerate() {
             crate::evidence::RetiredReceiptKey::parse(&r.public_key, r.kid.as_deref())

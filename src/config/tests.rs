@@ -114,3 +114,10 @@ fn retired_receipt_keys_are_checked_at_load() {
     let bad = "[receipts]\n[[receipts.retired_keys]]\npublic_key = \"abc\"\nkid = \"old\"\n";
     assert_eq!(key_of(load_str(bad)), "receipts.retired_keys[0]");
 }
+
+#[test]
+fn the_webhook_pipeline_needs_room_for_one_redis_command() {
+    assert_eq!(load_str("").unwrap().webhooks.redis_in_flight, 16);
+    assert_eq!(key_of(load_str("[webhooks]\nredis_in_flight = 0\n")), "webhooks");
+    assert_eq!(load_str("[webhooks]\nredis_in_flight = 1\n").unwrap().webhooks.redis_in_flight, 1);
+}

@@ -1,6 +1,11 @@
 //! One connection type for standalone Redis and Redis Cluster, so the store is written once.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use tokio::sync::Semaphore;
 
 use redis::{
     Cmd, Pipeline, RedisFuture, Value,
@@ -11,7 +16,14 @@ use redis::{
 
 /// A cheap-to-clone multiplexed connection that reconnects by itself.
 #[derive(Clone)]
-pub enum Conn {
+pub struct Conn {
+    link: Link,
+    /// Bounds the commands this connection has in Redis at once (see [`Conn::gated`]).
+    gate: Option<Arc<Semaphore>>,
+}
+
+#[derive(Clone)]
+enum Link {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
@@ -26,15 +38,33 @@ impl Conn {
                 .response_timeout(timeout)
                 .retries(2)
                 .build()?;
-            Ok(Self::Cluster(client.get_async_connection().await?))
+            Ok(Self { link: Link::Cluster(client.get_async_connection().await?), gate: None })
         } else {
             let client = redis::Client::open(url)?;
             let cfg = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(timeout))
                 .set_number_of_retries(1);
-            Ok(Self::Single(client.get_connection_manager_with_config(cfg).await?))
+            Ok(Self { link: Link::Single(client.get_connection_manager_with_config(cfg).await?), gate: None })
         }
+    }
+
+    /// The same connection, with at most `in_flight` commands in Redis at once from all its
+    /// clones. Background work uses one: Redis runs one command at a time, so a request's
+    /// command waits behind whatever the worker has queued there.
+    pub fn gated(self, in_flight: usize) -> Self {
+        Self { gate: Some(Arc::new(Semaphore::new(in_flight.max(1)))), ..self }
+    }
+}
+
+/// Waits for a free place in `gate`, if any, before the command goes out.
+fn through<'a, T: Send + 'a>(gate: Option<Arc<Semaphore>>, fut: RedisFuture<'a, T>) -> RedisFuture<'a, T> {
+    match gate {
+        None => fut,
+        Some(g) => Box::pin(async move {
+            let _permit = g.acquire_owned().await;
+            fut.await
+        }),
     }
 }
 
@@ -54,11 +84,12 @@ impl ConnectionLike for Conn {
             Some(redis::Arg::Simple(n)) => n,
             _ => b"other".as_slice(),
         };
-        let fut = match self {
-            Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
+        let gate = self.gate.clone();
+        let fut = match &mut self.link {
+            Link::Single(c) => c.req_packed_command(cmd),
+            Link::Cluster(c) => c.req_packed_command(cmd),
         };
-        timed(name, fut)
+        through(gate, timed(name, fut))
     }
 
     fn req_packed_commands<'a>(
@@ -67,17 +98,46 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let fut = match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        let gate = self.gate.clone();
+        let fut = match &mut self.link {
+            Link::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Link::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
         };
-        timed(b"pipeline", fut)
+        through(gate, timed(b"pipeline", fut))
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
+        match &self.link {
+            Link::Single(c) => c.get_db(),
+            Link::Cluster(c) => c.get_db(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_gate_holds_commands_in_flight_to_its_size() {
+        let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let gate = Arc::new(Semaphore::new(3));
+        let commands = (0..12).map(|_| {
+            let (now, peak) = (now.clone(), peak.clone());
+            let command: RedisFuture<'static, ()> = Box::pin(async move {
+                peak.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            });
+            tokio::spawn(through(Some(gate.clone()), command))
+        });
+        for c in commands.collect::<Vec<_>>() {
+            assert_eq!(c.await.unwrap(), Ok(()));
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+        assert_eq!(gate.available_permits(), 3);
     }
 }

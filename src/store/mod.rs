@@ -83,6 +83,11 @@ impl Store {
         Self { conn, ..self.clone() }
     }
 
+    /// The same store, with at most `in_flight` commands in Redis at once (background work).
+    pub fn gated(self, in_flight: usize) -> Self {
+        Self { conn: self.conn.gated(in_flight), ..self }
+    }
+
     /// Endpoint secrets are sealed with `b` when written and opened when read.
     pub fn with_secret_box(mut self, b: crate::domain::SecretBox) -> Self {
         self.secret_box = Some(b);

@@ -97,3 +97,23 @@ async fn a_fast_endpoints_backlog_waits_on_its_lane_instead_of_being_put_back() 
         assert_eq!(e["deliveries"][0]["attempts"], 1, "{e}");
     }
 }
+
+/// The pipeline's Redis gate slows a backlog, never stalls it: with one command in flight at a
+/// time, every event still reaches its endpoint once.
+#[tokio::test]
+async fn a_backlog_drains_with_one_redis_command_in_flight() {
+    let app = spawn_with(|s| s.webhooks.redis_in_flight = 1).await;
+    let rx = Receiver::start().await;
+    app.endpoint(&rx.url("/gated")).await;
+    let ids = started(&app, 10).await;
+    cancel_at_once(&app, &ids).await;
+    for id in &ids {
+        rx.wait_for("/gated", "verification.canceled", Some(id), WAIT).await;
+    }
+    assert_eq!(rx.calls("/gated"), 10);
+    let (_, list) = app.get_json("/v1/events?limit=10").await;
+    for e in list["data"].as_array().unwrap() {
+        assert_eq!(e["deliveries"][0]["state"], "delivered", "{e}");
+        assert_eq!(e["deliveries"][0]["attempts"], 1, "{e}");
+    }
+}
