@@ -63,6 +63,9 @@ async fn a_number_has_one_limit_whether_it_is_the_phone_the_to_or_a_resend() {
         assert!(k.starts_with(&format!("{{{}:p{partition}}}:rl:destination:", app.prefix)), "{k}");
         assert!(!k.contains("612000101"), "a key name holds the number: {k}");
         assert_eq!(v, "5", "{k}");
+        // Set once, by the first use of the window: each counter ends with its window.
+        let ttl: i64 = redis::cmd("PTTL").arg(k).query_async(&mut app.redis().await).await.unwrap();
+        assert!(ttl > 0 && ttl <= 86_400_000, "{k}: {ttl}");
     }
 
     // A sixth send to X is refused every way, and counts nothing.

@@ -3,16 +3,20 @@
 -- KEYS: verification. Returns field/value pairs, empty when it does not exist.
 local h = redis.call('HGETALL', KEYS[1])
 local tag = tag_of(KEYS[1])
+local tenant, pseudonym
 for i = 1, #h, 2 do
   local f = h[i]
   if string.byte(f, #f) == 64 then
     h[i] = string.sub(f, 1, #f - 1)
     h[i + 1] = redis.call('GET', tag .. ':b:' .. h[i + 1]) or ''
+  elseif f == 't' then
+    tenant = h[i + 1]
+  elseif f == 'ps' then
+    pseudonym = h[i + 1]
   end
 end
-local owner = redis.call('HMGET', KEYS[1], 't', 'ps')
-if owner[1] and owner[2] then
-  local sup = redis.call('HGET', consent_index(KEYS[1], owner[1], owner[2]), '!')
+if tenant and pseudonym then
+  local sup = redis.call('HGET', consent_index(KEYS[1], tenant, pseudonym), '!')
   if sup then
     h[#h + 1] = '!sup'
     h[#h + 1] = sup

@@ -8,10 +8,10 @@
 local v = KEYS[1]
 redis.call('XACK', KEYS[3], ARGV[8], ARGV[9])
 redis.call('XDEL', KEYS[3], ARGV[9])
-local h = redis.call('HMGET', v, 'st', 'b', 'dlv', 'sent', 'na')
+local h = redis.call('HMGET', v, 'st', 'b', 'dlv', 'sent', 'na', 'ns')
 if not h[1] then return 0 end
 local pending = h[1] == 'pending'
-local set = {'dlv', 'sent', 'last_sent', ARGV[1], 'prov', ARGV[5]}
+local set = {'dlv', 'sent', 'last_sent', ARGV[1], 'prov', ARGV[5], 'ns', tonumber(h[6] or '0') + 1}
 local function add(f, val) set[#set + 1] = f; set[#set + 1] = val end
 -- A consent confirmed meanwhile keeps the evidence it was sealed with.
 if pending and not h[4] then add('sent', ARGV[1]) end
@@ -24,7 +24,6 @@ end
 if ARGV[2] ~= '' and pending then add('ann_h', ARGV[2]); add('ann_at', ARGV[1]) end
 attempt_fields(v, ARGV, 10, tonumber(h[5] or '0'), set)
 redis.call('HSET', v, unpack(set))
-redis.call('HINCRBY', v, 'ns', 1)
 if ARGV[3] ~= '' and pending then
   -- The expiry clock starts when a held message is finally sent.
   redis.call('HSET', v, 'exp', ARGV[3])
