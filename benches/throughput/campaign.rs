@@ -59,6 +59,25 @@ pub async fn check_run(
     closed_loop(conc, secs, check).await
 }
 
+/// Five wrong codes for each of `ids`, so that each is failed: the scale runs then send the
+/// same requests whatever Redis holds besides.
+pub async fn fail_all(http: &reqwest::Client, base: &str, bearer: &str, ids: &[String]) {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(0..ids.len() * 5)
+        .for_each_concurrent(64, |n| async move {
+            let r = http
+                .post(format!("{base}/v1/verifications/{}/check", ids[n % ids.len()]))
+                .header("authorization", bearer)
+                .header("content-type", "application/json")
+                .body(r#"{"code":"000000"}"#)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+        })
+        .await;
+}
+
 /// Verifications started per second through `POST /v1/verifications/batch` (1,000 a batch).
 pub async fn batch_rate(http: &reqwest::Client, base: &str, bearer: &str, secs: Duration) {
     let (h, b, auth) = (http.clone(), base.to_string(), bearer.to_string());
