@@ -216,7 +216,8 @@ impl Application {
             handles.extend(pacer.spawn(stop_rx.clone()));
             let hooks = WebhookDeps {
                 settings: settings.clone(),
-                // A backlog must not queue so much in Redis that API requests wait behind it.
+                // A backlog must not queue so much in Redis that API requests wait behind it
+                // (the schedulers below share this store, and so its gate).
                 store: store.clone().gated(settings.webhooks.redis_in_flight),
                 tenants: tenants.clone(),
                 signer: signer.clone(),

@@ -59,8 +59,8 @@ impl Checks {
         Self { request, sent, pool, redis_url: redis_url.to_string() }
     }
 
-    /// Checks sent beyond each id's fourth attempt (0 unless the pool was too small); the
-    /// fifth fails a verification, and later ones find it final.
+    /// Checks sent beyond each id's fourth attempt (0 unless the pool was too small): the
+    /// fifth fails its verification, and later ones find it failed.
     pub fn beyond_four(&self) -> u64 {
         self.sent.load(Ordering::Relaxed).saturating_sub(4 * self.pool)
     }

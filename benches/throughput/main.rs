@@ -230,7 +230,7 @@ async fn bench() {
         );
         if checks.beyond_four() > 0 {
             println!(
-                "check:  {} checks found their verification failed (raise BENCH_CHECK_POOL)",
+                "check:  {} checks went past their verification's fourth attempt, and failed it or found it failed (raise BENCH_CHECK_POOL)",
                 checks.beyond_four()
             );
         }
