@@ -16,7 +16,7 @@ use prometheus_client::{
 };
 use std::sync::atomic::AtomicU64;
 
-pub use redis::{RedisLabels, observe_redis};
+pub use redis::{RedisLabels, observe_gate_wait, observe_redis};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StartLabels {
@@ -159,6 +159,11 @@ impl Metrics {
         );
         r.register("ready", "1 when Redis answered the last scrape's readiness ping, else 0", m.ready.clone());
         r.register("redis_command_duration_seconds", "Redis commands by name and outcome", redis::family());
+        r.register(
+            "redis_gate_wait_seconds",
+            "Time background work waited for a place under webhooks.redis_in_flight",
+            redis::gate_wait(),
+        );
         let m = Self { registry: r, ..m };
         m.preset();
         m

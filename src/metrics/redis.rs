@@ -33,8 +33,21 @@ fn histogram() -> Histogram {
 
 static FAMILY: LazyLock<RedisFamily> = LazyLock::new(|| Family::new_with_constructor(histogram));
 
+/// How long background work waited for a place under `webhooks.redis_in_flight` before its
+/// command went out: when this grows while Redis is idle, the gate is what holds a backlog.
+static GATE_WAIT: LazyLock<Histogram> = LazyLock::new(histogram);
+
 pub(super) fn family() -> RedisFamily {
     FAMILY.clone()
+}
+
+pub(super) fn gate_wait() -> Histogram {
+    GATE_WAIT.clone()
+}
+
+/// Records one wait for a place in a Redis gate.
+pub fn observe_gate_wait(waited: Duration) {
+    GATE_WAIT.observe(waited.as_secs_f64());
 }
 
 pub(super) fn preset() {
