@@ -9,15 +9,12 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use optin_verify::{
-    domain::{ApiKey, ServerKey},
-    startup::Role,
-};
+use optin_verify::{domain::ServerKey, startup::Role};
 
 use crate::{
     bench_store, context_json, env_u64, fill,
     load::MakeRequest,
-    service::{SERVER_KEY, listener, serve, settings},
+    service::{SERVER_KEY, instance},
 };
 
 const PREFIX: &str = "benchck";
@@ -33,9 +30,7 @@ pub struct Checks {
 impl Checks {
     /// `BENCH_CHECK_POOL` verifications (default 200,000): four wrong codes each stay counted.
     pub async fn new(redis_url: &str, http: &reqwest::Client) -> Self {
-        let key = ApiKey::generate();
-        let (l, port) = listener();
-        serve(settings(redis_url, &key, port, PREFIX), Role::Api, l).await;
+        let i = instance(redis_url, PREFIX, Role::Api, |_| {}).await;
         let store = bench_store(redis_url, PREFIX).await;
         let pool = env_u64("BENCH_CHECK_POOL", 200_000);
         let ids: Arc<Vec<String>> = Arc::new(
@@ -46,8 +41,7 @@ impl Checks {
                 .collect(),
         );
         let sent = Arc::new(AtomicU64::new(0));
-        let (h, b, auth, n) =
-            (http.clone(), format!("http://127.0.0.1:{port}"), format!("Bearer {}", key.expose()), sent.clone());
+        let (h, b, auth, n) = (http.clone(), i.base, i.bearer, sent.clone());
         // One count across all runs: pass k over the pool is every id's k-th attempt.
         let request: MakeRequest = Arc::new(move |_| {
             let i = n.fetch_add(1, Ordering::Relaxed) as usize % ids.len();

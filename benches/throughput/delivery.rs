@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::{
     bench_store, campaign, context_json, env_u64, fill,
     load::{MakeRequest, open_loop},
-    service::{SERVER_KEY, listener, serve, settings},
+    service::{Instance, SERVER_KEY, instance, listener, serve, settings},
     used_memory,
 };
 
@@ -209,11 +209,7 @@ pub async fn webhooks(redis_url: &str, http: &reqwest::Client, secs: Duration) {
     let (rport, seen, ids) = counting_receiver().await;
     queued(redis_url, http, secs, rport, &seen, &ids).await;
 
-    let key = ApiKey::generate();
-    let (l, port) = listener();
-    serve(settings(redis_url, &key, port, "benchwh"), Role::All, l).await;
-    let base = format!("http://127.0.0.1:{port}");
-    let bearer = format!("Bearer {}", key.expose());
+    let Instance { base, bearer } = instance(redis_url, "benchwh", Role::All, |_| {}).await;
     subscribe(http, &base, &bearer, rport).await;
     let store = bench_store(redis_url, "benchwh").await;
 

@@ -24,12 +24,12 @@ use std::{sync::Arc, time::Duration};
 
 use load::{MakeRequest, closed_loop, open_loop};
 use optin_verify::{
-    domain::{ApiKey, Channel, InitiatedBy, Locale, Method, ServerKey, TokenKind, VerificationId},
+    domain::{Channel, InitiatedBy, Locale, Method, ServerKey, TokenKind, VerificationId},
     startup::Role,
     store::{Keys, NewVerification, Retention, Store},
 };
 use serde_json::{Value, json};
-use service::{SERVER_KEY, listener, serve, settings};
+use service::SERVER_KEY;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -159,10 +159,7 @@ async fn bench() {
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
     println!("# optin-verify benchmark: {secs:?} per run, {conc} concurrent clients, redis {redis_url}");
 
-    let key = ApiKey::generate();
-    let (l, port) = listener();
-    serve(settings(&redis_url, &key, port, "bench"), Role::Api, l).await;
-    let base = format!("http://127.0.0.1:{port}");
+    let service::Instance { base, bearer } = service::instance(&redis_url, "bench", Role::Api, |_| {}).await;
     let ceil_port = service::ceiling(&redis_url).await;
     let store = bench_store(&redis_url, "bench").await;
     let server_key = ServerKey::parse(SERVER_KEY).unwrap();
@@ -173,7 +170,6 @@ async fn bench() {
 
     // --- check vs a 1-EVALSHA ceiling: each check counted on a pending verification
     let ids: Arc<Vec<String>> = Arc::new(pool.iter().map(|(id, _)| id.clone()).collect());
-    let bearer = format!("Bearer {}", key.expose());
     let (h, cb) = (http.clone(), format!("http://127.0.0.1:{ceil_port}"));
     let ceil1: MakeRequest = Arc::new(move |n| h.post(format!("{cb}/trips/1/{n}")).body(r#"{"code":"000000"}"#));
     // This machine's speed drifts by 10-20% within minutes (CPU steal), so the ceiling and the

@@ -34,6 +34,23 @@ pub async fn serve(settings: Settings, role: Role, listener: TcpListener) {
     started.await.unwrap();
 }
 
+/// A service instance under load: where it answers, and the tenant's `Authorization` value.
+pub struct Instance {
+    pub base: String,
+    pub bearer: String,
+}
+
+/// Starts an instance in `role` under key prefix `prefix`, with a fresh tenant key; `tweak`
+/// adjusts its settings first.
+pub async fn instance(redis_url: &str, prefix: &str, role: Role, tweak: impl FnOnce(&mut Settings)) -> Instance {
+    let key = ApiKey::generate();
+    let (l, port) = listener();
+    let mut s = settings(redis_url, &key, port, prefix);
+    tweak(&mut s);
+    serve(s, role, l).await;
+    Instance { base: format!("http://127.0.0.1:{port}"), bearer: format!("Bearer {}", key.expose()) }
+}
+
 /// The ceiling: an actix-web handler doing `trips` EVALSHA round trips (HGET + HINCRBY) on one
 /// shared multiplexed connection, and nothing else. Laid out like the service.
 pub async fn ceiling(redis_url: &str) -> u16 {

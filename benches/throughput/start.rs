@@ -7,11 +7,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use optin_verify::{domain::ApiKey, startup::Role, store::Store};
+use optin_verify::{startup::Role, store::Store};
 
 use crate::{
     load::{MakeRequest, Run, closed_loop},
-    service::{listener, serve, settings},
+    service::instance,
     start_body,
 };
 
@@ -24,13 +24,9 @@ pub struct Starter {
 
 impl Starter {
     pub async fn new(redis_url: &str, http: &reqwest::Client) -> Self {
-        let key = ApiKey::generate();
-        let (l, port) = listener();
-        let mut s = settings(redis_url, &key, port, "benchst");
-        s.dev.outbox = true;
-        serve(s, Role::All, l).await;
+        let i = instance(redis_url, "benchst", Role::All, |s| s.dev.outbox = true).await;
         let store = crate::bench_store(redis_url, "benchst").await;
-        let (h, b, auth) = (http.clone(), format!("http://127.0.0.1:{port}"), format!("Bearer {}", key.expose()));
+        let (h, b, auth) = (http.clone(), i.base, i.bearer);
         let next = Arc::new(std::sync::atomic::AtomicU64::new(1_000_000));
         let start: MakeRequest = Arc::new(move |_| {
             // Fresh numbers across rounds too.
