@@ -96,6 +96,35 @@ pub async fn ceiling(redis_url: &str) -> u16 {
     port
 }
 
+/// A handler that does no work at all: it takes the request's whole body and answers `status`
+/// with `body`, laid out like the service. What it reaches is the most any handler of that
+/// request and reply could reach on this machine: the rest of its CPU went to the load
+/// generator and the HTTP stack.
+pub async fn canned(status: u16, body: Vec<u8>) -> u16 {
+    let (listener, port) = listener();
+    let (ready, started) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let body = web::Bytes::from(body);
+            let status = actix_web::http::StatusCode::from_u16(status).unwrap();
+            let server = HttpServer::new(move || {
+                let body = body.clone();
+                App::new().default_service(web::to(move |_request: web::Bytes| {
+                    let body = body.clone();
+                    async move { HttpResponse::build(status).content_type("application/json").body(body) }
+                }))
+            })
+            .listen(listener)
+            .unwrap()
+            .run();
+            ready.send(()).unwrap();
+            server.await.unwrap();
+        })
+    });
+    started.await.unwrap();
+    port
+}
+
 /// The bench's settings: one tenant whose key is `key`, no limits in the way, on `prefix`.
 pub fn settings(redis_url: &str, key: &ApiKey, port: u16, prefix: &str) -> Settings {
     let mut s = Settings::load(None).unwrap();

@@ -19,6 +19,8 @@ use crate::{
 pub struct Starter {
     store: Store,
     start: MakeRequest,
+    /// The same requests to a handler that does nothing and answers what a start answers.
+    pub floor: MakeRequest,
     redis_url: String,
 }
 
@@ -26,17 +28,27 @@ impl Starter {
     pub async fn new(redis_url: &str, http: &reqwest::Client) -> Self {
         let i = instance(redis_url, "benchst", Role::All, |s| s.dev.outbox = true).await;
         let store = crate::bench_store(redis_url, "benchst").await;
-        let (h, b, auth) = (http.clone(), i.base, i.bearer);
         let next = Arc::new(std::sync::atomic::AtomicU64::new(1_000_000));
-        let start: MakeRequest = Arc::new(move |_| {
-            // Fresh numbers across rounds too.
-            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            h.post(format!("{b}/v1/verifications"))
-                .header("authorization", &auth)
-                .header("content-type", "application/json")
-                .body(start_body(n).to_string())
-        });
-        Self { store, start, redis_url: redis_url.to_string() }
+        let request = |base: String, auth: String| -> MakeRequest {
+            let (h, next) = (http.clone(), next.clone());
+            Arc::new(move |_| {
+                // Fresh numbers across rounds too.
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                h.post(format!("{base}/v1/verifications"))
+                    .header("authorization", &auth)
+                    .header("content-type", "application/json")
+                    .body(start_body(n).to_string())
+            })
+        };
+        let start = request(i.base, i.bearer.clone());
+        // The floor answers exactly what one real start answered.
+        let reply = start(0).send().await.unwrap();
+        let status = reply.status().as_u16();
+        let body = reply.bytes().await.unwrap().to_vec();
+        assert_eq!(status, 201, "the bench's start failed: {}", String::from_utf8_lossy(&body));
+        let floor_port = crate::service::canned(status, body).await;
+        let floor = request(format!("http://127.0.0.1:{floor_port}"), i.bearer);
+        Self { store, start, floor, redis_url: redis_url.to_string() }
     }
 
     /// Starts for `secs`, then waits until the last message is sent; returns verifications
