@@ -1,4 +1,5 @@
 pub mod api;
+pub mod background;
 pub mod channels;
 pub mod config;
 pub mod dev_redis;

@@ -7,6 +7,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     api,
+    background::{self, ThreadError},
     channels::Transports,
     config::{Mode, Settings},
     domain::{SecretBox, ServerKey, ServerKeys},
@@ -40,6 +41,8 @@ pub enum StartupError {
     Channel(String),
     #[error("configuration key `receipts.signing_key`: {0}")]
     ReceiptKey(String),
+    #[error("{0}")]
+    Thread(String),
 }
 
 pub struct Application {
@@ -148,6 +151,20 @@ fn dev_secrets(settings: &Settings) -> Result<Option<crate::dev_secrets::DevSecr
     Ok(Some(kept))
 }
 
+/// The store as the settings describe it. The webhook pipeline connects its own on its thread.
+async fn connect_store(settings: &Settings, key: &ServerKeys) -> Result<Store, StartupError> {
+    let r = &settings.redis;
+    let v = &settings.verification;
+    let retention = Retention {
+        default_ms: (v.retention_days * 86_400_000) as i64,
+        receipt_ms: (v.receipt_retention_days * 86_400_000) as i64,
+        suppression_ms: (v.suppression_days * 86_400_000) as i64,
+    };
+    let keys = Keys::new(&r.key_prefix, r.partitions);
+    let store = Store::connect(&r.url, r.cluster, Duration::from_millis(r.timeout_ms), keys, retention).await?;
+    Ok(store.with_secret_box(SecretBox::new(key)))
+}
+
 /// Each HTTP worker thread gets the state with a Redis connection of its own, made on that
 /// thread: its replies are then read where the request waits for them, with no hand-over from
 /// the thread that runs the background work (measured: see docs/PERFORMANCE.md). If Redis does
@@ -178,22 +195,7 @@ impl Application {
         let settings = Arc::new(settings);
         let key = server_keys(&settings)?;
         let signer = receipt_signer(&settings)?;
-        let r = &settings.redis;
-        let v = &settings.verification;
-        let retention = Retention {
-            default_ms: (v.retention_days * 86_400_000) as i64,
-            receipt_ms: (v.receipt_retention_days * 86_400_000) as i64,
-            suppression_ms: (v.suppression_days * 86_400_000) as i64,
-        };
-        let store = Store::connect(
-            &r.url,
-            r.cluster,
-            Duration::from_millis(r.timeout_ms),
-            Keys::new(&r.key_prefix, r.partitions),
-            retention,
-        )
-        .await?
-        .with_secret_box(SecretBox::new(&key));
+        let store = connect_store(&settings, &key).await?;
         reseal_endpoint_secrets(&store, &settings).await;
         let tenants = Tenants::from_settings(&settings.tenants);
         let metrics = Arc::new(Metrics::new());
@@ -214,19 +216,30 @@ impl Application {
             let pacer = deps.pacer.clone();
             let mut handles = spawn_senders(deps, stop_rx.clone()).await?;
             handles.extend(pacer.spawn(stop_rx.clone()));
-            let hooks = WebhookDeps {
-                settings: settings.clone(),
-                // A backlog must not queue so much in Redis that API requests wait behind it
-                // (the schedulers below share this store, and so its gate).
-                store: store.clone().gated(settings.webhooks.redis_in_flight),
-                tenants: tenants.clone(),
-                signer: signer.clone(),
-                server_key: key.clone(),
-                metrics: metrics.clone(),
+            let (settings, tenants, signer, key, metrics) =
+                (settings.clone(), tenants.clone(), signer.clone(), key.clone(), metrics.clone());
+            let nice = settings.webhooks.thread_nice;
+            let pipeline = move || async move {
+                let hooks = WebhookDeps {
+                    // A backlog must not queue so much in Redis that API requests wait behind it
+                    // (the schedulers below share this store, and so its gate).
+                    store: connect_store(&settings, &key).await?.gated(settings.webhooks.redis_in_flight),
+                    settings,
+                    tenants,
+                    signer,
+                    server_key: key,
+                    metrics,
+                };
+                let mut handles = spawn_dispatchers(hooks.clone(), stop_rx.clone()).await?;
+                handles.extend(Deliverer::spawn(hooks.clone(), stop_rx.clone()).await?);
+                handles.extend(spawn_schedulers(hooks, stop_rx));
+                Ok::<_, StartupError>(handles)
             };
-            handles.extend(spawn_dispatchers(hooks.clone(), stop_rx.clone()).await?);
-            handles.extend(Deliverer::spawn(hooks.clone(), stop_rx.clone()).await?);
-            handles.extend(spawn_schedulers(hooks, stop_rx));
+            let pipeline = background::on_own_thread("optin-webhooks", nice, pipeline).await.map_err(|e| match e {
+                ThreadError::Start(e) => e,
+                e @ ThreadError::Spawn(..) => StartupError::Thread(e.to_string()),
+            })?;
+            handles.push(pipeline);
             handles
         } else {
             Vec::new()

@@ -162,6 +162,8 @@ pub struct WebhookSettings {
     pub per_endpoint_concurrency: usize,
     /// Redis commands the webhook pipeline has in flight at once (see `Conn::gated`).
     pub redis_in_flight: usize,
+    /// The nice value (0-19) of the pipeline's thread: the API comes first for the CPU.
+    pub thread_nice: u8,
     pub rotation_overlap_seconds: u64,
     pub max_retry_after_seconds: u64,
     pub max_endpoints_per_tenant: u32,
@@ -269,6 +271,9 @@ impl Settings {
         }
         if w.timeout_seconds == 0 || w.concurrency == 0 || w.per_endpoint_concurrency == 0 || w.redis_in_flight == 0 {
             return Err(ConfigError::invalid("webhooks", "timeout, concurrency and redis_in_flight must be positive"));
+        }
+        if w.thread_nice > 19 {
+            return Err(ConfigError::invalid("webhooks.thread_nice", "a nice value from 0 to 19"));
         }
         for (i, r) in self.receipts.retired_keys.iter().enumerate() {
             crate::evidence::RetiredReceiptKey::parse(&r.public_key, r.kid.as_deref())

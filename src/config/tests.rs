@@ -121,3 +121,10 @@ fn the_webhook_pipeline_needs_room_for_one_redis_command() {
     assert_eq!(key_of(load_str("[webhooks]\nredis_in_flight = 0\n")), "webhooks");
     assert_eq!(load_str("[webhooks]\nredis_in_flight = 1\n").unwrap().webhooks.redis_in_flight, 1);
 }
+
+#[test]
+fn the_webhook_thread_takes_a_nice_value_from_0_to_19() {
+    assert_eq!(load_str("").unwrap().webhooks.thread_nice, 10);
+    assert_eq!(load_str("[webhooks]\nthread_nice = 0\n").unwrap().webhooks.thread_nice, 0);
+    assert_eq!(key_of(load_str("[webhooks]\nthread_nice = 20\n")), "webhooks.thread_nice");
+}

@@ -21,7 +21,7 @@ pub fn spawn_schedulers(deps: WebhookDeps, stop: watch::Receiver<bool>) -> Vec<J
             let mut stop = stop.clone();
             tokio::spawn(async move {
                 let tick = Duration::from_millis(deps.settings.worker.tick_ms.max(10));
-                while !*stop.borrow() {
+                while !crate::worker::stream_loop::stopped(&stop) {
                     if let Err(e) = run_once(&deps, p).await {
                         tracing::warn!(partition = p.0, error = %e, "scheduler tick failed");
                     }

@@ -117,7 +117,7 @@ impl Pacer {
                     if let Err(e) = pacer.drain_unpaced(p).await {
                         tracing::warn!(partition = p.0, error = %e, "draining unpaced campaign queues failed");
                     }
-                    while paced && !*stop.borrow() {
+                    while paced && !super::stream_loop::stopped(&stop) {
                         if let Err(e) = pacer.release(p).await {
                             tracing::warn!(partition = p.0, error = %e, "campaign release failed");
                         }

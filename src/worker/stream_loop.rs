@@ -48,6 +48,13 @@ pub async fn open_readers(
     Ok(readers)
 }
 
+/// Whether a loop should stop: told to, or its application is gone (the sender dropped, as
+/// when a test's runtime ends; `changed()` then returns at once, and a loop waiting on it
+/// would spin).
+pub fn stopped(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
+}
+
 pub async fn run<Fut>(
     reader: StreamReader,
     cfg: LoopConfig,
@@ -75,7 +82,7 @@ pub async fn run_gated<Fut>(
 {
     let reclaim_every = Duration::from_millis(cfg.reclaim_idle_ms.clamp(100, 5000));
     let mut last_reclaim = tokio::time::Instant::now() - reclaim_every;
-    while !*stop.borrow() {
+    while !stopped(&stop) {
         let reclaim = (last_reclaim.elapsed() >= reclaim_every).then_some(cfg.reclaim_idle_ms);
         if reclaim.is_some() {
             last_reclaim = tokio::time::Instant::now();
@@ -112,5 +119,21 @@ pub async fn run_gated<Fut>(
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loop_stops_when_told_or_when_its_application_is_gone() {
+        let (tx, rx) = watch::channel(false);
+        assert!(!stopped(&rx));
+        tx.send(true).unwrap();
+        assert!(stopped(&rx));
+        let (tx, rx) = watch::channel(false);
+        drop(tx);
+        assert!(stopped(&rx), "a dropped sender must stop the loop, or `changed()` spins it");
     }
 }

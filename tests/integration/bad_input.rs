@@ -16,7 +16,7 @@ async fn refused(app: &TestApp, req: reqwest::RequestBuilder, status: u16, kind:
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["type"], format!("{BASE}{kind}"), "{body}");
     assert_eq!(body["status"], status);
-    assert_eq!(app.keys().await, before, "Redis changed for a refused request");
+    app.assert_keys_unchanged(&before, "Redis changed for a refused request").await;
     body
 }
 

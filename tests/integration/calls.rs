@@ -46,7 +46,7 @@ async fn refused(app: &TestApp, body: &Value, kind: &str) {
     assert_eq!(r.status().as_u16(), 422);
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["type"], format!("https://optin-verify.eu/problems/{kind}"), "{p}");
-    assert_eq!(app.keys().await, before, "a refused call start wrote to Redis");
+    app.assert_keys_unchanged(&before, "a refused call start wrote to Redis").await;
 }
 
 /// A call verification whose window opens in 2 s; returns (id, announcement text).

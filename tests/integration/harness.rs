@@ -192,6 +192,17 @@ impl TestApp {
         out
     }
 
+    /// Asserts that no key appeared or went since `before` (a refused request writes nothing).
+    /// A rate counter's key names its window and expires at its end, which may fall between
+    /// the two reads (seen in a full run); no other key may go.
+    pub async fn assert_keys_unchanged(&self, before: &HashSet<String>, what: &str) {
+        let after = self.keys().await;
+        let appeared: Vec<_> = after.difference(before).collect();
+        assert!(appeared.is_empty(), "{what}: {appeared:?} appeared");
+        let gone: Vec<_> = before.difference(&after).filter(|k| !k.contains(":rl:")).collect();
+        assert!(gone.is_empty(), "{what}: {gone:?} went");
+    }
+
     /// The verification hash as stored.
     pub async fn stored(&self, vid: &str) -> std::collections::HashMap<String, String> {
         let mut c = self.redis().await;

@@ -125,3 +125,36 @@ async fn a_backlog_drains_with_one_redis_command_in_flight() {
     assert_eq!(rx.calls("/gated"), 10);
     delivered_once(&app, 10).await;
 }
+
+/// The nice values of this process's threads named `name` (Linux keeps one per thread).
+fn nice_of_threads(name: &str) -> Vec<i64> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after "pid (comm) ": state is field 3, nice is field 19.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        found.push(after.split(' ').nth(16).unwrap().parse().unwrap());
+    }
+    found
+}
+
+/// The pipeline runs on a thread of its own at `webhooks.thread_nice`, below the API's
+/// priority, and delivers from there.
+#[tokio::test]
+async fn the_pipeline_runs_on_its_own_thread_below_the_apis_priority() {
+    let app = spawn_with(|s| s.webhooks.thread_nice = 13).await;
+    assert!(nice_of_threads("optin-webhooks").contains(&13), "{:?}", nice_of_threads("optin-webhooks"));
+    let rx = Receiver::start().await;
+    app.endpoint(&rx.url("/niced")).await;
+    let ids = started(&app, 3).await;
+    cancel_at_once(&app, &ids).await;
+    for id in &ids {
+        rx.wait_for("/niced", "verification.canceled", Some(id), WAIT).await;
+    }
+    assert_eq!(rx.calls("/niced"), 3);
+    delivered_once(&app, 3).await;
+}

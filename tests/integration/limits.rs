@@ -38,7 +38,7 @@ async fn refused_as_limited(app: &TestApp, path: &str, body: &Value) {
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["type"], PROBLEM, "{b}");
     assert!(b["detail"].as_str().unwrap().contains("destination"), "{b}");
-    assert_eq!(app.keys().await, before, "a refused send changed Redis");
+    app.assert_keys_unchanged(&before, "a refused send changed Redis").await;
 }
 
 #[tokio::test]
