@@ -51,48 +51,60 @@ pub async fn instance(redis_url: &str, prefix: &str, role: Role, tweak: impl FnO
     Instance { base: format!("http://127.0.0.1:{port}"), bearer: format!("Bearer {}", key.expose()) }
 }
 
-/// The ceiling: an actix-web handler doing `trips` EVALSHA round trips (HGET + HINCRBY) on one
-/// shared multiplexed connection, and nothing else. Laid out like the service.
-pub async fn ceiling(redis_url: &str) -> u16 {
-    let (listener, port) = listener();
-    let url = redis_url.to_string();
+/// Runs the server `start` builds on an actix System on a thread of its own, as the service
+/// runs; returns once it serves.
+async fn on_own_system<F, Fut>(start: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<actix_web::dev::Server>>,
+{
     let (ready, started) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let client = redis::Client::open(url).unwrap();
-            let conn = client.get_connection_manager().await.unwrap();
-            // DESIGN.md §8: one EVALSHA doing HGET + HINCRBY.
-            let script = Arc::new(redis::Script::new(
-                "redis.call('HGET', KEYS[1], 'st'); return redis.call('HINCRBY', KEYS[1], 'n', 1)",
-            ));
-            let server = HttpServer::new(move || {
-                let (conn, script) = (conn.clone(), script.clone());
-                App::new().route(
-                    "/trips/{n}/{k}",
-                    web::post().to(move |path: web::Path<(u32, u32)>, _body: web::Bytes| {
-                        let (mut conn, script) = (conn.clone(), script.clone());
-                        async move {
-                            let (trips, k) = path.into_inner();
-                            for _ in 0..trips {
-                                let _: i64 = script
-                                    .key(format!("{{bench:ceil}}:{}", k % 4096))
-                                    .invoke_async(&mut conn)
-                                    .await
-                                    .unwrap();
-                            }
-                            HttpResponse::Ok().json(json!({"status": "pending", "attempts_remaining": 4}))
-                        }
-                    }),
-                )
-            })
-            .listen(listener)
-            .unwrap()
-            .run();
+            let server = start().await.unwrap();
             ready.send(()).unwrap();
             server.await.unwrap();
         })
     });
     started.await.unwrap();
+}
+
+/// The ceiling: an actix-web handler doing `trips` EVALSHA round trips (HGET + HINCRBY) on one
+/// shared multiplexed connection, and nothing else. Laid out like the service.
+pub async fn ceiling(redis_url: &str) -> u16 {
+    let (listener, port) = listener();
+    let url = redis_url.to_string();
+    on_own_system(move || async move {
+        let client = redis::Client::open(url).unwrap();
+        let conn = client.get_connection_manager().await.unwrap();
+        // DESIGN.md §8: one EVALSHA doing HGET + HINCRBY.
+        let script = Arc::new(redis::Script::new(
+            "redis.call('HGET', KEYS[1], 'st'); return redis.call('HINCRBY', KEYS[1], 'n', 1)",
+        ));
+        HttpServer::new(move || {
+            let (conn, script) = (conn.clone(), script.clone());
+            App::new().route(
+                "/trips/{n}/{k}",
+                web::post().to(move |path: web::Path<(u32, u32)>, _body: web::Bytes| {
+                    let (mut conn, script) = (conn.clone(), script.clone());
+                    async move {
+                        let (trips, k) = path.into_inner();
+                        for _ in 0..trips {
+                            let _: i64 = script
+                                .key(format!("{{bench:ceil}}:{}", k % 4096))
+                                .invoke_async(&mut conn)
+                                .await
+                                .unwrap();
+                        }
+                        HttpResponse::Ok().json(json!({"status": "pending", "attempts_remaining": 4}))
+                    }
+                }),
+            )
+        })
+        .listen(listener)
+        .map(|s| s.run())
+    })
+    .await;
     port
 }
 
@@ -102,26 +114,20 @@ pub async fn ceiling(redis_url: &str) -> u16 {
 /// generator and the HTTP stack.
 pub async fn canned(status: u16, body: Vec<u8>) -> u16 {
     let (listener, port) = listener();
-    let (ready, started) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let body = web::Bytes::from(body);
-            let status = actix_web::http::StatusCode::from_u16(status).unwrap();
-            let server = HttpServer::new(move || {
+    on_own_system(move || async move {
+        let body = web::Bytes::from(body);
+        let status = actix_web::http::StatusCode::from_u16(status).unwrap();
+        HttpServer::new(move || {
+            let body = body.clone();
+            App::new().default_service(web::to(move |_request: web::Bytes| {
                 let body = body.clone();
-                App::new().default_service(web::to(move |_request: web::Bytes| {
-                    let body = body.clone();
-                    async move { HttpResponse::build(status).content_type("application/json").body(body) }
-                }))
-            })
-            .listen(listener)
-            .unwrap()
-            .run();
-            ready.send(()).unwrap();
-            server.await.unwrap();
+                async move { HttpResponse::build(status).content_type("application/json").body(body) }
+            }))
         })
-    });
-    started.await.unwrap();
+        .listen(listener)
+        .map(|s| s.run())
+    })
+    .await;
     port
 }
 

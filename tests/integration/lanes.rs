@@ -115,15 +115,21 @@ async fn a_fast_endpoints_backlog_waits_on_its_lane_instead_of_being_put_back() 
 #[tokio::test]
 async fn a_backlog_drains_with_one_redis_command_in_flight() {
     let app = spawn_with(|s| s.webhooks.redis_in_flight = 1).await;
+    each_delivered_once(&app, "/gated", 10).await;
+}
+
+/// Cancels `n` verifications at once and waits until each event reached an endpoint at `path`,
+/// once, with one attempt recorded.
+async fn each_delivered_once(app: &TestApp, path: &str, n: usize) {
     let rx = Receiver::start().await;
-    app.endpoint(&rx.url("/gated")).await;
-    let ids = started(&app, 10).await;
-    cancel_at_once(&app, &ids).await;
+    app.endpoint(&rx.url(path)).await;
+    let ids = started(app, n).await;
+    cancel_at_once(app, &ids).await;
     for id in &ids {
-        rx.wait_for("/gated", "verification.canceled", Some(id), WAIT).await;
+        rx.wait_for(path, "verification.canceled", Some(id), WAIT).await;
     }
-    assert_eq!(rx.calls("/gated"), 10);
-    delivered_once(&app, 10).await;
+    assert_eq!(rx.calls(path), n);
+    delivered_once(app, n).await;
 }
 
 /// The nice values of this process's threads named `name` (Linux keeps one per thread).
@@ -148,13 +154,5 @@ fn nice_of_threads(name: &str) -> Vec<i64> {
 async fn the_pipeline_runs_on_its_own_thread_below_the_apis_priority() {
     let app = spawn_with(|s| s.webhooks.thread_nice = 13).await;
     assert!(nice_of_threads("optin-webhooks").contains(&13), "{:?}", nice_of_threads("optin-webhooks"));
-    let rx = Receiver::start().await;
-    app.endpoint(&rx.url("/niced")).await;
-    let ids = started(&app, 3).await;
-    cancel_at_once(&app, &ids).await;
-    for id in &ids {
-        rx.wait_for("/niced", "verification.canceled", Some(id), WAIT).await;
-    }
-    assert_eq!(rx.calls("/niced"), 3);
-    delivered_once(&app, 3).await;
+    each_delivered_once(&app, "/niced", 3).await;
 }
