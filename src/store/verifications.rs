@@ -86,6 +86,30 @@ fn simple(reply: Vec<String>) -> Result<SimpleOutcome, StoreError> {
     }
 }
 
+/// The longest value a record keeps in place: Redis's default `hash-max-listpack-value`. A
+/// longer one would turn the whole hash into a hashtable, about four times the memory.
+const IN_PLACE_MAX: usize = 64;
+
+/// A new record's field/value arguments, a longer value replaced by `<field>@` = its SHA-1
+/// (hex, as Lua's `redis.sha1hex` spells it, so the scripts that spill a value themselves name
+/// the same blob), and the (SHA-1, value) pairs to store as blobs.
+fn spill(fields: Vec<(&'static str, String)>) -> (Vec<String>, Vec<(String, String)>) {
+    use sha1::{Digest, Sha1};
+    let (mut args, mut blobs) = (Vec::with_capacity(fields.len() * 2), Vec::new());
+    for (field, value) in fields {
+        if value.len() <= IN_PLACE_MAX {
+            args.push(field.to_string());
+            args.push(value);
+        } else {
+            let sha = hex::encode(Sha1::digest(value.as_bytes()));
+            args.push(format!("{field}@"));
+            args.push(sha.clone());
+            blobs.push((sha, value));
+        }
+    }
+    (args, blobs)
+}
+
 impl Store {
     /// Writes the verification and queues its first message in one script. A campaign start
     /// to a suppressed number writes nothing. `counted`: rate counters in the verification's
@@ -115,8 +139,13 @@ impl Store {
                 inv.key(key).arg(max).arg(end);
             }
         }
-        for (k, val) in v.fields() {
-            inv.arg(k).arg(val);
+        let (fields, blobs) = spill(v.fields());
+        inv.arg(fields.len());
+        for f in &fields {
+            inv.arg(f);
+        }
+        for (sha, text) in &blobs {
+            inv.arg(sha).arg(text);
         }
         let reply: Vec<String> = inv.invoke_async(&mut self.conn.clone()).await?;
         match reply.first().map(String::as_str) {
@@ -276,5 +305,20 @@ impl Store {
             .invoke_async(&mut self.conn.clone())
             .await?;
         simple(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_over_64_bytes_are_spilled_by_their_sha1() {
+        let (long, edge) = ("x".repeat(65), "y".repeat(64));
+        let (args, blobs) = spill(vec![("t", "acme".into()), ("n", long.clone()), ("pid", edge.clone())]);
+        // SHA-1 of 65 'x' characters, as `redis.sha1hex` and `sha1sum` spell it.
+        let sha = "78c741ddc482e4cdf8c474a0876347a0905b6233";
+        assert_eq!(args, ["t", "acme", "n@", sha, "pid", edge.as_str()]);
+        assert_eq!(blobs, [(sha.to_string(), long)]);
     }
 }

@@ -1,7 +1,9 @@
 -- KEYS: verification, send stream, deadline buckets, consent index, then the destination's
 --       rate counters when they share this slot (one per window)
 -- ARGV: id, keep_until, minid, expires_ms, now, refuse_if_suppressed ('1' or ''), batch (or ''),
---       then limit and window_end per rate counter, then field/value pairs...
+--       then limit and window_end per rate counter, then the number n of the record's field/value
+--       arguments and those n, then a SHA-1/text pair per value over 64 bytes (its field is
+--       already among the n as `<field>@` = that SHA-1: see `blob` in the prelude).
 -- Returns {'created'}, {'exists', body_hash, tenant}, {'suppressed'} or {'limited', wait_ms}.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local h = redis.call('HMGET', KEYS[1], 'bh', 't')
@@ -13,15 +15,12 @@ end
 -- The destination's limits, counted as `rate_limit.lua` counts them.
 local wait = take_windows(5, 8, tonumber(ARGV[5]))
 if wait > 0 then return {'limited', tostring(wait)} end
--- A new record: every field in one HSET, long values by reference (see `put`).
-local fields = {}
-for i = 8 + (#KEYS - 4) * 2, #ARGV, 2 do
-  local f, v = ARGV[i], ARGV[i + 1]
-  if #v > 64 then f, v = f .. '@', blob(KEYS[1], v, ARGV[2]) end
-  fields[#fields + 1] = f
-  fields[#fields + 1] = v
-end
-redis.call('HSET', KEYS[1], unpack(fields))
+-- A new record: every field in one HSET, long values by reference. The caller split them, so
+-- no value is copied into a Lua table on the way (~4 µs of a ~33 µs script).
+local first = 8 + (#KEYS - 4) * 2
+local n = tonumber(ARGV[first])
+for i = first + 1 + n, #ARGV, 2 do blob_at(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[2]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, first + 1, first + n))
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 deadline(KEYS[3], ARGV[1], ARGV[4])
 redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'vid', ARGV[1], 'kind', 'initial')

@@ -19,12 +19,17 @@ local function tag_of(key) return string.match(key, '^{[^}]*}') end
 -- in the same slot, shared by every record with the same text (a campaign's consent text, a
 -- common user agent), and kept as long as the longest-lived record that refers to it.
 -- The hash then holds `<field>@` = the blob's SHA-1.
-local function blob(vkey, value, keep)
-  local ref = redis.sha1hex(value)
+local function blob_at(vkey, ref, value, keep)
   local bkey = tag_of(vkey) .. ':b:' .. ref
   if not redis.call('SET', bkey, value, 'NX', 'PXAT', keep) then
     redis.call('PEXPIREAT', bkey, keep, 'GT')
   end
+end
+
+-- Stores `value` as its blob and returns the reference (see `blob_at`).
+local function blob(vkey, value, keep)
+  local ref = redis.sha1hex(value)
+  blob_at(vkey, ref, value, keep)
   return ref
 end
 
