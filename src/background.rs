@@ -1,8 +1,8 @@
 //! Background work on a thread of its own, at a lower CPU priority than the API.
 //!
 //! A webhook backlog is work that may finish later; an API request is someone waiting. When
-//! both want the CPU, the kernel then runs the request first and gives the backlog what is
-//! left, instead of splitting the cores evenly between them. (Redis is shared too: the
+//! both want the CPU, the kernel then gives each API thread about ten times the backlog's
+//! share (at nice 10), instead of splitting the cores evenly between them. (Redis is shared too: the
 //! pipeline's Redis gate, `webhooks.redis_in_flight`, bounds what it queues there.)
 
 use std::future::Future;
@@ -67,13 +67,14 @@ where
 }
 
 /// Raises this thread's nice value to `nice` (never lowers it: that needs privileges). Linux
-/// keeps a nice value per thread; elsewhere this does nothing.
+/// keeps a nice value per thread; elsewhere this does nothing. (`SYS_gettid` rather than
+/// `gettid()`, which needs glibc 2.30.)
 fn lower_priority(name: &str, nice: u8) {
     #[cfg(target_os = "linux")]
     if nice > 0 {
         // SAFETY: plain syscalls on this thread's own id; errno is read right after the call.
         let (now, err) = unsafe {
-            let tid = libc::gettid() as libc::id_t;
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
             *libc::__errno_location() = 0;
             let now = libc::getpriority(libc::PRIO_PROCESS, tid);
             let err = *libc::__errno_location();
@@ -84,7 +85,8 @@ fn lower_priority(name: &str, nice: u8) {
             return;
         }
         // SAFETY: as above.
-        if unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, target) } != 0 {
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t, target) } != 0
+        {
             tracing::warn!(thread = name, nice = target, error = %std::io::Error::last_os_error(), "could not lower the thread's priority");
         }
     }
@@ -99,7 +101,7 @@ mod tests {
     /// This thread's nice value, as the kernel reports it.
     fn nice_of_current_thread() -> i32 {
         // SAFETY: a read-only syscall.
-        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t) }
     }
 
     #[tokio::test]
