@@ -16,7 +16,7 @@ end
 local wait = take_windows(5, 8, tonumber(ARGV[5]))
 if wait > 0 then return {'limited', tostring(wait)} end
 -- A new record: every field in one HSET, long values by reference. The caller split them, so
--- no value is copied into a Lua table on the way (~4 µs of a ~33 µs script).
+-- no value is copied into a Lua table on the way (0.2-4 µs of a 15-33 µs script, replayed).
 local first = 8 + (#KEYS - 4) * 2
 local n = tonumber(ARGV[first])
 for i = first + 1 + n, #ARGV, 2 do blob_at(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[2]) end
