@@ -2,8 +2,8 @@
 //!
 //! A webhook backlog is work that may finish later; an API request is someone waiting. When
 //! both want the CPU, the kernel then gives each API thread about ten times the backlog's
-//! share (at nice 10), instead of splitting the cores evenly between them. (Redis is shared too: the
-//! pipeline's Redis gate, `webhooks.redis_in_flight`, bounds what it queues there.)
+//! share (at nice 10), instead of splitting the cores evenly between them. (Redis is shared
+//! too: the pipeline's Redis gate, `webhooks.redis_in_flight`, bounds what it queues there.)
 
 use std::future::Future;
 
@@ -73,8 +73,8 @@ fn lower_priority(name: &str, nice: u8) {
     #[cfg(target_os = "linux")]
     if nice > 0 {
         // SAFETY: plain syscalls on this thread's own id; errno is read right after the call.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
         let (now, err) = unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
             *libc::__errno_location() = 0;
             let now = libc::getpriority(libc::PRIO_PROCESS, tid);
             let err = *libc::__errno_location();
@@ -85,8 +85,7 @@ fn lower_priority(name: &str, nice: u8) {
             return;
         }
         // SAFETY: as above.
-        if unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t, target) } != 0
-        {
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, target) } != 0 {
             tracing::warn!(thread = name, nice = target, error = %std::io::Error::last_os_error(), "could not lower the thread's priority");
         }
     }
