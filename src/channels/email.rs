@@ -7,9 +7,9 @@ use futures_util::future::BoxFuture;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
     message::{
-        Mailbox, MultiPart,
-        dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey},
-        header::{Header, HeaderName, HeaderValue},
+        Body, Mailbox, MultiPart,
+        dkim::{DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey},
+        header::{self, ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue},
     },
     transport::smtp::{PoolConfig, authentication::Credentials},
 };
@@ -50,6 +50,44 @@ pub enum SmtpSetupError {
     Dkim(String),
 }
 
+/// Headers the DKIM signature covers. RFC 8058 §4 asks for both List-Unsubscribe headers, so a
+/// relay cannot add a one-click target of its own; the rest are what a receiver shows or trusts.
+const SIGNED_HEADERS: [&str; 10] = [
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "MIME-Version",
+    "Content-Type",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+];
+
+/// Relaxed/relaxed: relays refold and re-space headers, and lettre writes its own signature header
+/// folded, so only relaxed header canonicalization verifies at the receiver.
+fn dkim_config(selector: String, domain: String, key: DkimSigningKey) -> DkimConfig {
+    let relaxed =
+        DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed };
+    let headers = SIGNED_HEADERS.iter().map(|h| HeaderName::new_from_ascii_str(h)).collect();
+    DkimConfig::new(selector, domain, key, headers, relaxed)
+}
+
+/// The multipart body as a raw body under top-level `Content-Type` and `MIME-Version` headers.
+/// lettre writes a multipart's own `Content-Type` after the message headers, where its DKIM signer
+/// does not see it; a signature that names `Content-Type` then fails. As a raw body the header is
+/// one of the message's and is signed like the others, over the exact bytes that are sent.
+fn flatten(builder: lettre::message::MessageBuilder, body: MultiPart) -> Result<lettre::Message, String> {
+    let content_type = body.headers().get::<ContentType>().ok_or("multipart without Content-Type")?;
+    let formatted = body.formatted();
+    let head = body.headers().to_string().len() + 2;
+    let raw = formatted.get(head..).ok_or("multipart shorter than its headers")?.to_vec();
+    // lettre has already encoded every part (quoted-printable or base64), so the whole is 7-bit.
+    let raw = Body::dangerous_pre_encoded(raw, ContentTransferEncoding::SevenBit);
+    builder.header(header::MIME_VERSION_1_0).header(content_type).body(raw).map_err(|e| e.to_string())
+}
+
 pub struct SmtpTransport {
     mailer: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
@@ -88,7 +126,7 @@ impl SmtpTransport {
                     if d.algorithm == "rsa" { DkimSigningAlgorithm::Rsa } else { DkimSigningAlgorithm::Ed25519 };
                 let key = DkimSigningKey::new(d.private_key.trim(), algorithm)
                     .map_err(|e| SmtpSetupError::Dkim(e.to_string()))?;
-                Some(DkimConfig::default_config(d.selector.clone(), d.domain.clone(), key))
+                Some(dkim_config(d.selector.clone(), d.domain.clone(), key))
             }
             None => None,
         };
@@ -123,7 +161,7 @@ impl SmtpTransport {
             Some(html) => MultiPart::alternative_plain_html(m.text.clone(), html.clone()),
             None => MultiPart::mixed().singlepart(lettre::message::SinglePart::plain(m.text.clone())),
         };
-        let mut mail = b.multipart(body).map_err(|e| permanent(&e))?;
+        let mut mail = flatten(b, body).map_err(|e| permanent(&e))?;
         if let Some(d) = &self.dkim {
             mail.sign(d);
         }
@@ -162,7 +200,52 @@ impl SmtpTransport {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_from, sender};
+    use super::{SmtpTransport, parse_from, sender};
+    use crate::{
+        channels::Message,
+        config::{SmtpSettings, SmtpTls},
+        domain::{Channel, Locale, Method},
+    };
+
+    #[tokio::test]
+    async fn the_multipart_content_type_is_a_message_header_before_the_body() {
+        let settings = SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: SmtpTls::None,
+            username: String::new(),
+            password: String::new(),
+            from: "verify@acme.example".into(),
+            pool_size: 1,
+            dkim: None,
+            rate_per_second: 0,
+        };
+        let transport = SmtpTransport::new(&settings).unwrap();
+        let m = Message {
+            verification_id: "ver_test".into(),
+            channel: Channel::Email,
+            method: Method::Code,
+            locale: Locale::Nl,
+            to: "jan@example.nl".into(),
+            subject: Some("Uw code".into()),
+            text: "Uw code is 123456.".into(),
+            html: Some("<p>Uw code is 123456.</p>".into()),
+            headers: vec![("List-Unsubscribe".into(), "<https://x.example/o/t>".into())],
+            code: String::new(),
+            link_token: String::new(),
+            whatsapp_template: None,
+            from_name: "Acme".into(),
+            reply_to: None,
+        };
+        let mail = transport.build(&m).unwrap();
+        let formatted = String::from_utf8(mail.formatted()).unwrap();
+        let (head, body) = formatted.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains("Content-Type: multipart/alternative;"), "{formatted}");
+        assert!(head.contains("MIME-Version: 1.0"), "{formatted}");
+        assert_eq!(head.matches("Content-Type:").count(), 1, "{formatted}");
+        assert!(body.starts_with("--"), "{formatted}");
+        assert!(body.contains("Content-Type: text/plain; charset=utf-8"), "{formatted}");
+    }
 
     #[test]
     fn from_takes_a_display_name_or_a_bare_address() {

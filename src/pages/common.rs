@@ -100,6 +100,9 @@ pub enum PageError {
     RateLimited { en: bool, retry_after_secs: u64 },
     #[error("temporarily unavailable")]
     Unavailable { en: bool },
+    /// A POST body that is neither of the forms a page takes.
+    #[error("unsupported form body")]
+    UnsupportedBody,
 }
 
 impl PageError {
@@ -136,6 +139,7 @@ impl ResponseError for PageError {
             Self::Invalid { .. } => StatusCode::NOT_FOUND,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UnsupportedBody => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -148,6 +152,7 @@ impl ResponseError for PageError {
             Self::RateLimited { .. } => (false, "Te veel verzoeken", "Wacht een minuut en probeer het opnieuw."),
             Self::Unavailable { en: true } => (true, "Temporarily unavailable", "Please try again in a moment."),
             Self::Unavailable { .. } => (false, "Tijdelijk niet beschikbaar", "Probeer het over een moment opnieuw."),
+            Self::UnsupportedBody => (false, "Formulier niet begrepen", "Gebruik de knop op de pagina."),
         };
         let mut resp = html(self.status_code(), DonePage { page: Chrome::neutral(en), heading, body }.render());
         if let Self::RateLimited { retry_after_secs, .. } = self

@@ -5,6 +5,7 @@ mod code;
 mod common;
 mod confirm;
 mod optout;
+mod optout_form;
 mod receipt;
 
 use actix_web::{HttpResponse, guard, middleware::DefaultHeaders, web};

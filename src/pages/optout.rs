@@ -11,7 +11,10 @@ use crate::{
     store::{OptOutOutcome, VerificationRecord},
 };
 
-use super::common::{Chrome, DonePage, Lang, LangQuery, PageError, declined_page, html, ip_of, limit_ip, user_agent};
+use super::{
+    common::{Chrome, DonePage, Lang, LangQuery, PageError, declined_page, html, ip_of, limit_ip, user_agent},
+    optout_form::OptOutForm,
+};
 
 #[derive(Template)]
 #[template(path = "pages/optout.html")]
@@ -22,15 +25,6 @@ struct OptOutPage<'a> {
     confirmed: bool,
     token: &'a str,
     csrf: String,
-}
-
-/// The form behind the button, or an RFC 8058 one-click POST from a mail client, which
-/// carries `List-Unsubscribe=One-Click` instead of our CSRF value.
-#[derive(Debug, serde::Deserialize)]
-pub struct OptOutForm {
-    csrf: Option<String>,
-    #[serde(rename = "List-Unsubscribe")]
-    one_click: Option<String>,
 }
 
 async fn load(state: &AppState, raw: &str, q: &LangQuery) -> Result<(LinkToken, VerificationRecord), PageError> {
@@ -86,12 +80,12 @@ pub async fn submit(
     req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<LangQuery>,
-    form: web::Form<OptOutForm>,
+    form: OptOutForm,
 ) -> Result<HttpResponse, PageError> {
     limit_ip(&state, &req, Lang::hint(&q)).await?;
     let (token, v) = load(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
-    let one_click = form.one_click.as_deref() == Some("One-Click");
+    let one_click = form.is_one_click();
     let csrf_ok = form.csrf.as_deref().is_some_and(|c| state.key.csrf_ok(&token.hash(), c));
     if !(one_click || csrf_ok) {
         return Err(PageError::invalid(lang.en));

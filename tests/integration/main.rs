@@ -12,6 +12,7 @@ mod consents;
 mod crash;
 mod dev_secrets;
 mod email_and_misc;
+mod email_receivers;
 mod harness;
 mod idempotency;
 mod lanes;

@@ -16,7 +16,7 @@ fn smtp_port() -> u16 {
 }
 
 /// Waits for the message to `to` to land in the Maildir and returns its raw bytes.
-async fn received(to: &str) -> Vec<u8> {
+pub(crate) async fn received(to: &str) -> Vec<u8> {
     let dir = std::path::PathBuf::from(std::env::var("OPTIN_TEST_MAILDIR").expect("OPTIN_TEST_MAILDIR")).join("new");
     for _ in 0..200 {
         if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -32,7 +32,7 @@ async fn received(to: &str) -> Vec<u8> {
     panic!("no mail for {to}");
 }
 
-fn smtp(pool_size: u32, dkim: Option<DkimSettings>) -> EmailSettings {
+pub(crate) fn smtp(pool_size: u32, dkim: Option<DkimSettings>) -> EmailSettings {
     EmailSettings {
         smtp: SmtpSettings {
             host: "127.0.0.1".into(),
