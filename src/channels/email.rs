@@ -236,6 +236,7 @@ mod tests {
             whatsapp_template: None,
             from_name: "Acme".into(),
             reply_to: None,
+            send_number: 1,
         };
         let mail = transport.build(&m).unwrap();
         let formatted = String::from_utf8(mail.formatted()).unwrap();

@@ -41,6 +41,9 @@ pub struct Message {
     pub link_token: String,
     /// The tenant's own WhatsApp template for this message, if it has one.
     pub whatsapp_template: Option<String>,
+    /// This send's number (1 for the first; the record's sends plus one): CM.com's reference
+    /// names it, so that a report about an earlier send can be told apart.
+    pub send_number: u32,
     /// The tenant, as the sender's display name, and where replies go.
     pub from_name: String,
     pub reply_to: Option<String>,

@@ -14,6 +14,8 @@ mod custom;
 /// Everything a message needs; the caller derived the code and links from the seed.
 pub struct MessageInputs<'a> {
     pub verification_id: &'a str,
+    /// Which send of the verification this is: 1, 2, ...
+    pub send_number: u32,
     pub method: Method,
     pub channel: Channel,
     pub locale: Locale,
@@ -222,6 +224,7 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
     Ok(Message {
         headers,
         verification_id: i.verification_id.to_string(),
+        send_number: i.send_number,
         channel: i.channel,
         method: i.method,
         locale: i.locale,

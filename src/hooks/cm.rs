@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::state::AppState;
+use crate::{channels::sms::cm_verification_of, state::AppState};
 
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
@@ -54,6 +54,10 @@ pub async fn report(state: web::Data<AppState>, q: web::Query<TokenQuery>, body:
         _ => "accepted",
     };
     let error = m.status.error_code.map(|c| format!("{c}: {}", m.status.error_description.unwrap_or_default()));
-    // CM echoes our reference, which is the same for every message of the verification.
-    super::record(&state, "cm", None, &format!("vf_{}", m.reference), status, error).await
+    // CM echoes our reference, which names the verification and the send (`cm_reference`).
+    let Some(vid) = cm_verification_of(&m.reference) else {
+        // Not a reference of ours: acknowledge so CM stops retrying.
+        return HttpResponse::Ok().finish();
+    };
+    super::record(&state, "cm", Some(m.reference.as_str()), &vid, status, error).await
 }

@@ -1,6 +1,7 @@
 //! Delivery reports from providers: `POST /hooks/sms/{cm|twilio}` and `/hooks/whatsapp`.
-//! Each report is authenticated the provider's way, then recorded on the verification; a
-//! permanent failure moves a pending verification to `failed` (`verification.failed`).
+//! Each report is authenticated the provider's way, then recorded on the verification when it
+//! settles the message last sent; a permanent failure moves a pending verification to `failed`
+//! (`verification.failed`).
 
 mod cm;
 mod twilio;
@@ -16,8 +17,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/hooks/whatsapp", web::get().to(whatsapp::handshake));
 }
 
-/// Records one provider report about the message `reference` (when the provider names it).
-/// `status` is `delivered`, `failed` or something to keep only.
+/// Records one provider report about the message `reference`: the provider's id of one send
+/// (Twilio's MessageSid, WhatsApp's message id) or, for CM.com, our reference of one send.
+/// `status` is `delivered`, `failed`, or a step on the way (queued, accepted, sent ...), which is
+/// acknowledged and not recorded: it decides nothing, and a line for it could be repeated at will.
+/// Only the first verdict about the message last sent is recorded (`send_failed.lua`): a report
+/// about an earlier send, a second verdict, a duplicate or a replay is acknowledged and changes
+/// nothing, and so does a report that names no message.
 async fn record(
     state: &AppState,
     provider: &str,
@@ -33,13 +39,16 @@ async fn record(
     let delivery = match status {
         "delivered" => "delivered",
         "failed" => "failed",
-        _ => "sent",
+        _ => return HttpResponse::Ok().finish(),
+    };
+    let Some(reference) = reference.filter(|r| !r.is_empty()) else {
+        return HttpResponse::Ok().finish();
     };
     let now = AppState::now_ms();
     let line = attempts::encode(now, provider, &format!("report:{status}"), None, error.as_deref());
-    match state.store.record_delivery_state(&id, delivery, &[line], now, Some((provider, reference))).await {
-        Ok(_) => {
-            tracing::info!(verification = %id, provider, status, "delivery report");
+    match state.store.record_delivery_state(&id, delivery, &[line], now, Some((provider, Some(reference)))).await {
+        Ok(recorded) => {
+            tracing::info!(verification = %id, provider, status, recorded, "delivery report");
             HttpResponse::Ok().finish()
         }
         // The provider retries a non-2xx answer: nothing is lost while Redis is away.

@@ -95,7 +95,9 @@ pub async fn handshake(state: web::Data<AppState>, q: web::Query<Handshake>) -> 
         && !expected.is_empty()
         && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
     {
-        return HttpResponse::Ok().body(q.challenge.clone().unwrap_or_default());
+        return HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(q.challenge.clone().unwrap_or_default());
     }
     HttpResponse::Forbidden().finish()
 }

@@ -47,8 +47,9 @@ impl Store {
 
     /// Records attempts and a delivery state; `failed` fails a pending verification (and emits
     /// `verification.failed`), anything else (`retrying`, `delivered`) is only recorded.
-    /// `report` names the provider and its reference when this is a delivery report: it then
-    /// changes the state only if it is about the message last sent.
+    /// `report` names the provider and its reference when this is a delivery report: it is then
+    /// recorded (state and line) only as the first verdict on the message last sent, and is
+    /// otherwise a no-op (`Ok(false)`); see `lua/send_failed.lua`.
     pub async fn record_delivery_state(
         &self,
         id: &VerificationId,

@@ -175,6 +175,9 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
     let now = chrono::Utc::now().timestamp_millis();
     let message = channels::render(&MessageInputs {
         verification_id: v.id.as_str(),
+        // Read before the send; two sends in flight at once (a resend while the first is still
+        // being tried) share it, and a reclaimed send repeats it: each is still this send.
+        send_number: v.sends.saturating_add(1),
         method: v.method,
         channel: v.channel,
         locale: v.locale,

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use optin_verify::{
-    channels::{gsm, sms::twilio_signature},
+    channels::{
+        gsm,
+        sms::{cm_reference, twilio_signature},
+    },
     config::{SmsProviderKind, SmsProviderSettings, SmsSettings, TemplateRef, WhatsAppSettings},
 };
 use serde_json::{Value, json};
@@ -17,7 +20,7 @@ use crate::harness::{TestApp, code_in, fresh_phone, spawn_with, start_body};
 
 const CM_TOKEN: &str = "00000000-0000-0000-0000-000000000001";
 
-fn cm(base: &str) -> SmsProviderSettings {
+pub(crate) fn cm(base: &str) -> SmsProviderSettings {
     SmsProviderSettings {
         kind: SmsProviderKind::Cm,
         base_url: Some(base.into()),
@@ -28,7 +31,7 @@ fn cm(base: &str) -> SmsProviderSettings {
     }
 }
 
-fn twilio(base: &str) -> SmsProviderSettings {
+pub(crate) fn twilio(base: &str) -> SmsProviderSettings {
     SmsProviderSettings {
         kind: SmsProviderKind::Twilio,
         base_url: Some(base.into()),
@@ -50,7 +53,7 @@ fn sms_settings(providers: Vec<SmsProviderSettings>, attempts: u32, timeout: u64
     }
 }
 
-async fn sms_app(providers: Vec<SmsProviderSettings>, timeout: u64) -> TestApp {
+pub(crate) async fn sms_app(providers: Vec<SmsProviderSettings>, timeout: u64) -> TestApp {
     spawn_with(move |s| {
         s.channels.sms = Some(sms_settings(providers, 2, timeout));
         s.worker.reclaim_idle_ms = 60_000;
@@ -58,7 +61,7 @@ async fn sms_app(providers: Vec<SmsProviderSettings>, timeout: u64) -> TestApp {
     .await
 }
 
-fn cm_accepted(reference: &str) -> ResponseTemplate {
+pub(crate) fn cm_accepted(reference: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "details": "Created 1 message(s)", "errorCode": 0,
         "messages": [{"to": "0031612345678", "status": "Accepted", "reference": reference, "parts": 1,
@@ -66,13 +69,13 @@ fn cm_accepted(reference: &str) -> ResponseTemplate {
     }))
 }
 
-async fn start_sms(app: &TestApp, method_: &str, phone: &str) -> String {
+pub(crate) async fn start_sms(app: &TestApp, method_: &str, phone: &str) -> String {
     let mut body = start_body(method_, "sms");
     body["phone"] = json!(phone);
     app.start(&body).await["id"].as_str().unwrap().to_string()
 }
 
-async fn verification(app: &TestApp, id: &str, until: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn verification(app: &TestApp, id: &str, until: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..600 {
         let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
         if until(&v) {
@@ -83,7 +86,7 @@ async fn verification(app: &TestApp, id: &str, until: impl Fn(&Value) -> bool) -
     panic!("verification {id} never reached the expected state");
 }
 
-fn bodies(reqs: &[wiremock::Request]) -> Vec<Value> {
+pub(crate) fn bodies(reqs: &[wiremock::Request]) -> Vec<Value> {
     reqs.iter().filter_map(|r| serde_json::from_slice(&r.body).ok()).collect()
 }
 
@@ -108,10 +111,12 @@ async fn cm_gets_the_request_it_documents_and_the_code_arrives() {
     let id = start_sms(&app, "code", &phone).await;
     let v = verification(&app, &id, |v| v["delivery"]["state"] == "sent").await;
     assert_eq!(v["delivery"]["provider"], "cm");
-    assert_eq!(v["delivery"]["provider_reference"], &id[3..]);
+    // Ours for the first send: it names the verification and the send.
+    let reference = cm_reference(&id, 1);
+    assert_eq!(v["delivery"]["provider_reference"], reference.as_str());
     let sent = bodies(&server.received_requests().await.unwrap());
     let msg = &sent[0]["messages"]["msg"][0];
-    assert_eq!(msg["reference"], &id[3..]);
+    assert_eq!(msg["reference"], reference.as_str());
     let text = msg["body"]["content"].as_str().unwrap();
     assert!(gsm::segments(text).1 <= 2);
     let code = code_in(text, 6);
@@ -223,11 +228,12 @@ async fn delivery_reports_update_the_verification_and_a_failure_fails_it() {
                "status": {"code": code, "errorCode": "", "errorDescription": ""}, "operator": "20408"}}})
     };
     let hook = |token: &str| app.url(&format!("/hooks/sms/cm?token={token}"));
-    let r = app.client.post(hook("wrong")).json(&report(&delivered[3..], "2")).send().await.unwrap();
+    let (d_ref, f_ref) = (cm_reference(&delivered, 1), cm_reference(&failed, 1));
+    let r = app.client.post(hook("wrong")).json(&report(d_ref.as_str(), "2")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
-    let r = app.client.post(hook("cm-callback-secret")).json(&report(&delivered[3..], "2")).send().await.unwrap();
+    let r = app.client.post(hook("cm-callback-secret")).json(&report(d_ref.as_str(), "2")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let r = app.client.post(hook("cm-callback-secret")).json(&report(&failed[3..], "3")).send().await.unwrap();
+    let r = app.client.post(hook("cm-callback-secret")).json(&report(f_ref.as_str(), "3")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let (_, v) = app.get_json(&format!("/v1/verifications/{delivered}")).await;
     assert_eq!((v["status"].as_str(), v["delivery"]["state"].as_str()), (Some("pending"), Some("delivered")));
@@ -274,7 +280,7 @@ async fn twilio_status_callbacks_must_carry_a_valid_signature() {
     assert!(app.events_for(&id).await.is_empty());
 }
 
-fn whatsapp(base: &str) -> WhatsAppSettings {
+pub(crate) fn whatsapp(base: &str) -> WhatsAppSettings {
     let langs =
         |nl: &str| [("nl".to_string(), nl.to_string()), ("en".to_string(), "en_GB".to_string())].into_iter().collect();
     WhatsAppSettings {
@@ -360,6 +366,8 @@ async fn whatsapp_sends_approved_templates_and_reads_signed_status_webhooks() {
         .send()
         .await
         .unwrap();
+    assert_eq!(challenge.status().as_u16(), 200);
+    assert_eq!(challenge.headers()["content-type"], "text/plain; charset=utf-8");
     assert_eq!(challenge.text().await.unwrap(), "42");
 }
 
@@ -407,7 +415,8 @@ async fn tenant_texts_replace_ours_and_long_purposes_stay_within_two_segments() 
     }
     let sent = bodies(&server.received_requests().await.unwrap());
     let text_of = |vid: &str| {
-        sent.iter().find(|b| b["messages"]["msg"][0]["reference"] == vid[3..]).unwrap()["messages"]["msg"][0]["body"]["content"]
+        sent.iter().find(|b| b["messages"]["msg"][0]["reference"] == cm_reference(vid, 1).as_str()).unwrap()["messages"]
+            ["msg"][0]["body"]["content"]
             .as_str()
             .unwrap()
             .to_string()

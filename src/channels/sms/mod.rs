@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 
 use crate::config::{SmsProviderKind, SmsSettings};
 
-pub use cm::Cm;
+pub use cm::{Cm, cm_reference, cm_verification_of};
 pub use twilio::{Twilio, twilio_signature};
 
 use super::{ChannelError, Message, Notifier, ProviderAttempt, SendReceipt, SendReport};
@@ -21,7 +21,9 @@ pub struct SmsRequest<'a> {
     pub to: &'a str,
     pub text: &'a str,
     pub sender: &'a str,
-    /// Ours, echoed in delivery reports: the verification id without its `vf_` prefix.
+    /// `vf_...`: named in the status callback URL (Twilio).
+    pub verification_id: &'a str,
+    /// Ours for this send, echoed in delivery reports (CM.com): see [`cm_reference`].
     pub reference: &'a str,
 }
 
@@ -75,11 +77,13 @@ impl SmsRouter {
 impl Notifier for SmsRouter {
     fn send<'a>(&'a self, m: &'a Message) -> BoxFuture<'a, SendReport> {
         Box::pin(async move {
+            let reference = cm_reference(&m.verification_id, m.send_number);
             let req = SmsRequest {
                 to: &m.to,
                 text: &m.text,
                 sender: &self.sender,
-                reference: m.verification_id.trim_start_matches("vf_"),
+                verification_id: &m.verification_id,
+                reference: &reference,
             };
             let mut attempts = Vec::new();
             let mut last = ChannelError::Transient("no sms provider configured".into());

@@ -59,7 +59,7 @@ impl SmsProvider for Twilio {
 
     fn send<'a>(&'a self, req: &'a SmsRequest<'a>) -> BoxFuture<'a, Result<SendReceipt, ChannelError>> {
         Box::pin(async move {
-            let callback = format!("{}?vid=vf_{}", self.callback, req.reference);
+            let callback = format!("{}?vid={}", self.callback, req.verification_id);
             let form = [("To", req.to), ("From", req.sender), ("Body", req.text), ("StatusCallback", &callback)];
             let resp = self
                 .http

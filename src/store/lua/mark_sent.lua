@@ -8,14 +8,17 @@
 local v = KEYS[1]
 redis.call('XACK', KEYS[3], ARGV[8], ARGV[9])
 redis.call('XDEL', KEYS[3], ARGV[9])
-local h = redis.call('HMGET', v, 'st', 'b', 'dlv', 'sent', 'na', 'ns')
+local h = redis.call('HMGET', v, 'st', 'b', 'dlv', 'sent', 'na', 'ns', 'dr')
 if not h[1] then return 0 end
+-- A new send, with a reference of its own: its verdict is still to come (`send_failed.lua`).
+if h[7] then redis.call('HDEL', v, 'dr') end
 local pending = h[1] == 'pending'
 local set = {'dlv', 'sent', 'last_sent', ARGV[1], 'prov', ARGV[5], 'ns', tonumber(h[6] or '0') + 1}
 local function add(f, val) set[#set + 1] = f; set[#set + 1] = val end
 -- A consent confirmed meanwhile keeps the evidence it was sealed with.
 if pending and not h[4] then add('sent', ARGV[1]) end
--- A provider reference that is our own id (CM.com's) is not stored twice: absent means that.
+-- A provider reference that is our bare id is not stored twice: absent means that (CM.com's
+-- references were, before they named the send).
 if ARGV[6] == string.sub(ARGV[4], 4) then
   redis.call('HDEL', v, 'pref')
 else

@@ -66,11 +66,17 @@ end
 
 -- Provider attempts and delivery reports (compact lines, ARGV from `from` on) are kept as
 -- fields a1, a2, ... of the hash itself: a list key of its own would cost more than the
--- record. The oldest beyond 20 are dropped. Appends the new lines, numbered after `n`, to
+-- record. The log only grows, up to 20 lines; a line past that is dropped, never an older one.
+-- It is evidence of what was sent: the first lines, the sends a consent rests on, must not be
+-- pushed out by later ones (once, replays of a provider report did exactly that). Each send
+-- adds its attempts and at most one report (`send_failed.lua`), so 20 is only reached by a
+-- long run of failing attempts or many resends. Appends the new lines, numbered after `n`, to
 -- `set` (field/value pairs for the caller's one HSET) and returns the new count.
 local function attempt_fields(vkey, argv, from, n, set)
   local exp
+  local before = n
   for i = from, #argv do
+    if n >= 20 then break end
     n = n + 1
     if #argv[i] <= 64 then
       set[#set + 1] = 'a' .. n
@@ -80,9 +86,8 @@ local function attempt_fields(vkey, argv, from, n, set)
       set[#set + 1] = 'a' .. n .. '@'
       set[#set + 1] = blob(vkey, argv[i], exp)
     end
-    if n > 20 then redis.call('HDEL', vkey, 'a' .. (n - 20), 'a' .. (n - 20) .. '@') end
   end
-  if from <= #argv then
+  if n > before then
     set[#set + 1] = 'na'
     set[#set + 1] = n
   end
@@ -93,7 +98,7 @@ local function log_attempts(vkey, argv, from)
   if from > #argv then return end
   local set = {}
   attempt_fields(vkey, argv, from, tonumber(redis.call('HGET', vkey, 'na') or '0'), set)
-  redis.call('HSET', vkey, unpack(set))
+  if #set > 0 then redis.call('HSET', vkey, unpack(set)) end
 end
 
 -- Fixed-window counters: KEYS from `first_key` on, each with its limit and window end in ARGV
