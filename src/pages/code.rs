@@ -18,7 +18,10 @@ use crate::{
     store::{CheckOutcome, CheckSource, VerificationRecord},
 };
 
-use super::common::{Chrome, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, see_other, user_agent};
+use super::{
+    common::{Chrome, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, see_other, user_agent},
+    receipt,
+};
 
 #[derive(Template)]
 #[template(path = "pages/code.html")]
@@ -135,9 +138,7 @@ pub async fn submit(
         .get_or_create(&OutcomeLabels { outcome: if status == Status::Confirmed { "confirmed" } else { "page" } })
         .inc();
     match status {
-        Status::Confirmed => {
-            Ok(see_other(&format!("/r/{}{}", state.key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash), lang.query)))
-        }
+        Status::Confirmed => Ok(see_other(&receipt::after_confirming(&state, &v, &lang))),
         Status::Pending => {
             let msg = if lang.en {
                 format!("That code is not right. {remaining} attempt(s) left.")

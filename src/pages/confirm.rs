@@ -12,8 +12,9 @@ use crate::{
     store::{LinkAnswer, VerificationRecord},
 };
 
-use super::common::{
-    Chrome, CsrfForm, Lang, LangQuery, PageError, declined_page, ip_of, limit_ip, see_other, user_agent,
+use super::{
+    common::{Chrome, CsrfForm, Lang, LangQuery, PageError, declined_page, ip_of, limit_ip, see_other, user_agent},
+    receipt,
 };
 
 #[derive(Template, WebTemplate)]
@@ -117,8 +118,7 @@ async fn answer(
     };
     state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: status.as_str() }).inc();
     if status == Status::Confirmed {
-        let receipt = state.key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash);
-        return Ok(see_other(&format!("/r/{receipt}{}", lang.query)));
+        return Ok(see_other(&receipt::after_confirming(&state, &v, &lang)));
     }
     let tenant = state.tenants.by_id(&v.tenant).ok_or(PageError::invalid(lang.en))?;
     Ok(declined_page(Chrome::tenant(&tenant, &lang)))

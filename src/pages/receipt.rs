@@ -1,13 +1,22 @@
-//! `/r/{receipt_id}`: what the person agreed to, when, and a way to withdraw. The receipt id
-//! is derived from the verification's seed under the server key, so it cannot be guessed.
+//! `/r/{receipt_id}`: what the person agreed to, when, and how to check it. The receipt id is
+//! derived from the verification's seed under the server key, so it cannot be guessed.
+//!
+//! The receipt id is also the signed receipt's `jti`: every consent store and every caller of
+//! `GET /v1/consents` holds it. On its own it therefore shows the receipt and changes nothing.
+//! The withdraw button appears only for whoever also brings the opt-out token of the person's
+//! own message (`?t=`): the redirect after confirming carries it, the API never returns it and
+//! no webhook holds it. The button posts to `/o/{that token}`, the page that withdraws.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 use crate::{
     domain::{LinkToken, Status, TokenKind, mask_phone},
     evidence::record_at,
     state::AppState,
+    store::VerificationRecord,
 };
 
 use super::common::{Chrome, Lang, LangQuery, PageError, html, human_time, limit_ip};
@@ -26,8 +35,31 @@ struct ReceiptPage<'a> {
     receipt_id: &'a str,
     consent_version: &'a str,
     consent_text: &'a str,
-    optout_token: String,
+    /// The person's own opt-out token, when they brought it: only then the withdraw form.
+    optout_token: Option<String>,
     csrf: String,
+}
+
+/// `?t=`: the opt-out token of the person's own message.
+#[derive(Debug, Deserialize)]
+pub struct OwnToken {
+    t: Option<String>,
+}
+
+/// Where the person goes after confirming: their receipt, with the opt-out token of their own
+/// message so that the page can offer to withdraw. Should the key the verification was made
+/// under be gone from configuration, the receipt alone.
+pub fn after_confirming(state: &AppState, v: &VerificationRecord, lang: &Lang) -> String {
+    let seed = v.seed();
+    let receipt = state.key.receipt_id(&v.id, &seed, &v.optout_token_hash);
+    match state.key.origin(&v.id, &seed, &v.optout_token_hash) {
+        Some(origin) => {
+            let optout = origin.token_for(TokenKind::OptOut, &v.id, &seed);
+            let lang_param = lang.query.strip_prefix('?').map(|q| format!("&{q}")).unwrap_or_default();
+            format!("/r/{receipt}?t={}{lang_param}", optout.expose())
+        }
+        None => format!("/r/{receipt}{}", lang.query),
+    }
 }
 
 pub async fn show(
@@ -35,6 +67,7 @@ pub async fn show(
     req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<LangQuery>,
+    own: web::Query<OwnToken>,
 ) -> Result<HttpResponse, PageError> {
     limit_ip(&state, &req, Lang::hint(&q)).await?;
     let invalid = || PageError::invalid(Lang::hint(&q));
@@ -47,11 +80,13 @@ pub async fn show(
     let lang = Lang::pick(&q, Some(v.locale));
     let tenant = state.tenants.by_id(&v.tenant).ok_or_else(invalid)?;
     let ctx = &v.context;
-    // The opt-out token the person was sent: made under the verification's own key.
-    let Some(origin) = state.key.origin(&v.id, &v.seed(), &v.optout_token_hash) else {
-        return Err(invalid());
-    };
-    let optout = origin.token_for(TokenKind::OptOut, &v.id, &v.seed());
+    // The opt-out token the person was sent, if they brought it: nothing derives it from the
+    // receipt id. A wrong one shows the receipt without the form, as no token does.
+    let optout = own
+        .t
+        .as_deref()
+        .and_then(|raw| LinkToken::parse(raw, state.settings.redis.partitions))
+        .filter(|t| bool::from(v.optout_token_hash.as_bytes().ct_eq(t.hash().as_bytes())));
     let page = ReceiptPage {
         page: Chrome::tenant(&tenant, &lang),
         lang_query: lang.query,
@@ -64,8 +99,8 @@ pub async fn show(
         receipt_id: &path,
         consent_version: &ctx.consent_text.version,
         consent_text: &ctx.consent_text.text,
-        csrf: state.key.csrf_for(&optout.hash()),
-        optout_token: optout.expose().to_string(),
+        csrf: optout.as_ref().map(|t| state.key.csrf_for(&t.hash())).unwrap_or_default(),
+        optout_token: optout.map(|t| t.expose().to_string()),
     };
     Ok(html(StatusCode::OK, page.render()))
 }

@@ -4,7 +4,10 @@
 
 use crate::domain::Partition;
 
-use super::{Store, StoreError, scripts, webhooks::event_id};
+use super::{
+    Store, StoreError, scripts,
+    webhooks::{event_id, event_phone_context},
+};
 
 /// One purpose's current consent, as the index and its record say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +78,9 @@ impl Store {
     }
 
     /// Withdraws every consent of a number (or of one purpose), one event each, and keeps
-    /// campaigns away from it; with none to withdraw, one event names the number.
+    /// campaigns away from it; with none to withdraw, one event names the number, sealed (it
+    /// stays in the events stream for the retention): the dispatcher opens it to build the
+    /// webhook.
     pub async fn withdraw_phone(
         &self,
         tenant: &str,
@@ -86,6 +91,7 @@ impl Store {
     ) -> Result<PhoneWithdrawal, StoreError> {
         let p = self.partition_of_number(pseudonym);
         let now = chrono::Utc::now().timestamp_millis();
+        let sealed_phone = self.seal(phone, &event_phone_context(tenant, now));
         let (sids, vids): (Vec<String>, Vec<String>) = scripts::WITHDRAW_PHONE
             .key(self.keys.consent_index(p, tenant, pseudonym))
             .key(self.keys.events(p))
@@ -95,7 +101,7 @@ impl Store {
             .arg(self.minid(now))
             .arg(source)
             .arg(self.suppress_until(now))
-            .arg(phone)
+            .arg(&sealed_phone)
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(PhoneWithdrawal {

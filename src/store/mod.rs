@@ -11,6 +11,7 @@ mod endpoints;
 mod error;
 mod idempotency;
 mod keys;
+mod meta;
 mod outbox;
 mod pacing;
 mod queue;
@@ -32,6 +33,7 @@ pub use endpoints::{EndpointChange, EndpointRecord};
 pub use error::StoreError;
 pub use idempotency::IdemClaim;
 pub use keys::Keys;
+pub use meta::Stamp;
 pub use outbox::OutboxMessage;
 pub use pacing::PaceMode;
 pub use queue::{SEND_GROUP, SendJob, StreamEntry, StreamReader};
@@ -88,10 +90,31 @@ impl Store {
         Self { conn: self.conn.gated(in_flight), ..self }
     }
 
-    /// Endpoint secrets are sealed with `b` when written and opened when read.
+    /// Endpoint secrets, phone numbers, addresses and webhook messages are sealed with `b` when
+    /// written and opened when read.
     pub fn with_secret_box(mut self, b: crate::domain::SecretBox) -> Self {
         self.secret_box = Some(b);
         self
+    }
+
+    /// `plain` (a phone number, an address, a webhook message) as Redis may keep it: sealed,
+    /// bound to `context` (the record or message it belongs to). As it is without a box (unit
+    /// tests).
+    pub fn seal(&self, plain: &str, context: &str) -> String {
+        match &self.secret_box {
+            Some(b) => b.seal(plain, context),
+            None => plain.to_string(),
+        }
+    }
+
+    /// What [`Store::seal`] kept, opened; a value from before sealing reads as it is. `None`
+    /// when it opens under none of the configured server keys (the key it was sealed under was
+    /// dropped from configuration).
+    pub fn open(&self, stored: &str, context: &str) -> Option<String> {
+        match &self.secret_box {
+            Some(b) => b.open(stored, context).ok().map(|o| o.text),
+            None => Some(stored.to_string()),
+        }
     }
 
     pub fn keys(&self) -> &Keys {

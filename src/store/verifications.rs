@@ -110,6 +110,17 @@ fn spill(fields: Vec<(&'static str, String)>) -> (Vec<String>, Vec<(String, Stri
     (args, blobs)
 }
 
+/// The record's fields that hold a phone number or an address: sealed in Redis (they outlive
+/// the open period in a retained record), opened when read. A sealed 12-character number
+/// (`+316...`) is 64 bytes and stays in place; a longer number or an address goes to a blob,
+/// as any long value does.
+const SEALED_FIELDS: [&str; 2] = ["ph", "to"];
+
+/// A sealed field opens only in its own record's own field.
+fn sealed_context(id: &VerificationId, field: &str) -> String {
+    format!("{}:{field}", id.as_str())
+}
+
 impl Store {
     /// Writes the verification and queues its first message in one script. A campaign start
     /// to a suppressed number writes nothing. `counted`: rate counters in the verification's
@@ -139,7 +150,13 @@ impl Store {
                 inv.key(key).arg(max).arg(end);
             }
         }
-        let (fields, blobs) = spill(v.fields());
+        let mut record = v.fields();
+        for (field, value) in record.iter_mut() {
+            if SEALED_FIELDS.contains(&*field) {
+                *value = self.seal(value.as_str(), &sealed_context(&v.id, field));
+            }
+        }
+        let (fields, blobs) = spill(record);
         inv.arg(fields.len());
         for f in &fields {
             inv.arg(f);
@@ -174,6 +191,16 @@ impl Store {
         }
         if h.is_empty() {
             return Ok(None);
+        }
+        for field in SEALED_FIELDS {
+            if let Some(stored) = h.get_mut(field) {
+                // Sealed under a key no longer configured: it reads as empty, and the rest of
+                // the record stays usable.
+                *stored = self.open(stored.as_str(), &sealed_context(id, field)).unwrap_or_else(|| {
+                    tracing::warn!(verification = %id.as_str(), field, "sealed field opens under no configured key");
+                    String::new()
+                });
+            }
         }
         VerificationRecord::from_hash(id, h).map(Some)
     }

@@ -42,8 +42,20 @@ pub struct EventEntry {
     pub verification_id: String,
     pub tenant: String,
     pub at_ms: i64,
+    /// The number of a withdrawal for a number with no verification here, sealed as stored:
+    /// open it with [`Store::event_phone`].
     pub phone: Option<String>,
     pub source: Option<String>,
+}
+
+/// What a sealed phone number in an event is bound to: its tenant and time.
+pub(super) fn event_phone_context(tenant: &str, at_ms: i64) -> String {
+    format!("event:{tenant}:{at_ms}:phone")
+}
+
+/// What a sealed message body is bound to: its event id.
+fn message_context(event_id: &str) -> String {
+    format!("message:{event_id}")
 }
 
 /// One delivery to make.
@@ -61,6 +73,7 @@ pub struct DeliveryJob {
 #[derive(Debug, Clone)]
 pub struct FirstAttempt {
     pub tenant: String,
+    /// Sealed as stored: open it with [`Store::open_body`].
     pub body: String,
 }
 
@@ -70,6 +83,7 @@ pub struct StoredMessage {
     pub event_type: String,
     pub tenant: String,
     pub at_ms: i64,
+    /// Opened; empty when it opens under none of the configured server keys.
     pub body: String,
     /// Endpoint id to (state, attempts).
     pub deliveries: Vec<(String, String, u32)>,
@@ -124,8 +138,23 @@ pub fn to_delivery(e: StreamId) -> Option<DeliveryJob> {
 }
 
 impl Store {
+    /// The number an event names (a withdrawal for a number with no verification here),
+    /// opened. `None` when the event names none, or it opens under no configured server key.
+    pub fn event_phone(&self, e: &EventEntry) -> Option<String> {
+        let sealed = e.phone.as_deref().filter(|p| !p.is_empty())?;
+        self.open(sealed, &event_phone_context(&e.tenant, e.at_ms))
+    }
+
+    /// A message body as Redis keeps it (message hash and deliver entry), opened. A webhook
+    /// message carries the phone number, the address and the evidence: it is sealed at rest,
+    /// bound to its event id, and opened only to be sent or shown to its tenant.
+    pub fn open_body(&self, event_id: &str, stored: &str) -> Option<String> {
+        self.open(stored, &message_context(event_id))
+    }
+
     pub async fn fanout(&self, f: &Fanout<'_>) -> Result<(), StoreError> {
         let now = f.at_ms.max(chrono::Utc::now().timestamp_millis());
+        let body = self.seal(f.body, &message_context(f.event_id));
         let mut inv = scripts::FANOUT.prepare_invoke();
         inv.key(self.keys.events(f.partition))
             .key(self.keys.message(f.partition, f.event_id))
@@ -138,7 +167,7 @@ impl Store {
             .arg(f.event_type)
             .arg(f.tenant)
             .arg(f.at_ms)
-            .arg(f.body)
+            .arg(&body)
             .arg(now + self.retention.default_ms)
             .arg(self.minid(now));
         // 86 base64url characters, in two halves of at most 64 bytes each (see record.rs).
@@ -171,7 +200,7 @@ impl Store {
             event_type: h.get("type").cloned().unwrap_or_default(),
             tenant: h.get("tenant").cloned().unwrap_or_default(),
             at_ms: h.get("at").and_then(|s| s.parse().ok()).unwrap_or(0),
-            body: h.get("body").cloned().unwrap_or_default(),
+            body: h.get("body").and_then(|b| self.open_body(event_id, b)).unwrap_or_default(),
             deliveries,
         }))
     }

@@ -226,9 +226,15 @@ impl Deliverer {
             now_ms: now,
         };
         // A first attempt carries what it needs; a later one reads the message and its count.
+        // The body is sealed at rest (it carries the number, the address and the evidence):
+        // opened here, only to be sent.
         let read;
+        let opened;
         let (tenant, body, done): (&str, &str, u32) = match &job.first {
-            Some(f) => (&f.tenant, &f.body, 0),
+            Some(f) => {
+                opened = store.open_body(&job.event_id, &f.body).unwrap_or_default();
+                (&f.tenant, &opened, 0)
+            }
             None => {
                 let Some(msg) = store.message(p, &job.event_id).await? else {
                     return store.record_delivery(&outcome).await; // trimmed: nothing left to send
@@ -238,6 +244,12 @@ impl Deliverer {
                 (&read.tenant, &read.body, done)
             }
         };
+        if body.is_empty() {
+            // Sealed under a server key this process does not have (yet, during a rollout):
+            // left unacknowledged, so a process that has it delivers it.
+            let why = format!("message {} opens under no configured server key", job.event_id);
+            return Err(StoreError::Corrupt(why));
+        }
         let endpoint = self.cache.get(store, tenant, &job.endpoint_id).await?;
         let Some(endpoint) = endpoint.filter(|e| !e.disabled) else {
             let json = attempt_json(&job.endpoint_id, 0, now, None, 0, Some("endpoint deleted or disabled"), "dead");

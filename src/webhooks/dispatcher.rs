@@ -110,7 +110,9 @@ async fn dispatch(
             (body, new_seal, store.keys().verification(&v.id))
         }
         // A withdrawal posted for a number with no verification here.
-        _ if e.verification_id.is_empty() => (payload::withdrawal_body(e), None, store.keys().placeholder(p)),
+        _ if e.verification_id.is_empty() => {
+            (payload::withdrawal_body(e, store.event_phone(e).as_deref()), None, store.keys().placeholder(p))
+        }
         // The verification is gone (trimmed, or its tenant removed): say what is known.
         _ => (payload::bare_body(e), None, store.keys().placeholder(p)),
     };

@@ -44,11 +44,12 @@ pub fn verification_body(e: &EventEntry, v: &VerificationRecord, receipt: Option
     envelope(&e.event_type, e.at_ms, data)
 }
 
-/// The body of an opt-out posted for a number with no verification here.
-pub fn withdrawal_body(e: &EventEntry) -> Value {
+/// The body of an opt-out posted for a number with no verification here. `phone` is the
+/// event's number, opened (the stream keeps it sealed).
+pub fn withdrawal_body(e: &EventEntry, phone: Option<&str>) -> Value {
     let data = json!({
         "verification_id": null,
-        "phone": e.phone,
+        "phone": phone,
         "source": e.source,
         "withdrawn_at": iso(e.at_ms),
         "occurred_at": iso(e.at_ms),

@@ -138,7 +138,8 @@ async fn confirm_see_receipt_withdraw_and_reuse_the_link() {
     let receipt_url = b.client.current_url().await.unwrap().to_string();
     assert!(receipt_url.contains("/r/rcpt_"));
     b.shot("receipt-nl").await;
-    b.open(&format!("{receipt_url}?lang=en")).await;
+    // It carries the opt-out token of the message (`?t=`): the language goes after it.
+    b.open(&format!("{receipt_url}&lang=en")).await;
     b.shot("receipt-en").await;
 
     // Withdraw from the receipt page.

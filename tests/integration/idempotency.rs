@@ -74,3 +74,39 @@ async fn a_key_still_in_use_answers_409() {
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["type"], "https://optin-verify.eu/problems/idempotency-key-in-use");
 }
+
+#[tokio::test]
+async fn a_kept_answer_that_carries_a_webhook_secret_holds_it_sealed() {
+    let app = spawn().await;
+    let body = json!({"url": "https://store.example/hooks", "description": "consent store"});
+    let created = post_with_key(&app, "/v1/webhook-endpoints", "ep-create-1", &body).await;
+    assert_eq!(created.status().as_u16(), 201);
+    let created: Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let rotated =
+        post_with_key(&app, &format!("/v1/webhook-endpoints/{id}/rotate-secret"), "ep-rotate-1", &json!({})).await;
+    assert_eq!(rotated.status().as_u16(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, secret);
+
+    // No secret, nor the part after its prefix, in any key or value.
+    let dump = app.dump().await;
+    assert!(dump.iter().any(|v| v.contains(":idem:")), "the answers are kept: {dump:?}");
+    for s in [&secret, &new_secret] {
+        let bare = s.trim_start_matches("whsec_");
+        assert!(!dump.iter().any(|v| v.contains(bare)), "a secret is readable in Redis");
+    }
+    assert!(!dump.iter().any(|v| v.contains("whsec_")), "a secret is readable in Redis");
+
+    // The replays still answer the secrets, opened.
+    let again: Value = post_with_key(&app, "/v1/webhook-endpoints", "ep-create-1", &body).await.json().await.unwrap();
+    assert_eq!(again["secret"], secret.as_str());
+    let again =
+        post_with_key(&app, &format!("/v1/webhook-endpoints/{id}/rotate-secret"), "ep-rotate-1", &json!({})).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["secret"], new_secret.as_str());
+}

@@ -58,7 +58,11 @@ async fn hosted_code_page_shares_the_attempt_limit_with_the_api() {
     assert_eq!(v["status"], "confirmed");
     assert_eq!(v["evidence"]["verification"]["source"], "page");
     assert_eq!(v["evidence"]["verification"]["ip"], "127.0.0.1");
-    assert_eq!(v["receipt_id"].as_str().unwrap(), &receipt["/r/".len()..]);
+    // The receipt, with the opt-out token of the person's own message (`?t=`).
+    let (receipt_path, own) = receipt.split_once('?').unwrap();
+    assert_eq!(v["receipt_id"].as_str().unwrap(), &receipt_path["/r/".len()..]);
+    let optout = link_in(app.outbox_message(&id).await["text"].as_str().unwrap(), "o");
+    assert_eq!(own, format!("t={}", &optout["/o/".len()..]));
     // Once confirmed, the code page is the neutral page.
     assert_eq!(get(&app, &vpage).await.0, 404);
 }
@@ -117,7 +121,7 @@ async fn receipt_page_shows_the_consent_and_withdraws_it() {
     let (_, page) = get(&app, &link).await;
     let r = post(&app, &format!("{link}/confirm?lang=en"), &[("csrf", &csrf_in(&page))]).await;
     let receipt = r.headers()["location"].to_str().unwrap().to_string();
-    assert!(receipt.ends_with("?lang=en"));
+    assert!(receipt.contains("?t=") && receipt.ends_with("&lang=en"), "{receipt}");
     let (status, page) = get(&app, &receipt).await;
     assert_eq!(status, 200);
     for needle in ["Your consent is recorded", "Acme Energie B.V.", "+31 6** *** *78", "2026-03", "Withdraw my consent"]
@@ -126,13 +130,13 @@ async fn receipt_page_shows_the_consent_and_withdraws_it() {
     }
     assert!(page.contains("Ja, Acme Energie mag mij bellen over energiecontracten."));
     // A forged or altered receipt id is the neutral page.
-    let rid = receipt["/r/".len()..].trim_end_matches("?lang=en").to_string();
+    let rid = receipt["/r/".len()..].split('?').next().unwrap().to_string();
     let mut forged = rid.clone();
     forged.pop();
     forged.push(if rid.ends_with('A') { 'B' } else { 'A' });
     assert_eq!(get(&app, &format!("/r/{forged}")).await.0, 404);
     assert_eq!(get(&app, &format!("/r/vf_{}", &id[3..])).await.0, 404);
-    // Withdraw from the receipt page.
+    // Withdraw from the receipt page the person was led to (it carries their opt-out token).
     let action = page.split(r#"<form method="post" action=""#).nth(1).unwrap().split('"').next().unwrap().to_string();
     let r = post(&app, &action, &[("csrf", &csrf_in(&page))]).await;
     assert_eq!(r.status().as_u16(), 200);

@@ -2,8 +2,9 @@
 -- for this tenant (for one purpose, when given) is marked withdrawn, each with its own
 -- `consent.withdrawn` event; campaigns may not ask the number again for a while. With no
 -- consent here to withdraw, one event names the number, so every partner still hears of it.
+-- The number comes sealed (it stays in the stream for the retention); the dispatcher opens it.
 -- KEYS: the number's consent index, events
--- ARGV: tenant, purpose ('' = every purpose), now, minid, source, suppress_until, phone
+-- ARGV: tenant, purpose ('' = every purpose), now, minid, source, suppress_until, sealed phone
 -- Returns the event stream ids, and the verification ids they withdraw ('' for the number).
 local ikey = KEYS[1]
 local tag = tag_of(ikey)

@@ -1,0 +1,172 @@
+//! No phone number in plain text at rest. Redis holds none in a key name, and none in any value
+//! of any type: records, events, webhook messages and their deliveries, the dev outbox. What
+//! must be kept is sealed under the server key and opened only to send: the consent store still
+//! receives the number in the signed webhook.
+
+use std::time::Duration;
+
+use optin_verify::domain::{SecretBox, ServerKey, ServerKeys};
+use serde_json::{Value, json};
+
+use crate::{
+    harness::{TestApp, code_in, fresh_phone, spawn, start_body},
+    receiver::{Received, Receiver},
+};
+
+/// The harness's server key.
+const SERVER_KEY: &str = "test-server-key-0123456789abcdef0123456789";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Opens a value sealed under the harness's server key, bound to `context`.
+pub fn unseal(stored: &str, context: &str) -> String {
+    let keys = ServerKeys::new(ServerKey::parse(SERVER_KEY).unwrap(), vec![]);
+    SecretBox::new(&keys).open(stored, context).expect("opens under the server key").text
+}
+
+/// Every string a reply holds, however nested (hash fields, stream entries, members).
+fn texts(v: redis::Value, out: &mut Vec<String>) {
+    match v {
+        redis::Value::BulkString(b) => out.push(String::from_utf8_lossy(&b).into_owned()),
+        redis::Value::SimpleString(s) => out.push(s),
+        redis::Value::Array(items) | redis::Value::Set(items) => items.into_iter().for_each(|i| texts(i, out)),
+        redis::Value::Map(pairs) => {
+            for (k, v) in pairs {
+                texts(k, out);
+                texts(v, out);
+            }
+        }
+        redis::Value::Int(i) => out.push(i.to_string()),
+        redis::Value::Nil | redis::Value::Okay => {}
+        other => out.push(format!("{other:?}")),
+    }
+}
+
+/// Every key of the test's prefix with everything stored under it: `(key, text)` for the key's
+/// name and for each value, field, member and stream entry, whatever the key's type.
+async fn everything(app: &TestApp) -> Vec<(String, String)> {
+    let mut c = app.redis().await;
+    let mut all = Vec::new();
+    for k in app.keys().await {
+        all.push((k.clone(), k.clone()));
+        let kind: String = redis::cmd("TYPE").arg(&k).query_async(&mut c).await.unwrap();
+        let mut cmd = match kind.as_str() {
+            "string" => redis::cmd("GET"),
+            "hash" => redis::cmd("HGETALL"),
+            "list" => redis::cmd("LRANGE"),
+            "set" => redis::cmd("SMEMBERS"),
+            "zset" => redis::cmd("ZRANGE"),
+            "stream" => redis::cmd("XRANGE"),
+            "none" => continue, // expired since the scan
+            other => panic!("{k}: a key of type {other}"),
+        };
+        cmd.arg(&k);
+        match kind.as_str() {
+            "list" | "zset" => {
+                cmd.arg(0).arg(-1);
+            }
+            "stream" => {
+                cmd.arg("-").arg("+");
+            }
+            _ => {}
+        }
+        let reply: redis::Value = cmd.query_async(&mut c).await.unwrap();
+        let mut out = Vec::new();
+        texts(reply, &mut out);
+        all.extend(out.into_iter().map(|t| (k.clone(), t)));
+    }
+    all
+}
+
+/// Where `phone` (E.164) is stored in plain text, as `+316...` or as its digits alone.
+fn plain(all: &[(String, String)], phone: &str) -> Vec<String> {
+    let digits = phone.trim_start_matches('+');
+    all.iter().filter(|(_, t)| t.contains(phone) || t.contains(digits)).map(|(k, t)| format!("{k}: {t}")).collect()
+}
+
+/// The delivery to `path` of the event `event_id`.
+async fn delivered(rx: &Receiver, path: &str, event_id: &str) -> Received {
+    for _ in 0..500 {
+        if let Some(r) = rx.received(path).into_iter().find(|r| r.webhook_id == event_id) {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{path} got no delivery of {event_id}");
+}
+
+#[tokio::test]
+async fn withdrawals_leave_no_phone_number_in_plain_text_in_redis() {
+    let app = spawn().await;
+    let rx = Receiver::start().await;
+    let (_, secret) = app.endpoint(&rx.url("/store")).await;
+    rx.trust("/store", &secret);
+
+    // A number with a consent here: confirmed, then withdrawn by number.
+    let known = fresh_phone();
+    let mut body = start_body("code", "sms");
+    body["phone"] = json!(known);
+    let id = app.start(&body).await["id"].as_str().unwrap().to_string();
+    let code = code_in(app.outbox_message(&id).await["text"].as_str().unwrap(), 6);
+    let r: Value =
+        app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await.json().await.unwrap();
+    assert_eq!(r["status"], "confirmed");
+    let confirmed = rx.wait_for("/store", "consent.confirmed", Some(&id), WAIT).await;
+    assert_eq!(confirmed.body["data"]["phone"], known.as_str());
+    assert_eq!(confirmed.body["data"]["evidence"]["subject"]["phone"], known.as_str());
+    let r = app.post("/v1/withdrawals", &json!({"phone": known, "source": "phone_call"})).await;
+    assert_eq!(r.status().as_u16(), 202);
+    let accepted: Value = r.json().await.unwrap();
+    assert_eq!(accepted["events"][0]["verification_id"], id.as_str());
+    let got = delivered(&rx, "/store", accepted["event_id"].as_str().unwrap()).await;
+    assert_eq!(got.verified, Some(true));
+    assert_eq!(got.body["type"], "consent.withdrawn");
+    assert_eq!(got.body["data"]["phone"], known.as_str(), "the consent store still gets the number");
+
+    // A number never seen here: one event names it, and the consent store gets the number.
+    let unknown = loop {
+        let p = fresh_phone();
+        if p != known {
+            break p;
+        }
+    };
+    let r = app.post("/v1/withdrawals", &json!({"phone": unknown, "source": "letter"})).await;
+    assert_eq!(r.status().as_u16(), 202);
+    let accepted: Value = r.json().await.unwrap();
+    assert!(accepted["events"][0]["verification_id"].is_null(), "{accepted}");
+    let event_id = accepted["event_id"].as_str().unwrap().to_string();
+    let got = delivered(&rx, "/store", &event_id).await;
+    assert_eq!(got.verified, Some(true));
+    assert_eq!(got.body["type"], "consent.withdrawn");
+    assert!(got.body["data"]["verification_id"].is_null());
+    assert_eq!(got.body["data"]["phone"], unknown.as_str(), "the consent store still gets the number");
+    assert_eq!(got.body["data"]["source"], "letter");
+    // The tenant reading its event sees the body as delivered.
+    let (status, event) = app.get_json(&format!("/v1/events/{event_id}")).await;
+    assert_eq!(status, 200, "{event}");
+    assert_eq!(event["payload"]["data"]["phone"], unknown.as_str());
+    // A redelivery opens the stored message again.
+    let r = app.post(&format!("/v1/events/{event_id}/redeliver"), &json!({})).await;
+    assert_eq!(r.status().as_u16(), 202);
+    for _ in 0..500 {
+        if rx.received("/store").iter().filter(|r| r.webhook_id == event_id).count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let again: Vec<Received> = rx.received("/store").into_iter().filter(|r| r.webhook_id == event_id).collect();
+    assert_eq!(again.len(), 2, "the redelivery arrived");
+    assert_eq!(again[1].raw, again[0].raw, "the same body, byte for byte");
+
+    // Nothing in Redis holds either number in plain text: no key, no value of any type.
+    let all = everything(&app).await;
+    assert!(all.iter().any(|(k, _)| k.ends_with(":events")), "the scan found the events streams");
+    assert!(all.iter().any(|(k, _)| k.contains(":msg:")), "the scan found the webhook messages");
+    for phone in [&known, &unknown] {
+        let found = plain(&all, phone);
+        assert!(found.is_empty(), "{phone} in plain text at rest: {found:#?}");
+    }
+    // What is kept is sealed, and opens with the server key.
+    let stored = app.stored(&id).await;
+    assert!(stored["ph"].starts_with("sealed:v1:"), "{stored:?}");
+    assert_eq!(unseal(&stored["ph"], &format!("{id}:ph")), known);
+}
