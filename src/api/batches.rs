@@ -16,7 +16,7 @@ use crate::{
 };
 
 use super::{
-    AuthTenant,
+    AuthTenant, plain_text,
     start::{IdFrom, start_one},
     start_request::StartRequest,
     view::VerificationView,
@@ -121,7 +121,11 @@ fn take_reference(item: &mut serde_json::Value, index: usize) -> Result<Option<S
     };
     match obj.remove("reference") {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(r)) if !r.is_empty() && r.chars().count() <= 100 => Ok(Some(r)),
+        Some(serde_json::Value::String(r)) if !r.is_empty() && r.chars().count() <= 100 => {
+            // Echoed back and kept with the item's answer: the one free-text rule applies.
+            plain_text(&field, &r)?;
+            Ok(Some(r))
+        }
         Some(_) => Err(ApiError::invalid(field, "a string of 1 to 100 characters")),
     }
 }

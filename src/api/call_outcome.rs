@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Method, PhoneNumber, PhonePolicy, Status, VerificationId},
+    domain::{Method, PhoneNumber, PhonePolicy, PlainText, Status, VerificationId},
     error::{ApiError, Problem},
     http::ApiJson,
     state::AppState,
@@ -31,8 +31,8 @@ pub enum CallResult {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recording {
-    #[schema(min_length = 1, max_length = 2048, pattern = "^\\S+$")]
-    pub uri: String,
+    #[schema(value_type = String, min_length = 1, max_length = 2048, pattern = "^\\S+$")]
+    pub uri: PlainText,
     /// Hex SHA-256 of the recording file.
     #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub sha256: String,
@@ -46,8 +46,8 @@ pub struct CallOutcomeRequest {
     pub outcome: CallResult,
     pub called_at: DateTime<Utc>,
     pub caller_number: String,
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
-    pub agent_id: String,
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = "\\S")]
+    pub agent_id: PlainText,
     /// Required for `confirmed`.
     #[serde(default)]
     pub recording: Option<Recording>,

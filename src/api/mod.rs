@@ -23,6 +23,13 @@ pub use openapi::{ApiDoc, document};
 pub use start_request::StartRequest;
 pub use view::{CheckResponse, VerificationView};
 
+use crate::{domain::PlainText, error::ApiError};
+
+/// The one free-text rule ([`PlainText`]) for a text kept as a `String`: a 422 naming `field`.
+pub(crate) fn plain_text(field: &str, value: &str) -> Result<(), ApiError> {
+    PlainText::check(value).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
 /// Marketer routes under `/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // The hottest route first: the router tries dynamic paths in order, each with a regex.

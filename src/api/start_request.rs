@@ -3,7 +3,10 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::call_rules::{CallWindow, check_caller, check_window};
+use super::{
+    call_rules::{CallWindow, check_caller, check_window},
+    plain_text,
+};
 use crate::{
     config::{CallSettings, TenantSettings},
     domain::{
@@ -78,18 +81,43 @@ pub struct ValidCall {
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    // These texts reach email subjects, SMS and signed evidence: a CR or LF could forge a header
+    // line or a second paragraph the person never saw in the form, a bidi control could show
+    // another text than the one stored. The one free-text rule (`PlainText`) decides, first, so
+    // that "\r\n" is refused for what it holds rather than as empty.
+    plain_text(field, value)?;
     if value.trim().is_empty() {
         return Err(ApiError::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
         return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
     }
-    // These texts reach email subjects, SMS and signed evidence: a CR or LF could forge a header
-    // line or a second paragraph the person never saw in the form, so no control character passes.
-    if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, "must not contain control characters such as CR or LF"));
-    }
     Ok(())
+}
+
+/// Every key and every string value of `metadata`, at any depth, under the free-text rule: it
+/// is echoed in events and kept with the evidence. A bad value is named by its path
+/// (`metadata.crm_id`, `metadata.tags[2]`); a bad key by the object that holds it, so that the
+/// answer never carries the character.
+fn metadata_text(m: &serde_json::Map<String, serde_json::Value>) -> Result<(), ApiError> {
+    fn object(path: &str, o: &serde_json::Map<String, serde_json::Value>) -> Result<(), ApiError> {
+        for (k, v) in o {
+            plain_text(path, k)?;
+            value(&format!("{path}.{k}"), v)?;
+        }
+        Ok(())
+    }
+    fn value(path: &str, v: &serde_json::Value) -> Result<(), ApiError> {
+        match v {
+            serde_json::Value::String(s) => plain_text(path, s),
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().try_for_each(|(i, item)| value(&format!("{path}[{i}]"), item))
+            }
+            serde_json::Value::Object(o) => object(path, o),
+            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => Ok(()),
+        }
+    }
+    object("metadata", m)
 }
 
 fn url(field: &str, value: &str) -> Result<(), ApiError> {
@@ -128,6 +156,8 @@ impl StartRequest {
                     .to
                     .as_deref()
                     .ok_or_else(|| ApiError::invalid("to", "an email address is required for channel email"))?;
+                // A quoted local part may hold any non-ASCII character, bidi controls included.
+                plain_text("to", raw)?;
                 Email::parse(raw).map_err(|_| ApiError::InvalidEmail { field: "to" })?.as_str().to_string()
             }
         };
@@ -151,6 +181,7 @@ impl StartRequest {
             }
         }
         if let Some(m) = &self.metadata {
+            metadata_text(m)?;
             let size = serde_json::to_string(m).map_or(usize::MAX, |s| s.len());
             if m.len() > 20 || size > 2048 {
                 return Err(ApiError::invalid("metadata", "at most 20 keys and 2048 bytes"));

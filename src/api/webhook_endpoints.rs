@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    domain::PlainText,
     error::{ApiError, Problem},
     evidence::record_at,
     http::ApiJson,
@@ -19,16 +20,17 @@ use super::AuthTenant;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
-    /// Where events are POSTed; https in production.
-    #[schema(format = "uri", max_length = 2048, example = "https://consent.example.nl/hooks")]
-    pub url: String,
+    /// Where events are POSTed; https in production. Free text rule: no control, separator or
+    /// bidi characters (a URL parser would drop a CR or LF and keep the rest).
+    #[schema(value_type = String, format = "uri", max_length = 2048, example = "https://consent.example.nl/hooks")]
+    pub url: PlainText,
     /// Subscribe to these types only; all when absent. `consent.withdrawn` always arrives.
     #[serde(default)]
     #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
     pub event_types: Option<Vec<String>>,
     #[serde(default)]
-    #[schema(max_length = 200)]
-    pub description: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub description: Option<PlainText>,
 }
 
 /// A webhook event type (`EVENT_TYPES`).
@@ -147,9 +149,9 @@ pub async fn create(
     }
     let record = EndpointRecord {
         id: format!("ep_{}", hex::encode(&crate::domain::ServerKey::new_seed()[..12])),
-        url: body.url,
+        url: body.url.into_string(),
         event_types: body.event_types,
-        description: body.description,
+        description: body.description.map(PlainText::into_string),
         secret: WebhookSecret::generate().expose().to_string(),
         previous_secret: None,
         previous_until_ms: None,

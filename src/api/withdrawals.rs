@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{PhoneNumber, PhonePolicy, VerificationId, mask_phone},
+    domain::{PhoneNumber, PhonePolicy, PlainText, VerificationId, mask_phone},
     error::{ApiError, Problem},
     http::ApiJson,
     state::AppState,
@@ -22,15 +22,16 @@ pub struct WithdrawalRequest {
     #[schema(example = "+31612345678")]
     pub phone: String,
     /// Where the opt-out came from, e.g. `phone_call`, `letter`, `email`.
-    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$", example = "phone_call")]
-    pub source: String,
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$", example = "phone_call")]
+    pub source: PlainText,
     /// The consent it withdraws, when known; it is then marked withdrawn in its evidence.
     /// Without it, every consent of the number is withdrawn (or those of `purpose`).
     #[serde(default)]
     pub verification_id: Option<String>,
     /// Withdraw only the consent for this purpose id.
     #[serde(default)]
-    pub purpose: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub purpose: Option<PlainText>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

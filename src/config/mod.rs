@@ -2,7 +2,9 @@
 //! (`config/dev.toml` or `config/production.toml`), then `--config FILE`, then `OPTIN__*` env.
 //!
 //! Parsing turns the raw layers into [`Settings`]; [`Settings::validate`] then checks what serde
-//! cannot (hash formats, country codes, production secrets) and names the offending key.
+//! cannot (hash formats, country codes, production secrets) and names the offending key. It is
+//! the one validation: `check-config` runs it, and `serve` runs it and then builds its keys with
+//! the same functions ([`Settings::server_keys`], [`Settings::receipt_signer`]).
 
 use figment::{
     Figment,
@@ -13,10 +15,12 @@ use std::path::Path;
 
 mod channels;
 mod proxies;
+mod secrets;
 mod tenant;
 
 pub use channels::*;
 pub use proxies::TrustedProxies;
+pub use secrets::ConfiguredKeys;
 pub use tenant::*;
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -106,6 +110,10 @@ pub struct VerificationSettings {
 pub struct LimitSettings {
     pub destination_per_10m: u32,
     pub destination_per_day: u32,
+    /// Over all tenants together: a cap against SMS pumping through many tenants, above any
+    /// one tenant's own limits.
+    pub destination_all_tenants_per_10m: u32,
+    pub destination_all_tenants_per_day: u32,
     pub tenant_per_minute: u32,
     pub page_ip_per_minute: u32,
 }
@@ -284,6 +292,10 @@ impl Settings {
         if self.mode == Mode::Production {
             self.validate_production()?;
         }
+        // The keys, files included, read and parsed exactly as `serve` does at start-up: a key
+        // that one refuses, the other refuses under the same name.
+        self.server_keys()?;
+        self.receipt_signer()?;
         Ok(())
     }
 
@@ -369,10 +381,10 @@ impl Settings {
                 "must be false in production: it turns off the SSRF guard for every tenant's endpoints",
             ));
         }
-        if self.http.trusted_proxies.trusts_everyone() {
+        if let Some(why) = self.http.trusted_proxies.too_broad() {
             return Err(ConfigError::invalid(
                 "http.trusted_proxies",
-                "0.0.0.0/0 and ::/0 let any client write its own IP into the evidence",
+                format!("{why}: every client in it could write its own IP into the evidence"),
             ));
         }
         Ok(())

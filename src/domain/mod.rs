@@ -12,6 +12,7 @@ mod mask;
 mod phone;
 mod secret;
 mod secret_box;
+mod text;
 mod token;
 
 pub use apikey::{ApiKey, ApiKeyHash};
@@ -24,6 +25,7 @@ pub use keyring::ServerKeys;
 pub use kinds::{Channel, InitiatedBy, Locale, Method, Status};
 pub use mask::{mask_email, mask_phone};
 pub use phone::{PhoneError, PhoneNumber, PhonePolicy};
-pub use secret::{SecretError, ServerKey};
+pub use secret::{SecretError, ServerKey, low_entropy};
 pub use secret_box::{Opened, SealError, SecretBox};
+pub use text::{PlainText, TextError};
 pub use token::{LinkToken, TokenKind};

@@ -20,6 +20,42 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum SecretError {
     #[error("the server key must be at least 32 bytes")]
     TooShort,
+    #[error("the key has obviously low entropy ({0}); make one with `optin-verify keygen --server`")]
+    LowEntropy(&'static str),
+}
+
+/// Fewer distinct byte values, or distinct steps between neighbours, than this marks a key as
+/// made up rather than random. See [`low_entropy`].
+pub const MIN_DISTINCT: usize = 8;
+
+/// Why `key` (its bytes, after hex or base64 decoding) has obviously low entropy, if it has.
+///
+/// The rule, applied by production to the current server key and the receipt signing key:
+/// a key is refused when its bytes take fewer than 8 distinct values, or when the steps between
+/// neighbouring bytes (`b[i+1] - b[i]` mod 256) take fewer than 8 distinct values. The first
+/// catches repeated bytes (64 zeros, `"k" * 40`) and short alphabets (`"password" * 4`); the
+/// second catches counting runs (`00 01 02 ...`, `abcdef...`) and short repeated blocks
+/// (`deadbeef...`, `0123456789abcdef` four times). 32 random bytes pass with certainty (they
+/// hold about 30 distinct values and steps); so do 32+ random characters of hex, base64 or
+/// letters and digits used as text (fewer than 1 in 100,000 fails). Only keys of about 32
+/// random decimal digits fail by chance now and then (about 1 in 1,000): use `keygen`.
+pub fn low_entropy(key: &[u8]) -> Option<&'static str> {
+    let mut values = [false; 256];
+    let mut steps = [false; 256];
+    for b in key {
+        values[usize::from(*b)] = true;
+    }
+    for w in key.windows(2) {
+        steps[usize::from(w[1].wrapping_sub(w[0]))] = true;
+    }
+    let count = |seen: &[bool; 256]| seen.iter().filter(|s| **s).count();
+    if count(&values) < MIN_DISTINCT {
+        return Some("fewer than 8 distinct byte values");
+    }
+    if count(&steps) < MIN_DISTINCT {
+        return Some("a run or a short repeated pattern: fewer than 8 distinct steps between neighbouring bytes");
+    }
+    None
 }
 
 /// Keys codes, tokens and CSRF values. Redacted in `Debug`.
@@ -38,6 +74,16 @@ impl ServerKey {
             return Err(SecretError::TooShort);
         }
         Ok(Self(bytes))
+    }
+
+    /// Like [`ServerKey::parse`], and refuses a key with obviously low entropy ([`low_entropy`]).
+    /// Production parses its current server key this way.
+    pub fn parse_strong(s: &str) -> Result<Self, SecretError> {
+        let key = Self::parse(s)?;
+        match low_entropy(&key.0) {
+            Some(why) => Err(SecretError::LowEntropy(why)),
+            None => Ok(key),
+        }
     }
 
     /// 32 fresh random bytes as 64 hex digits, for `optin-verify keygen --server`.
@@ -161,6 +207,37 @@ mod tests {
     fn short_keys_are_refused() {
         assert!(ServerKey::parse("short").is_err());
         assert!(ServerKey::parse(&"x".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn keys_with_obviously_low_entropy_are_refused_by_the_strong_parse() {
+        let sequence: String = (0u8..32).map(|b| format!("{b:02x}")).collect();
+        let weak = [
+            "0".repeat(64),
+            "ab".repeat(32),
+            "k".repeat(40),
+            "deadbeef".repeat(8),
+            "0123456789abcdef".repeat(4),
+            sequence,
+            "abcdefghijklmnopqrstuvwxyzABCDEF".to_string(),
+            "passwordpasswordpasswordpassword".to_string(),
+        ];
+        for k in &weak {
+            assert!(ServerKey::parse(k).is_ok(), "{k} parses");
+            assert!(matches!(ServerKey::parse_strong(k), Err(SecretError::LowEntropy(_))), "{k}");
+        }
+        assert!(matches!(ServerKey::parse_strong("short"), Err(SecretError::TooShort)));
+        for _ in 0..1000 {
+            assert!(ServerKey::parse_strong(&ServerKey::generate_hex()).is_ok());
+        }
+        // Texts of 32+ characters that are not hex keys, as operators write them.
+        for k in ["test-server-key-0123456789abcdef0123456789", "Zx9#kQ2!vL7@pR4$wT1%yU8^mN3&bC6*", "5f0c1e9a3b7d2468"]
+        {
+            let text = if k.len() < 32 { k.repeat(2) } else { k.to_string() };
+            assert!(ServerKey::parse_strong(&text).is_ok(), "{text}");
+        }
+        assert_eq!(low_entropy(&[7u8; 32]), Some("fewer than 8 distinct byte values"));
+        assert!(low_entropy(&(0u8..32).collect::<Vec<_>>()).is_some());
     }
 
     #[test]

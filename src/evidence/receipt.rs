@@ -121,6 +121,11 @@ impl ReceiptSigner {
         &self.kid
     }
 
+    /// The 32 secret bytes, only for the configuration's low-entropy check.
+    pub(crate) fn secret_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
     /// The public key, base64url: what goes into `receipts.retired_keys` after a rotation.
     pub fn public_key(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.key.verifying_key().as_bytes())
