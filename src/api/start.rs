@@ -9,7 +9,10 @@ use crate::{
     error::ApiError,
     metrics::{OutcomeLabels, StartLabels},
     state::AppState,
-    store::{CallPlan, CreateOutcome, Limit, NewVerification, RateDecision, RateSlot, RateSubject, VerificationRecord},
+    store::{
+        CallPlan, CreateOutcome, Limit, NewVerification, RateDecision, RateSlot, RateSubject, RateWindows,
+        VerificationRecord,
+    },
 };
 
 use super::{start_request::StartRequest, view::VerificationView};
@@ -54,34 +57,59 @@ fn limited(state: &AppState, scope: &'static str, retry_after_secs: u64) -> ApiE
 }
 
 /// The sends to one destination (start and resend) that are allowed, under a pseudonym: no PII
-/// in key names. A phone number's counters live in its partition, beside its verifications.
+/// in key names. Each tenant has limits of its own, so one tenant's traffic never refuses (nor
+/// shows in) another's start; a higher cap over all tenants together stops SMS pumping through
+/// many tenants. Both sets of counters live in the destination's partition (for a phone number,
+/// beside its verifications), so one script counts them.
 struct Destination {
     slot: RateSlot,
-    subject: String,
-    limits: [Limit; 2],
+    tenant_subject: String,
+    any_subject: String,
 }
 
 impl Destination {
-    fn of(state: &AppState, channel: Channel, to: &str) -> Self {
-        let l = &state.settings.limits;
+    fn of(state: &AppState, tenant: &str, channel: Channel, to: &str) -> Self {
         let slot = match channel {
-            Channel::Email => RateSlot::Own,
+            Channel::Email => RateSlot::Partition(state.store.partition_of_number(&state.key.pseudonym("dest", to))),
             Channel::Sms | Channel::Whatsapp => {
                 RateSlot::Partition(state.store.partition_of_number(&state.key.pseudonym("phone", to)))
             }
         };
-        let limits = [
+        let dest = state.key.pseudonym("dest", to);
+        Self { slot, tenant_subject: format!("{tenant}:{dest}"), any_subject: format!("*:{dest}") }
+    }
+
+    /// The tenant's counters and the all-tenant ones for the current windows.
+    fn windows(&self, state: &AppState, now_ms: i64) -> RateWindows {
+        let l = &state.settings.limits;
+        let own = [
             Limit { max: l.destination_per_10m, window_secs: 600 },
             Limit { max: l.destination_per_day, window_secs: 86_400 },
         ];
-        Self { slot, subject: state.key.pseudonym("dest", to), limits }
+        let any = [
+            Limit { max: l.destination_all_tenants_per_10m, window_secs: 600 },
+            Limit { max: l.destination_all_tenants_per_day, window_secs: 86_400 },
+        ];
+        let who = |subject| RateSubject { slot: self.slot, scope: "destination", subject };
+        let store = &state.store;
+        store.rate_windows(who(&self.tenant_subject), &own, now_ms).and(store.rate_windows(
+            who(&self.any_subject),
+            &any,
+            now_ms,
+        ))
+    }
+
+    /// Counts one send, or none when a window is full.
+    async fn limit(&self, state: &AppState) -> Result<(), ApiError> {
+        let now = AppState::now_ms();
+        let decision = state.store.count(&self.windows(state, now), now).await?;
+        decided(state, "destination", decision)
     }
 }
 
 /// Counts a send to `to` on `channel` (a resend) against the destination's limits.
-pub async fn limit_destination(state: &AppState, channel: Channel, to: &str) -> Result<(), ApiError> {
-    let d = Destination::of(state, channel, to);
-    limit(state, "destination", d.slot, &d.subject, &d.limits).await
+pub async fn limit_destination(state: &AppState, tenant: &str, channel: Channel, to: &str) -> Result<(), ApiError> {
+    Destination::of(state, tenant, channel, to).limit(state).await
 }
 
 async fn limit_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
@@ -128,14 +156,11 @@ pub async fn start_one(
     limit_tenant(state, &tenant.id).await?;
     // The destination's counters are counted by the create script when they share its slot
     // (the number itself is the destination): one round trip less per start.
-    let dest = Destination::of(state, valid.channel, &valid.to);
+    let dest = Destination::of(state, &tenant.id, valid.channel, &valid.to);
     let counted = match dest.slot {
-        RateSlot::Partition(p) if p == partition => {
-            let who = RateSubject { slot: dest.slot, scope: "destination", subject: &dest.subject };
-            Some(state.store.rate_windows(who, &dest.limits, AppState::now_ms()))
-        }
+        RateSlot::Partition(p) if p == partition => Some(dest.windows(state, AppState::now_ms())),
         _ => {
-            limit(state, "destination", dest.slot, &dest.subject, &dest.limits).await?;
+            dest.limit(state).await?;
             None
         }
     };

@@ -167,7 +167,7 @@ pub async fn resend(
     if v.status != Status::Pending {
         return Err(ApiError::NotPending { status: v.status.as_str() });
     }
-    limit_destination(&state, v.channel, &v.to).await?;
+    limit_destination(&state, &v.tenant, v.channel, &v.to).await?;
     match state.store.resend(&id, &tenant.id, AppState::now_ms()).await? {
         SimpleOutcome::Missing => Err(ApiError::NotFound),
         SimpleOutcome::Final(s) => Err(ApiError::NotPending { status: s.as_str() }),

@@ -43,6 +43,13 @@ pub struct RateWindows {
 }
 
 impl RateWindows {
+    /// Both sets of counters, counted together (they must share a slot).
+    pub fn and(mut self, other: RateWindows) -> Self {
+        self.keys.extend(other.keys);
+        self.args.extend(other.args);
+        self
+    }
+
     /// Lets a script's reply `{0, ms}` name how long to wait.
     pub(super) fn decision(reply: &[i64]) -> Result<RateDecision, StoreError> {
         match reply {
@@ -77,7 +84,11 @@ impl Store {
         limits: &[Limit],
         now_ms: i64,
     ) -> Result<RateDecision, StoreError> {
-        let w = self.rate_windows(who, limits, now_ms);
+        self.count(&self.rate_windows(who, limits, now_ms), now_ms).await
+    }
+
+    /// Counts one use against every window in `w`, or none if any is full.
+    pub async fn count(&self, w: &RateWindows, now_ms: i64) -> Result<RateDecision, StoreError> {
         let mut inv = scripts::RATE_LIMIT.prepare_invoke();
         inv.arg(now_ms);
         for (key, (max, end)) in w.keys.iter().zip(&w.args) {

@@ -1,11 +1,12 @@
 //! A destination's send limit is one set of counters, whichever way a send reaches it: as a
 //! start's `phone` (counted by the create script itself), as another start's `to`, or as a
-//! resend. And a sent message leaves nothing behind in its send stream.
+//! resend. Each tenant has its own, under a higher cap over all tenants together. And a sent
+//! message leaves nothing behind in its send stream.
 
 use redis::AsyncCommands;
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, spawn, start_body};
+use crate::harness::{TestApp, fresh_phone, spawn, spawn_with, start_body};
 
 const PROBLEM: &str = "https://optin-verify.eu/problems/rate-limited";
 
@@ -55,9 +56,11 @@ async fn a_number_has_one_limit_whether_it_is_the_phone_the_to_or_a_resend() {
     let r = app.post(&format!("/v1/verifications/{first}/resend"), &json!({})).await;
     assert_eq!(r.status().as_u16(), 202, "{}", r.text().await.unwrap());
 
-    // Two counters (ten minutes, a day), in X's partition, beside X's verifications.
+    // Four counters (ten minutes and a day, for this tenant and for all tenants together), in
+    // X's partition, beside X's verifications.
     let counters = destination_counters(&app).await;
-    assert_eq!(counters.len(), 2, "{counters:?}");
+    assert_eq!(counters.len(), 4, "{counters:?}");
+    assert_eq!(counters.iter().filter(|(k, _)| k.contains(":rl:destination:acme:")).count(), 2, "{counters:?}");
     let partition = u16::from_str_radix(&first[3..7], 16).unwrap();
     for (k, v) in &counters {
         assert!(k.starts_with(&format!("{{{}:p{partition}}}:rl:destination:", app.prefix)), "{k}");
@@ -105,4 +108,42 @@ async fn a_sent_message_is_recorded_and_its_stream_entry_is_gone_in_the_same_ste
     assert_eq!(len, 0, "the sent entry is still in {stream}");
     let pending: redis::streams::StreamPendingReply = c.xpending(&stream, "senders").await.unwrap();
     assert_eq!(pending.count(), 0);
+}
+
+#[tokio::test]
+async fn one_tenants_sends_to_a_number_neither_refuse_nor_show_in_another_tenants_start() {
+    let app = spawn().await;
+    let x = fresh_phone();
+    // Tenant `other` uses up its own limit on X.
+    for _ in 0..5 {
+        assert_eq!(app.post_as(&app.other_key, "/v1/verifications", &to_number(&x, None)).await.status().as_u16(), 201);
+    }
+    assert_eq!(app.post_as(&app.other_key, "/v1/verifications", &to_number(&x, None)).await.status().as_u16(), 429);
+    // Acme's consumer start to X goes through, with a counter of its own at 1.
+    let r = app.post("/v1/verifications", &to_number(&x, None)).await;
+    assert_eq!(r.status().as_u16(), 201);
+    let counters = destination_counters(&app).await;
+    let of = |who: &str| {
+        counters
+            .iter()
+            .filter(|(k, _)| k.contains(&format!(":rl:destination:{who}:")))
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("acme"), ["1", "1"], "{counters:?}");
+    assert_eq!(of("other"), ["5", "5"], "{counters:?}");
+    assert_eq!(of("*"), ["6", "6"], "{counters:?}");
+}
+
+#[tokio::test]
+async fn the_cap_over_all_tenants_stops_pumping_through_many_tenants() {
+    let app = spawn_with(|s| s.limits.destination_all_tenants_per_10m = 7).await;
+    let x = fresh_phone();
+    for _ in 0..5 {
+        assert_eq!(app.post_as(&app.other_key, "/v1/verifications", &to_number(&x, None)).await.status().as_u16(), 201);
+    }
+    app.start(&to_number(&x, None)).await;
+    app.start(&to_number(&x, None)).await;
+    // The eighth send to X in ten minutes, over both tenants: refused, counting nothing.
+    refused_as_limited(&app, "/v1/verifications", &to_number(&x, None)).await;
 }
