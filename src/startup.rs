@@ -9,14 +9,14 @@ use crate::{
     api,
     background::{self, ThreadError},
     channels::Transports,
-    config::{Mode, Settings},
+    config::{ConfigError, Mode, Settings},
     domain::{SecretBox, ServerKey, ServerKeys},
     error::ApiError,
-    evidence::{ReceiptSigner, RetiredReceiptKey},
+    evidence::ReceiptSigner,
     metrics::Metrics,
     pages,
     state::{AppState, Tenants},
-    store::{Conn, Keys, Retention, Store, StoreError},
+    store::{Conn, Keys, Retention, Stamp, Store, StoreError},
     webhooks::{Deliverer, WebhookDeps, spawn_dispatchers, spawn_schedulers},
     worker::{Pacer, SenderDeps, spawn_senders},
 };
@@ -31,6 +31,9 @@ pub enum Role {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// A setting refused: the same message `check-config` gives.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
     #[error("cannot reach Redis: {0}")]
     Store(#[from] StoreError),
     #[error("cannot bind {0}: {1}")]
@@ -43,6 +46,13 @@ pub enum StartupError {
     ReceiptKey(String),
     #[error("{0}")]
     Thread(String),
+    #[error(
+        "configuration key `secrets.pseudonym_key`: this store was written under another pseudonym key \
+         (the oldest server key when `secrets.pseudonym_key` is empty). Under this one every number's \
+         consents and suppression would read as absent. Configure the key the store was written under \
+         (see README, \"Rotating keys\"), or start over on an empty store (another `redis.key_prefix`)"
+    )]
+    PseudonymKeyChanged,
 }
 
 pub struct Application {
@@ -52,80 +62,45 @@ pub struct Application {
     stop: watch::Sender<bool>,
 }
 
-/// The current server key and the previous ones still accepted.
+/// The current server key and the previous ones still accepted: parsed by the configuration,
+/// exactly as `check-config` parses them, so both refuse the same key under the same name.
 fn server_keys(settings: &Settings) -> Result<ServerKeys, StartupError> {
-    let s = &settings.secrets;
-    let mut raw = s.previous_server_keys.clone();
-    if !s.previous_server_keys_file.is_empty() {
-        let text = std::fs::read_to_string(&s.previous_server_keys_file)
-            .map_err(|e| StartupError::Secret(format!("{}: {e}", s.previous_server_keys_file)))?;
-        raw.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
-    }
-    let previous = raw
-        .iter()
-        .enumerate()
-        .map(|(i, k)| ServerKey::parse(k).map_err(|e| StartupError::Secret(format!("previous key #{}: {e}", i + 1))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let keys = ServerKeys::new(server_key(settings)?, previous);
-    if s.pseudonym_key.is_empty() {
-        return Ok(keys);
-    }
-    let pseudonym =
-        ServerKey::parse(&s.pseudonym_key).map_err(|e| StartupError::Secret(format!("pseudonym_key: {e}")))?;
-    Ok(keys.with_pseudonym_key(pseudonym))
-}
-
-fn server_key(settings: &Settings) -> Result<ServerKey, StartupError> {
-    let s = &settings.secrets;
-    let raw = if !s.server_key_file.is_empty() {
-        std::fs::read_to_string(&s.server_key_file)
-            .map_err(|e| StartupError::Secret(format!("{}: {e}", s.server_key_file)))?
-    } else {
-        s.server_key.clone()
+    let mut configured = settings.server_keys()?;
+    let current = match configured.current.take() {
+        Some(key) => key,
+        None => dev_server_key(settings)?,
     };
-    if raw.trim().is_empty() {
-        if settings.mode == Mode::Production {
-            return Err(StartupError::Secret("production needs a real server key".into()));
-        }
-        if let Some(kept) = dev_secrets(settings)? {
-            return ServerKey::parse(&kept.server_key).map_err(|e| StartupError::Secret(e.to_string()));
-        }
-        tracing::warn!(
-            "DEV MODE: no secrets.server_key configured; using an EPHEMERAL key. Codes and links die with this process."
-        );
-        return Ok(ServerKey::ephemeral());
-    }
-    ServerKey::parse(&raw).map_err(|e| StartupError::Secret(e.to_string()))
+    Ok(configured.ring(current))
 }
 
+/// Dev mode without a configured server key: the kept one (`dev.secrets_file`) or an ephemeral one.
+fn dev_server_key(settings: &Settings) -> Result<ServerKey, StartupError> {
+    if settings.mode == Mode::Production {
+        return Err(StartupError::Secret("production needs a real server key".into()));
+    }
+    if let Some(kept) = dev_secrets(settings)? {
+        return ServerKey::parse(&kept.server_key).map_err(|e| StartupError::Secret(e.to_string()));
+    }
+    tracing::warn!(
+        "DEV MODE: no secrets.server_key configured; using an EPHEMERAL key. Codes and links die with this process."
+    );
+    Ok(ServerKey::ephemeral())
+}
+
+/// The receipt signing key as the configuration parses it; in dev mode without one, the kept
+/// or an ephemeral key.
 fn receipt_signer(settings: &Settings) -> Result<ReceiptSigner, StartupError> {
-    let r = &settings.receipts;
-    let raw = if !r.signing_key_file.is_empty() {
-        std::fs::read_to_string(&r.signing_key_file)
-            .map_err(|e| StartupError::ReceiptKey(format!("{}: {e}", r.signing_key_file)))?
-    } else {
-        r.signing_key.clone()
-    };
-    if raw.trim().is_empty() {
-        if settings.mode == Mode::Production {
-            return Err(StartupError::ReceiptKey("production needs a receipt signing key".into()));
-        }
-        if let Some(kept) = dev_secrets(settings)? {
-            return ReceiptSigner::parse(&kept.receipt_signing_key)
-                .map_err(|e| StartupError::ReceiptKey(e.to_string()));
-        }
-        tracing::warn!("DEV MODE: no receipts.signing_key configured; receipts are signed with an EPHEMERAL key.");
-        return Ok(ReceiptSigner::ephemeral());
+    if let Some(signer) = settings.receipt_signer()? {
+        return Ok(signer);
     }
-    let retired = r
-        .retired_keys
-        .iter()
-        .map(|k| RetiredReceiptKey::parse(&k.public_key, k.kid.as_deref()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StartupError::ReceiptKey(e.to_string()))?;
-    ReceiptSigner::parse(&raw)
-        .and_then(|s| s.with_retired(retired))
-        .map_err(|e| StartupError::ReceiptKey(e.to_string()))
+    if settings.mode == Mode::Production {
+        return Err(StartupError::ReceiptKey("production needs a receipt signing key".into()));
+    }
+    if let Some(kept) = dev_secrets(settings)? {
+        return ReceiptSigner::parse(&kept.receipt_signing_key).map_err(|e| StartupError::ReceiptKey(e.to_string()));
+    }
+    tracing::warn!("DEV MODE: no receipts.signing_key configured; receipts are signed with an EPHEMERAL key.");
+    Ok(ReceiptSigner::ephemeral())
 }
 
 /// Reading a tenant's endpoints seals any secret still in plain text or under a previous
@@ -196,6 +171,9 @@ impl Application {
         let key = server_keys(&settings)?;
         let signer = receipt_signer(&settings)?;
         let store = connect_store(&settings, &key).await?;
+        if store.stamp_pseudonym_key(&key.pseudonym_fingerprint()).await? == Stamp::Other {
+            return Err(StartupError::PseudonymKeyChanged);
+        }
         reseal_endpoint_secrets(&store, &settings).await;
         let tenants = Tenants::from_settings(&settings.tenants);
         let metrics = Arc::new(Metrics::new());

@@ -97,6 +97,13 @@ impl ServerKeys {
         self.stable().pseudonym(kind, value)
     }
 
+    /// A keyed hash that names the pseudonym key without revealing it: the store keeps it, so
+    /// a start under another pseudonym key (which would lose every number's consents and
+    /// suppression without a word) is noticed.
+    pub fn pseudonym_fingerprint(&self) -> String {
+        hex::encode(&self.stable().derive("pseudonym-key-fingerprint/v1")[..16])
+    }
+
     pub fn idempotent_id(&self, tenant: &str, key: &str, partitions: u16) -> VerificationId {
         self.stable().idempotent_id(tenant, key, partitions)
     }

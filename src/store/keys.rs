@@ -84,6 +84,11 @@ impl Keys {
         format!("{}:msg:{event_id}", self.tag(p))
     }
 
+    /// `{ov:meta}`: what the store says about itself (the pseudonym key's fingerprint).
+    pub fn meta(&self) -> String {
+        format!("{{{}:meta}}", self.prefix)
+    }
+
     /// `{ov:p17}:att:<event id>`: the attempt log of a message, newest first.
     pub fn attempts(&self, p: Partition, event_id: &str) -> String {
         format!("{}:att:{event_id}", self.tag(p))

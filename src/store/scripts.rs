@@ -80,6 +80,7 @@ pub static CALL_OUTCOME: LazyLock<Script> = LazyLock::new(|| with_prelude(includ
 pub static RETENTION_DUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/retention_due.lua")));
 pub static HOLD: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/hold.lua")));
 pub static SEND_FAILED: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/send_failed.lua")));
+pub static META_STAMP: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/meta_stamp.lua")));
 pub static IDEM_BEGIN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/idem_begin.lua")));
 pub static IDEM_FINISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/idem_finish.lua")));
 pub static LOAD: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/load.lua")));

@@ -84,10 +84,12 @@ async fn a_server_key_rotation_reseals_endpoint_secrets_under_the_new_key() {
     let sealed_after = raw_endpoints(&after).await[&ep].clone();
     assert_ne!(sealed_before, sealed_after, "sealed again under the new key");
     assert!(!leaks(&raw_endpoints(&after).await, &secret));
-    // Once resealed, the new key alone opens it: the old key can be dropped.
+    // Once resealed, the new key alone opens it: the old key can be dropped (it stays on as
+    // the pseudonym key only, which names numbers and opens nothing).
     let only_new = spawn_with(|s| {
         s.redis.key_prefix = prefix;
         s.secrets.server_key = NEW_KEY.into();
+        s.secrets.pseudonym_key = OLD_KEY.into();
     })
     .await;
     assert_eq!(only_new.get_json("/v1/webhook-endpoints").await.0, 200);

@@ -138,20 +138,6 @@ async fn confirmed_email_consent(app: &TestApp) -> (String, String) {
     (id, url)
 }
 
-/// The keys once the confirmation's event has been fanned out (that happens after the answer).
-async fn settled_keys(app: &TestApp) -> std::collections::HashSet<String> {
-    let mut last = app.keys().await;
-    for _ in 0..50 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let now = app.keys().await;
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-    panic!("keys did not settle");
-}
-
 /// What `curl -F List-Unsubscribe=One-Click URL` sends.
 fn multipart_one_click() -> (String, String) {
     let boundary = "------------------------d74496d66958873e";
@@ -193,7 +179,8 @@ async fn an_urlencoded_one_click_post_withdraws_too() {
 async fn any_other_one_click_body_is_refused_and_changes_nothing() {
     let app = spawn().await;
     let (id, url) = confirmed_email_consent(&app).await;
-    let before = settled_keys(&app).await;
+    app.settle().await;
+    let before = app.keys().await;
     let (_, multipart_body) = multipart_one_click();
     // Refused before the page runs: not a form, or a form past the size the two forms can have.
     let oversized = format!(

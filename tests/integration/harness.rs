@@ -67,10 +67,8 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_role(Role::All, tweak).await
 }
 
-pub async fn spawn_role(role: Role, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    if std::env::var("OPTIN_LOG").is_ok() {
-        optin_verify::telemetry::init(false);
-    }
+/// Test settings on a fresh listener and key prefix, after `tweak`: what every spawn starts from.
+fn settings(tweak: impl FnOnce(&mut Settings)) -> (Settings, std::net::TcpListener, ApiKey, ApiKey) {
     let mut s = Settings::load(None).expect("defaults load");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -80,7 +78,7 @@ pub async fn spawn_role(role: Role, tweak: impl FnOnce(&mut Settings)) -> TestAp
     s.http.bind = format!("127.0.0.1:{port}");
     s.http.public_base_url = format!("http://127.0.0.1:{port}");
     s.redis.url = standalone_url();
-    s.redis.key_prefix = prefix.clone();
+    s.redis.key_prefix = prefix;
     s.redis.partitions = 4;
     s.secrets.server_key = "test-server-key-0123456789abcdef0123456789".into();
     s.dev.spawn_redis = false;
@@ -90,6 +88,24 @@ pub async fn spawn_role(role: Role, tweak: impl FnOnce(&mut Settings)) -> TestAp
     let other = ApiKey::generate();
     s.tenants = vec![tenant("acme", "Acme Energie B.V.", &key), tenant("other", "Other B.V.", &other)];
     tweak(&mut s);
+    (s, listener, key, other)
+}
+
+/// Builds the application as `spawn_with` would, and returns why it refused to start.
+pub async fn refused_start(tweak: impl FnOnce(&mut Settings)) -> optin_verify::startup::StartupError {
+    let (s, listener, _, _) = settings(tweak);
+    match Application::build_on(s, Role::All, listener).await {
+        Ok(_) => panic!("the application started"),
+        Err(e) => e,
+    }
+}
+
+pub async fn spawn_role(role: Role, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("OPTIN_LOG").is_ok() {
+        optin_verify::telemetry::init(false);
+    }
+    let (s, listener, key, other) = settings(tweak);
+    let port = listener.local_addr().unwrap().port();
     let prefix = s.redis.key_prefix.clone();
     let (redis_url, cluster) = (s.redis.url.clone(), s.redis.cluster);
     let app = Application::build_on(s, role, listener).await.expect("application starts");
@@ -299,4 +315,80 @@ impl TestApp {
 /// A random valid Dutch mobile number, so tests stay under the per-destination limit.
 pub fn fresh_phone() -> String {
     format!("+316{}{:07}", 1 + rand::random::<u32>() % 5, rand::random::<u32>() % 10_000_000)
+}
+
+impl TestApp {
+    /// Waits until background work (fan-out, sends) has stopped changing Redis.
+    pub async fn settle(&self) {
+        let mut last = self.dump().await;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let now = self.dump().await;
+            if now == last {
+                return;
+            }
+            last = now;
+        }
+        panic!("Redis did not settle");
+    }
+
+    /// Every key of this test and every value under it (strings, hash fields and values, list,
+    /// set and sorted-set members, stream entries), as text: what a Redis dump would show.
+    pub async fn dump(&self) -> Vec<String> {
+        let mut c = self.redis().await;
+        let mut out = Vec::new();
+        let mut keys: Vec<String> = self.keys().await.into_iter().collect();
+        keys.sort();
+        for k in keys {
+            let kind: String = redis::cmd("TYPE").arg(&k).query_async(&mut c).await.unwrap();
+            let values: Vec<String> = match kind.as_str() {
+                "string" => vec![c.get::<_, Vec<u8>>(&k).await.map(|v| String::from_utf8_lossy(&v).into()).unwrap()],
+                "hash" => c
+                    .hgetall::<_, Vec<Vec<u8>>>(&k)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v).into())
+                    .collect(),
+                "list" => c
+                    .lrange::<_, Vec<Vec<u8>>>(&k, 0, -1)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v).into())
+                    .collect(),
+                "set" => c
+                    .smembers::<_, Vec<Vec<u8>>>(&k)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v).into())
+                    .collect(),
+                "zset" => c
+                    .zrange::<_, Vec<Vec<u8>>>(&k, 0, -1)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v).into())
+                    .collect(),
+                "stream" => {
+                    let r: redis::streams::StreamRangeReply = c.xrange_all(&k).await.unwrap();
+                    let text = |v: &redis::Value| redis::from_redis_value_ref::<String>(v).unwrap_or_default();
+                    r.ids
+                        .iter()
+                        .map(|e| {
+                            let mut fields: Vec<String> =
+                                e.map.iter().map(|(f, v)| format!("{f}={}", text(v))).collect();
+                            fields.sort();
+                            format!("{} {}", e.id, fields.join(" "))
+                        })
+                        .collect()
+                }
+                other => panic!("{k}: unexpected type {other}"),
+            };
+            out.push(k);
+            out.extend(values);
+        }
+        out
+    }
 }

@@ -72,13 +72,17 @@ async fn a_receipt_signed_before_a_receipt_key_rotation_verifies_from_the_jwks_a
 const OLD_KEY: &str = "test-server-key-0123456789abcdef0123456789";
 const NEW_KEY: &str = "rotated-server-key-abcdef0123456789abcdef01";
 
-/// The app after a server-key rotation, on the same Redis data as `before`.
+/// The app after a server-key rotation, on the same Redis data as `before`. Without the old
+/// key among the previous ones, it stays on as the pseudonym key (README: "Rotating keys").
 async fn rotated(before: &TestApp, previous: &[&str]) -> TestApp {
     let (prefix, previous): (String, Vec<String>) =
         (before.prefix.clone(), previous.iter().map(|s| s.to_string()).collect());
     spawn_with(|s| {
         s.redis.key_prefix = prefix;
         s.secrets.server_key = NEW_KEY.into();
+        if previous.is_empty() {
+            s.secrets.pseudonym_key = OLD_KEY.into();
+        }
         s.secrets.previous_server_keys = previous;
     })
     .await
@@ -102,10 +106,12 @@ async fn a_link_sent_before_a_server_key_rotation_confirms_after_it() {
     // The receipt id is the one made under the old key, and its page opens after the rotation.
     let receipt_path = r.headers()["location"].to_str().unwrap().to_string();
     let (_, view) = after.get_json(&format!("/v1/verifications/{id}")).await;
-    assert_eq!(receipt_path, format!("/r/{}", view["receipt_id"].as_str().unwrap()));
+    assert_eq!(receipt_path.split('?').next().unwrap(), format!("/r/{}", view["receipt_id"].as_str().unwrap()));
     let receipt_page = after.client.get(after.url(&receipt_path)).send().await.unwrap();
     assert_eq!(receipt_page.status().as_u16(), 200);
-    // Its withdraw form carries the opt-out token from the message, not one under the new key.
+    // The redirect carries the opt-out token from the message, not one under the new key, and
+    // so does the page's withdraw form.
+    assert!(receipt_path.contains(&format!("?t={}", &link_in(&text, "o")["/o/".len()..])), "{receipt_path}");
     assert!(receipt_page.text().await.unwrap().contains(&link_in(&text, "o")));
 }
 
@@ -146,4 +152,53 @@ async fn without_the_previous_key_old_links_and_codes_stop_working() {
         after.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await.json().await.unwrap();
     assert_eq!(r["status"], "pending");
     assert_eq!(r["attempts_remaining"], 4);
+}
+
+#[tokio::test]
+async fn a_start_under_another_pseudonym_key_is_refused_and_the_store_keeps_its_consents() {
+    let before = spawn_with(|_| {}).await;
+    let phone = crate::harness::fresh_phone();
+    let mut body = start_body("code", "sms");
+    body["phone"] = json!(phone);
+    let id = before.start(&body).await["id"].as_str().unwrap().to_string();
+    let code = code_in(before.outbox_message(&id).await["text"].as_str().unwrap(), 6);
+    let r: Value =
+        before.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await.json().await.unwrap();
+    assert_eq!(r["status"], "confirmed");
+    before.settle().await;
+    let meta_before = before.dump().await;
+    assert!(
+        meta_before.iter().all(|v| !v.contains("test-server-key") && !v.contains(&hex::encode(OLD_KEY))),
+        "the key itself is never stored"
+    );
+
+    // A new server key with neither the old one as previous nor a pseudonym key: refused, in
+    // production as in dev, naming the setting and the README section.
+    for mode in [optin_verify::config::Mode::Dev, optin_verify::config::Mode::Production] {
+        let prefix = before.prefix.clone();
+        let e = crate::harness::refused_start(move |s| {
+            s.redis.key_prefix = prefix;
+            s.secrets.server_key = NEW_KEY.into();
+            s.mode = mode;
+            if mode == optin_verify::config::Mode::Production {
+                let random = || hex::encode(rand::random::<[u8; 32]>());
+                s.dev.outbox = false;
+                s.webhooks.allow_private_targets = false;
+                s.secrets.server_key = random();
+                s.secrets.pseudonym_key = random();
+                s.receipts.signing_key = random();
+            }
+        })
+        .await;
+        let message = e.to_string();
+        assert!(matches!(e, optin_verify::startup::StartupError::PseudonymKeyChanged), "{mode:?}: {message}");
+        assert!(message.contains("secrets.pseudonym_key") && message.contains("Rotating keys"), "{message}");
+    }
+    assert_eq!(before.dump().await, meta_before, "a refused start changes nothing");
+
+    // With the old key as the pseudonym key, the consent is still found.
+    let after = rotated(&before, &[]).await;
+    let (status, v) = after.get_json(&format!("/v1/consents?phone=%2B{}&purpose=energy-offers", &phone[1..])).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["consented"], true, "{v}");
 }
