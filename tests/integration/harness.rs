@@ -332,63 +332,55 @@ impl TestApp {
         panic!("Redis did not settle");
     }
 
-    /// Every key of this test and every value under it (strings, hash fields and values, list,
-    /// set and sorted-set members, stream entries), as text: what a Redis dump would show.
-    pub async fn dump(&self) -> Vec<String> {
+    /// Every key of this test with everything stored under it, keys in order: `(key, text)` for
+    /// the key's name and for each value, field, member and stream entry. What a Redis dump shows.
+    pub async fn dump(&self) -> Vec<(String, String)> {
         let mut c = self.redis().await;
-        let mut out = Vec::new();
         let mut keys: Vec<String> = self.keys().await.into_iter().collect();
         keys.sort();
+        let mut all = Vec::new();
         for k in keys {
             let kind: String = redis::cmd("TYPE").arg(&k).query_async(&mut c).await.unwrap();
-            let values: Vec<String> = match kind.as_str() {
-                "string" => vec![c.get::<_, Vec<u8>>(&k).await.map(|v| String::from_utf8_lossy(&v).into()).unwrap()],
-                "hash" => c
-                    .hgetall::<_, Vec<Vec<u8>>>(&k)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|v| String::from_utf8_lossy(v).into())
-                    .collect(),
-                "list" => c
-                    .lrange::<_, Vec<Vec<u8>>>(&k, 0, -1)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|v| String::from_utf8_lossy(v).into())
-                    .collect(),
-                "set" => c
-                    .smembers::<_, Vec<Vec<u8>>>(&k)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|v| String::from_utf8_lossy(v).into())
-                    .collect(),
-                "zset" => c
-                    .zrange::<_, Vec<Vec<u8>>>(&k, 0, -1)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|v| String::from_utf8_lossy(v).into())
-                    .collect(),
-                "stream" => {
-                    let r: redis::streams::StreamRangeReply = c.xrange_all(&k).await.unwrap();
-                    let text = |v: &redis::Value| redis::from_redis_value_ref::<String>(v).unwrap_or_default();
-                    r.ids
-                        .iter()
-                        .map(|e| {
-                            let mut fields: Vec<String> =
-                                e.map.iter().map(|(f, v)| format!("{f}={}", text(v))).collect();
-                            fields.sort();
-                            format!("{} {}", e.id, fields.join(" "))
-                        })
-                        .collect()
-                }
-                other => panic!("{k}: unexpected type {other}"),
+            let mut cmd = match kind.as_str() {
+                "string" => redis::cmd("GET"),
+                "hash" => redis::cmd("HGETALL"),
+                "list" => redis::cmd("LRANGE"),
+                "set" => redis::cmd("SMEMBERS"),
+                "zset" => redis::cmd("ZRANGE"),
+                "stream" => redis::cmd("XRANGE"),
+                "none" => continue, // expired since the scan
+                other => panic!("{k}: a key of type {other}"),
             };
-            out.push(k);
-            out.extend(values);
+            cmd.arg(&k);
+            match kind.as_str() {
+                "list" | "zset" => cmd.arg(0).arg(-1),
+                "stream" => cmd.arg("-").arg("+"),
+                _ => &mut cmd,
+            };
+            let reply: redis::Value = cmd.query_async(&mut c).await.unwrap();
+            let mut texts = Vec::new();
+            flatten(reply, &mut texts);
+            all.push((k.clone(), k.clone()));
+            all.extend(texts.into_iter().map(|t| (k.clone(), t)));
         }
-        out
+        all
+    }
+}
+
+/// Every string a reply holds, however nested (hash fields, stream entries, members).
+fn flatten(v: redis::Value, out: &mut Vec<String>) {
+    match v {
+        redis::Value::BulkString(b) => out.push(String::from_utf8_lossy(&b).into_owned()),
+        redis::Value::SimpleString(s) => out.push(s),
+        redis::Value::Array(items) | redis::Value::Set(items) => items.into_iter().for_each(|i| flatten(i, out)),
+        redis::Value::Map(pairs) => {
+            for (k, v) in pairs {
+                flatten(k, out);
+                flatten(v, out);
+            }
+        }
+        redis::Value::Int(i) => out.push(i.to_string()),
+        redis::Value::Nil | redis::Value::Okay => {}
+        other => out.push(format!("{other:?}")),
     }
 }

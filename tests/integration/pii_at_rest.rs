@@ -23,60 +23,6 @@ pub fn unseal(stored: &str, context: &str) -> String {
     SecretBox::new(&keys).open(stored, context).expect("opens under the server key").text
 }
 
-/// Every string a reply holds, however nested (hash fields, stream entries, members).
-fn texts(v: redis::Value, out: &mut Vec<String>) {
-    match v {
-        redis::Value::BulkString(b) => out.push(String::from_utf8_lossy(&b).into_owned()),
-        redis::Value::SimpleString(s) => out.push(s),
-        redis::Value::Array(items) | redis::Value::Set(items) => items.into_iter().for_each(|i| texts(i, out)),
-        redis::Value::Map(pairs) => {
-            for (k, v) in pairs {
-                texts(k, out);
-                texts(v, out);
-            }
-        }
-        redis::Value::Int(i) => out.push(i.to_string()),
-        redis::Value::Nil | redis::Value::Okay => {}
-        other => out.push(format!("{other:?}")),
-    }
-}
-
-/// Every key of the test's prefix with everything stored under it: `(key, text)` for the key's
-/// name and for each value, field, member and stream entry, whatever the key's type.
-async fn everything(app: &TestApp) -> Vec<(String, String)> {
-    let mut c = app.redis().await;
-    let mut all = Vec::new();
-    for k in app.keys().await {
-        all.push((k.clone(), k.clone()));
-        let kind: String = redis::cmd("TYPE").arg(&k).query_async(&mut c).await.unwrap();
-        let mut cmd = match kind.as_str() {
-            "string" => redis::cmd("GET"),
-            "hash" => redis::cmd("HGETALL"),
-            "list" => redis::cmd("LRANGE"),
-            "set" => redis::cmd("SMEMBERS"),
-            "zset" => redis::cmd("ZRANGE"),
-            "stream" => redis::cmd("XRANGE"),
-            "none" => continue, // expired since the scan
-            other => panic!("{k}: a key of type {other}"),
-        };
-        cmd.arg(&k);
-        match kind.as_str() {
-            "list" | "zset" => {
-                cmd.arg(0).arg(-1);
-            }
-            "stream" => {
-                cmd.arg("-").arg("+");
-            }
-            _ => {}
-        }
-        let reply: redis::Value = cmd.query_async(&mut c).await.unwrap();
-        let mut out = Vec::new();
-        texts(reply, &mut out);
-        all.extend(out.into_iter().map(|t| (k.clone(), t)));
-    }
-    all
-}
-
 /// Where `phone` (E.164) is stored in plain text, as `+316...` or as its digits alone.
 fn plain(all: &[(String, String)], phone: &str) -> Vec<String> {
     let digits = phone.trim_start_matches('+');
@@ -158,7 +104,7 @@ async fn withdrawals_leave_no_phone_number_in_plain_text_in_redis() {
     assert_eq!(again[1].raw, again[0].raw, "the same body, byte for byte");
 
     // Nothing in Redis holds either number in plain text: no key, no value of any type.
-    let all = everything(&app).await;
+    let all = app.dump().await;
     assert!(all.iter().any(|(k, _)| k.ends_with(":events")), "the scan found the events streams");
     assert!(all.iter().any(|(k, _)| k.contains(":msg:")), "the scan found the webhook messages");
     for phone in [&known, &unknown] {

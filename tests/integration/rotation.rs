@@ -168,7 +168,7 @@ async fn a_start_under_another_pseudonym_key_is_refused_and_the_store_keeps_its_
     before.settle().await;
     let meta_before = before.dump().await;
     assert!(
-        meta_before.iter().all(|v| !v.contains("test-server-key") && !v.contains(&hex::encode(OLD_KEY))),
+        meta_before.iter().all(|(_, v)| !v.contains("test-server-key") && !v.contains(&hex::encode(OLD_KEY))),
         "the key itself is never stored"
     );
 
