@@ -276,16 +276,26 @@ pub fn valid_sender(s: &str) -> bool {
 impl ChannelSettings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(e) = &self.email {
-            if !e.smtp.from.contains('@') {
+            // Parsed as the transport parses them, so that `check-config` refuses what `serve` would.
+            if e.smtp.from.trim().parse::<lettre::message::Mailbox>().is_err() {
                 return Err(ConfigError::invalid(
                     "channels.email.smtp.from",
                     "must be an email address or `Name <address>`",
                 ));
             }
-            if let Some(d) = &e.smtp.dkim
-                && !matches!(d.algorithm.as_str(), "ed25519" | "rsa")
-            {
-                return Err(ConfigError::invalid("channels.email.smtp.dkim.algorithm", "ed25519 or rsa"));
+            if let Some(d) = &e.smtp.dkim {
+                use lettre::message::dkim::{DkimSigningAlgorithm, DkimSigningKey};
+                let algorithm = match d.algorithm.as_str() {
+                    "ed25519" => DkimSigningAlgorithm::Ed25519,
+                    "rsa" => DkimSigningAlgorithm::Rsa,
+                    _ => return Err(ConfigError::invalid("channels.email.smtp.dkim.algorithm", "ed25519 or rsa")),
+                };
+                if let Err(why) = DkimSigningKey::new(d.private_key.trim(), algorithm) {
+                    return Err(ConfigError::invalid(
+                        "channels.email.smtp.dkim.private_key",
+                        format!("not a {} key: {why}", d.algorithm),
+                    ));
+                }
             }
         }
         if let Some(s) = &self.sms {

@@ -263,6 +263,21 @@ impl Settings {
         if !prefix_ok {
             return Err(ConfigError::invalid("redis.key_prefix", "letters, digits, _ and - only"));
         }
+        // A cap over all tenants below one tenant's own limit would refuse that tenant's start
+        // because of others' traffic, and so show it.
+        let l = &self.limits;
+        if l.destination_all_tenants_per_10m < l.destination_per_10m {
+            return Err(ConfigError::invalid(
+                "limits.destination_all_tenants_per_10m",
+                "must be at least limits.destination_per_10m",
+            ));
+        }
+        if l.destination_all_tenants_per_day < l.destination_per_day {
+            return Err(ConfigError::invalid(
+                "limits.destination_all_tenants_per_day",
+                "must be at least limits.destination_per_day",
+            ));
+        }
         let v = &self.verification;
         if !(4..=10).contains(&v.code_length) {
             return Err(ConfigError::invalid("verification.code_length", "must be 4..=10"));

@@ -239,3 +239,37 @@ fn the_webhook_thread_takes_a_nice_value_from_0_to_19() {
     assert_eq!(load_str("[webhooks]\nthread_nice = 0\n").unwrap().webhooks.thread_nice, 0);
     assert_eq!(key_of(load_str("[webhooks]\nthread_nice = 20\n")), "webhooks.thread_nice");
 }
+
+/// The mail settings the transport would refuse at start are refused by `check-config` too.
+#[test]
+fn mail_settings_serve_refuses_are_refused_by_check_config() {
+    let mail = |from: &str, algorithm: &str, key: &str| {
+        format!(
+            "[channels.email.smtp]\nhost = \"127.0.0.1\"\nport = 25\ntls = \"none\"\nfrom = \"{from}\"\n\
+             [channels.email.smtp.dkim]\ndomain = \"acme.example\"\nselector = \"s1\"\nalgorithm = \"{algorithm}\"\n\
+             private_key = \"{key}\"\n"
+        )
+    };
+    let seed = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+    assert_eq!(key_of(load_str(&mail("Acme <verify@acme.example>", "ed25519", seed))), "accepted");
+    assert_eq!(key_of(load_str(&mail("verify@", "ed25519", seed))), "channels.email.smtp.from");
+    assert_eq!(
+        key_of(load_str(&mail("verify@acme.example", "ed25519", "c2hvcnQ="))),
+        "channels.email.smtp.dkim.private_key"
+    );
+    assert_eq!(
+        key_of(load_str(&mail("verify@acme.example", "rsa", "not a pem"))),
+        "channels.email.smtp.dkim.private_key"
+    );
+    assert_eq!(key_of(load_str(&mail("verify@acme.example", "dsa", seed))), "channels.email.smtp.dkim.algorithm");
+}
+
+#[test]
+fn the_cap_over_all_tenants_is_never_below_one_tenants_limit() {
+    let limits = |ten: u32, day: u32| {
+        format!("[limits]\ndestination_all_tenants_per_10m = {ten}\ndestination_all_tenants_per_day = {day}\n")
+    };
+    assert_eq!(key_of(load_str(&limits(5, 10))), "accepted");
+    assert_eq!(key_of(load_str(&limits(4, 30))), "limits.destination_all_tenants_per_10m");
+    assert_eq!(key_of(load_str(&limits(15, 9))), "limits.destination_all_tenants_per_day");
+}
