@@ -24,7 +24,7 @@ use std::{sync::Arc, time::Duration};
 
 use load::{MakeRequest, closed_loop, open_loop};
 use optin_verify::{
-    domain::{Channel, InitiatedBy, Locale, Method, ServerKey, TokenKind, VerificationId},
+    domain::{Channel, InitiatedBy, Locale, Method, SecretBox, ServerKey, ServerKeys, TokenKind, VerificationId},
     startup::Role,
     store::{Keys, NewVerification, Retention, Store},
 };
@@ -89,10 +89,16 @@ fn new_verification(store: &Store, key: &ServerKey, n: u64, context_json: &str) 
     )
 }
 
-/// A store on the bench's Redis under `prefix`, with the default retentions.
+/// A store on the bench's Redis under `prefix`, with the default retentions, sealing numbers
+/// and messages under the service's key as the service does (so that memory is measured as
+/// the service writes it).
 async fn bench_store(redis_url: &str, prefix: &str) -> Store {
     let retention = Retention { default_ms: 30 * 86_400_000, receipt_ms: 400 * 86_400_000, suppression_ms: 0 };
-    Store::connect(redis_url, false, Duration::from_secs(2), Keys::new(prefix, 16), retention).await.unwrap()
+    let keys = ServerKeys::new(ServerKey::parse(SERVER_KEY).unwrap(), vec![]);
+    Store::connect(redis_url, false, Duration::from_secs(2), Keys::new(prefix, 16), retention)
+        .await
+        .unwrap()
+        .with_secret_box(SecretBox::new(&keys))
 }
 
 /// The evidence context of `start_body`, with only the optional parts named in `with`.

@@ -110,10 +110,12 @@ fn spill(fields: Vec<(&'static str, String)>) -> (Vec<String>, Vec<(String, Stri
     (args, blobs)
 }
 
-/// The record's fields that hold a phone number or an address: sealed in Redis (they outlive
-/// the open period in a retained record), opened when read. A sealed 12-character number
-/// (`+316...`) is 64 bytes and stays in place; a longer number or an address goes to a blob,
-/// as any long value does.
+/// The record's fields that hold a phone number or an address. They are written in plain text
+/// while the verification is open (the sender needs them, and a pending record stays under
+/// 1 KiB), and sealed by the fan-out of the event that ends it, since the record outlives its
+/// open period (`fanout.lua`). A sealed 12-character number (`+316...`) is 64 bytes and stays in
+/// place; a longer number or an address goes to a blob, as any long value does. Read back,
+/// either form opens.
 const SEALED_FIELDS: [&str; 2] = ["ph", "to"];
 
 /// A sealed field opens only in its own record's own field.
@@ -122,6 +124,14 @@ fn sealed_context(id: &VerificationId, field: &str) -> String {
 }
 
 impl Store {
+    /// A finished verification's number and, when it is not the number, its address, sealed as
+    /// its record keeps them once it is no longer open.
+    pub fn sealed_contact(&self, v: &VerificationRecord) -> (String, Option<String>) {
+        let phone = self.seal(&v.phone, &sealed_context(&v.id, SEALED_FIELDS[0]));
+        let to = (v.to != v.phone).then(|| self.seal(&v.to, &sealed_context(&v.id, SEALED_FIELDS[1])));
+        (phone, to)
+    }
+
     /// Writes the verification and queues its first message in one script. A campaign start
     /// to a suppressed number writes nothing. `counted`: rate counters in the verification's
     /// partition (the destination's, when it is the number itself), counted in the same step; a
@@ -150,13 +160,7 @@ impl Store {
                 inv.key(key).arg(max).arg(end);
             }
         }
-        let mut record = v.fields();
-        for (field, value) in record.iter_mut() {
-            if SEALED_FIELDS.contains(&*field) {
-                *value = self.seal(value.as_str(), &sealed_context(&v.id, field));
-            }
-        }
-        let (fields, blobs) = spill(record);
+        let (fields, blobs) = spill(v.fields());
         inv.arg(fields.len());
         for f in &fields {
             inv.arg(f);

@@ -101,6 +101,9 @@ pub struct Fanout<'a> {
     /// The receipt's seal, kept on the verification (the receipt is rebuilt from it).
     pub seal: Option<&'a super::ReceiptSeal>,
     pub verification_key: String,
+    /// A finished verification's number and address, sealed (see [`Store::sealed_contact`]):
+    /// written over the plain ones its record held while it was open.
+    pub sealed_contact: Option<(String, Option<String>)>,
     pub endpoint_ids: Vec<String>,
 }
 
@@ -174,6 +177,8 @@ impl Store {
         let (kid, sig) = f.seal.map_or(("", ""), |s| (s.kid.as_str(), s.signature.as_str()));
         let half = sig.len() / 2;
         inv.arg(kid).arg(&sig[..half]).arg(&sig[half..]).arg(f.seal.map_or("", |s| s.receipt_id.as_str()));
+        let (phone, to) = f.sealed_contact.as_ref().map_or(("", ""), |(p, t)| (p.as_str(), t.as_deref().unwrap_or("")));
+        inv.arg(phone).arg(to);
         for ep in &f.endpoint_ids {
             inv.arg(ep);
         }

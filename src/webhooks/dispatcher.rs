@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    domain::{Partition, VerificationId},
+    domain::{Partition, Status, VerificationId},
     evidence,
     metrics::FinishedLabels,
     store::{DISPATCH_GROUP, EndpointRecord, EventEntry, Fanout, StoreError, event_id, to_event},
@@ -91,7 +91,7 @@ async fn dispatch(
         Some(id) => store.get(&id).await?,
         None => None,
     };
-    let (body, seal, vkey) = match (&verification, &tenant) {
+    let (body, seal, vkey, sealed_contact) = match (&verification, &tenant) {
         (Some(v), Some(_)) => {
             // A redelivered confirmation keeps the receipt it was first sealed with; a first one
             // is sealed now, and the seal kept with the fan-out.
@@ -107,14 +107,16 @@ async fn dispatch(
                 }
             };
             let body = payload::verification_body(e, v, receipt.as_ref().map(|(id, jws)| (id.as_str(), jws.as_str())));
-            (body, new_seal, store.keys().verification(&v.id))
+            // Its end is this event: from now on the record keeps the number sealed.
+            let sealed_contact = (v.status != Status::Pending).then(|| store.sealed_contact(v));
+            (body, new_seal, store.keys().verification(&v.id), sealed_contact)
         }
         // A withdrawal posted for a number with no verification here.
         _ if e.verification_id.is_empty() => {
-            (payload::withdrawal_body(e, store.event_phone(e).as_deref()), None, store.keys().placeholder(p))
+            (payload::withdrawal_body(e, store.event_phone(e).as_deref()), None, store.keys().placeholder(p), None)
         }
         // The verification is gone (trimmed, or its tenant removed): say what is known.
-        _ => (payload::bare_body(e), None, store.keys().placeholder(p)),
+        _ => (payload::bare_body(e), None, store.keys().placeholder(p), None),
     };
     let body = serde_json::to_string(&body)?;
     store
@@ -128,6 +130,7 @@ async fn dispatch(
             body: &body,
             seal: seal.as_ref(),
             verification_key: vkey,
+            sealed_contact,
             endpoint_ids,
         })
         .await?;

@@ -9,7 +9,7 @@ use optin_verify::domain::{SecretBox, ServerKey, ServerKeys};
 use serde_json::{Value, json};
 
 use crate::{
-    harness::{TestApp, code_in, fresh_phone, spawn, start_body},
+    harness::{code_in, fresh_phone, spawn, start_body},
     receiver::{Received, Receiver},
 };
 
@@ -115,4 +115,42 @@ async fn withdrawals_leave_no_phone_number_in_plain_text_in_redis() {
     let stored = app.stored(&id).await;
     assert!(stored["ph"].starts_with("sealed:v1:"), "{stored:?}");
     assert_eq!(unseal(&stored["ph"], &format!("{id}:ph")), known);
+}
+
+#[tokio::test]
+async fn an_ended_verification_keeps_its_number_and_address_sealed() {
+    let app = spawn().await;
+    let phone = fresh_phone();
+    let address = format!("jan.{}@example.nl", rand::random::<u32>());
+    let mut body = start_body("code", "email");
+    body["phone"] = json!(phone);
+    body["to"] = json!(address);
+    let id = app.start(&body).await["id"].as_str().unwrap().to_string();
+    app.outbox_message(&id).await;
+    // While it is open the sender needs them, and the record stays small: plain text.
+    let open = app.stored(&id).await;
+    assert_eq!((open["ph"].as_str(), open["to"].as_str()), (phone.as_str(), address.as_str()));
+
+    // Canceled: the record is kept for the retention, so the fan-out of its end seals both.
+    assert_eq!(app.post(&format!("/v1/verifications/{id}/cancel"), &json!({})).await.status().as_u16(), 200);
+    app.settle().await;
+    let ended = app.stored(&id).await;
+    // A sealed address is longer than 64 bytes: kept as a blob the record names (`to@`).
+    let blob = format!(
+        "{}:b:{}",
+        app.keys().await.iter().find(|k| k.ends_with(&id)).unwrap().split(":v:").next().unwrap(),
+        ended["to@"]
+    );
+    let sealed_to: String = redis::AsyncCommands::get(&mut app.redis().await, blob).await.unwrap();
+    assert!(ended["ph"].starts_with("sealed:v1:") && sealed_to.starts_with("sealed:v1:"), "{ended:?}");
+    assert!(!ended.contains_key("to"));
+    assert_eq!(unseal(&ended["ph"], &format!("{id}:ph")), phone);
+    assert_eq!(unseal(&sealed_to, &format!("{id}:to")), address);
+    let all = app.dump().await;
+    assert!(plain(&all, &phone).is_empty(), "{:#?}", plain(&all, &phone));
+    assert!(!all.iter().any(|(_, t)| t.contains(&address)), "the address in plain text at rest");
+    // The service still opens them.
+    let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
+    let masked = optin_verify::domain::mask_phone(&phone);
+    assert_eq!((v["status"].as_str(), v["phone"].as_str()), (Some("canceled"), Some(masked.as_str())), "{v}");
 }

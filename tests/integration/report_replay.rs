@@ -197,7 +197,7 @@ async fn whatsapp_reports_about_an_earlier_send_or_a_settled_one_change_nothing(
     assert!(app.events_for(&id).await.is_empty());
 }
 
-/// Finding E: 25 replays of one signed report once replaced every attempt line with a copy of it.
+/// 25 replays of one signed report must neither add attempt lines nor replace the ones kept.
 #[tokio::test]
 async fn a_replayed_signed_report_adds_no_attempt_line_and_replaces_none() {
     let server = MockServer::start().await;
