@@ -160,7 +160,13 @@ impl Store {
                 inv.key(key).arg(max).arg(end);
             }
         }
-        let (fields, blobs) = spill(v.fields());
+        let mut record = v.fields();
+        // An address too long for the record goes to a blob, which is shared by content and
+        // would keep it in plain text beyond the open period: such a one is sealed at once.
+        for (field, value) in record.iter_mut().filter(|(f, value)| SEALED_FIELDS.contains(f) && value.len() > 64) {
+            *value = self.seal(value.as_str(), &sealed_context(&v.id, field));
+        }
+        let (fields, blobs) = spill(record);
         inv.arg(fields.len());
         for f in &fields {
             inv.arg(f);

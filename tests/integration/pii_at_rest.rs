@@ -154,3 +154,19 @@ async fn an_ended_verification_keeps_its_number_and_address_sealed() {
     let masked = optin_verify::domain::mask_phone(&phone);
     assert_eq!((v["status"].as_str(), v["phone"].as_str()), (Some("canceled"), Some(masked.as_str())), "{v}");
 }
+
+#[tokio::test]
+async fn an_address_too_long_for_the_record_is_never_kept_in_plain_text() {
+    let app = spawn().await;
+    // Over 64 bytes: it would go to a blob shared by content, which outlives the open period.
+    let address = format!("jan.{}@post.familie-jansen-van-den-berg-en-de-vries.voorbeeld.nl", rand::random::<u32>());
+    assert!(address.len() > 64);
+    let mut body = start_body("code", "email");
+    body["to"] = json!(address);
+    let id = app.start(&body).await["id"].as_str().unwrap().to_string();
+    app.outbox_message(&id).await;
+    let all = app.dump().await;
+    assert!(!all.iter().any(|(_, t)| t.contains(&address)), "a long address in plain text while open");
+    // The sender opened it: the console transport "sent" to it.
+    assert_eq!(app.outbox_message(&id).await["to"], address.as_str());
+}
