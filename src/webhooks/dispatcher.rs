@@ -115,7 +115,13 @@ async fn dispatch(
         _ if e.verification_id.is_empty() => {
             (payload::withdrawal_body(e, store.event_phone(e).as_deref()), None, store.keys().placeholder(p), None)
         }
-        // The verification is gone (trimmed, or its tenant removed): say what is known.
+        // Its tenant was removed: say what is known, and still seal the number of a record that
+        // outlives its open period.
+        (Some(v), None) => {
+            let sealed_contact = (v.status != Status::Pending).then(|| store.sealed_contact(v));
+            (payload::bare_body(e), None, store.keys().verification(&v.id), sealed_contact)
+        }
+        // The verification is gone (trimmed): say what is known.
         _ => (payload::bare_body(e), None, store.keys().placeholder(p), None),
     };
     let body = serde_json::to_string(&body)?;
