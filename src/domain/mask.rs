@@ -49,9 +49,63 @@ fn mask_word(w: &str) -> String {
     }
 }
 
+/// Provider error texts can quote the recipient ("The 'To' number +31612345678 is not a valid
+/// phone number"): anything that looks like a phone number (7 or more digits, separators
+/// allowed) or an e-mail address is replaced before such a text is kept or shown.
+pub fn redact_contacts(text: &str) -> String {
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|w| match w.trim_matches(|c: char| "<>\"'(),;:[]".contains(c)) {
+            core if core.contains('@') => w.replacen(core, "[address]", 1),
+            _ => w.to_string(),
+        })
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in words.join(" ").chars() {
+        if c.is_ascii_digit() || " +-./".contains(c) {
+            run.push(c);
+        } else {
+            flush_number(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush_number(&mut run, &mut out);
+    out
+}
+
+/// Writes a run of digits and separators: as `[number]` when it holds enough digits to be one.
+fn flush_number(run: &mut String, out: &mut String) {
+    let digits = run.chars().filter(char::is_ascii_digit).count();
+    match (run.find(|c: char| c.is_ascii_digit() || c == '+'), run.rfind(|c: char| c.is_ascii_digit())) {
+        (Some(start), Some(end)) if digits >= 7 => {
+            out.push_str(&run[..start]);
+            out.push_str("[number]");
+            out.push_str(&run[end + 1..]);
+        }
+        _ => out.push_str(run),
+    }
+    run.clear();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_texts_lose_numbers_and_addresses_but_keep_codes() {
+        assert_eq!(
+            redact_contacts("twilio 21211 (HTTP 400): The 'To' number +31612345678 is not a valid phone number."),
+            "twilio 21211 (HTTP 400): The 'To' number [number] is not a valid phone number."
+        );
+        assert_eq!(redact_contacts("to 06-1234 5678, retry"), "to [number], retry");
+        assert_eq!(redact_contacts("+31 (0)6 1234 5678 (06-12345678)"), "+31 (0)[number] ([number])");
+        assert_eq!(
+            redact_contacts("smtp: 550 <jan.jansen@example.nl>: no such user"),
+            "smtp: 550 <[address]>: no such user"
+        );
+        assert_eq!(redact_contacts("cm 3: Not delivered"), "cm 3: Not delivered");
+    }
 
     #[test]
     fn phone_masks_all_but_prefix_and_last_two() {

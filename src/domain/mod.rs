@@ -23,7 +23,7 @@ pub use email::{Email, EmailError};
 pub use ids::{Partition, VerificationId};
 pub use keyring::ServerKeys;
 pub use kinds::{Channel, InitiatedBy, Locale, Method, Status};
-pub use mask::{mask_email, mask_phone};
+pub use mask::{mask_email, mask_phone, redact_contacts};
 pub use phone::{PhoneError, PhoneNumber, PhonePolicy};
 pub use secret::{SecretError, ServerKey, low_entropy};
 pub use secret_box::{Opened, SealError, SecretBox};

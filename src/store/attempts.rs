@@ -25,11 +25,13 @@ pub struct AttemptView {
     pub latency_ms: Option<u64>,
 }
 
+/// One attempt as a compact line. A provider's error text loses any number or address it quotes:
+/// the line is kept with the record, after its number has been sealed.
 pub fn encode(at_ms: i64, provider: &str, outcome: &str, latency_ms: Option<u64>, error: Option<&str>) -> String {
     format!(
         "{at_ms}|{provider}|{outcome}|{}|{}",
         latency_ms.map(|l| l.to_string()).unwrap_or_default(),
-        error.unwrap_or_default()
+        error.map(crate::domain::redact_contacts).unwrap_or_default()
     )
 }
 

@@ -201,16 +201,28 @@ async fn server_errors_and_timeouts_retry_then_fail_over_to_twilio() {
 async fn twilio_refusing_the_number_is_permanent() {
     let server = MockServer::start().await;
     let app = sms_app(vec![twilio(&server.uri())], 2).await;
+    let phone = fresh_phone();
+    let national = format!("0{}", &phone[3..]);
+    // As Twilio words it: the message quotes the number it refused.
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "code": 21211, "message": "The 'To' number is not a valid phone number.",
+            "code": 21211, "message": format!("The 'To' number {phone} ({national}) is not a valid phone number."),
             "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400})))
         .expect(1)
         .mount(&server)
         .await;
-    let id = start_sms(&app, "code", &fresh_phone()).await;
+    let id = start_sms(&app, "code", &phone).await;
     let v = verification(&app, &id, |v| v["status"] == "failed").await;
-    assert!(v["delivery"]["attempts"][0]["error"].as_str().unwrap().contains("21211"));
+    assert_eq!(
+        v["delivery"]["attempts"][0]["error"],
+        "twilio 21211 (HTTP 400 Bad Request): The 'To' number [number] ([number]) is not a valid phone number."
+    );
+    // Neither the answer nor anything kept in Redis repeats the number.
+    app.settle().await;
+    let digits = &phone[3..];
+    assert!(!v.to_string().contains(digits), "{v}");
+    let leaked: Vec<_> = app.dump().await.into_iter().filter(|(_, t)| t.contains(digits)).collect();
+    assert!(leaked.is_empty(), "{leaked:#?}");
 }
 
 #[tokio::test]
