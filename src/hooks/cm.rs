@@ -5,7 +5,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::{channels::sms::cm_verification_of, state::AppState};
+use crate::{
+    channels::sms::{cm_send_of, cm_verification_of},
+    state::AppState,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
@@ -59,5 +62,5 @@ pub async fn report(state: web::Data<AppState>, q: web::Query<TokenQuery>, body:
         // Not a reference of ours: acknowledge so CM stops retrying.
         return HttpResponse::Ok().finish();
     };
-    super::record(&state, "cm", Some(m.reference.as_str()), &vid, status, error).await
+    super::record(&state, "cm", Some(m.reference.as_str()), cm_send_of(&m.reference), &vid, status, error).await
 }

@@ -7,7 +7,11 @@ mod cm;
 mod twilio;
 mod whatsapp;
 
-use crate::{domain::VerificationId, state::AppState, store::attempts};
+use crate::{
+    domain::VerificationId,
+    state::AppState,
+    store::{Recorded, Report, attempts},
+};
 use actix_web::{HttpResponse, web};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,6 +32,7 @@ async fn record(
     state: &AppState,
     provider: &str,
     reference: Option<&str>,
+    send_number: Option<u32>,
     vid: &str,
     status: &str,
     error: Option<String>,
@@ -46,9 +51,15 @@ async fn record(
     };
     let now = AppState::now_ms();
     let line = attempts::encode(now, provider, &format!("report:{status}"), None, error.as_deref());
-    match state.store.record_delivery_state(&id, delivery, &[line], now, Some((provider, Some(reference)))).await {
+    let report = Report { provider, reference, send_number };
+    match state.store.record_delivery_state(&id, delivery, &[line], now, Some(&report)).await {
+        // Before the worker recorded the send it settles: the provider retries a non-2xx answer.
+        Ok(Recorded::TooEarly) => {
+            tracing::info!(verification = %id, provider, status, "delivery report before its send was recorded");
+            HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "5")).finish()
+        }
         Ok(recorded) => {
-            tracing::info!(verification = %id, provider, status, recorded, "delivery report");
+            tracing::info!(verification = %id, provider, status, recorded = ?recorded, "delivery report");
             HttpResponse::Ok().finish()
         }
         // The provider retries a non-2xx answer: nothing is lost while Redis is away.

@@ -26,9 +26,9 @@ pub async fn report(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     let status = match get("MessageStatus").as_deref() {
         Some("delivered") => "delivered",
         Some("failed") | Some("undelivered") => "failed",
-        Some(other) => return super::record(&state, "twilio", sid.as_deref(), vid, other, None).await,
+        Some(other) => return super::record(&state, "twilio", sid.as_deref(), None, vid, other, None).await,
         None => return HttpResponse::BadRequest().finish(),
     };
     let error = get("ErrorCode").map(|c| format!("twilio {c}"));
-    super::record(&state, "twilio", sid.as_deref(), vid, status, error).await
+    super::record(&state, "twilio", sid.as_deref(), None, vid, status, error).await
 }

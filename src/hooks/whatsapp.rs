@@ -70,7 +70,7 @@ pub async fn report(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
             other => other,
         };
         let error = update.errors.first().map(|e| format!("whatsapp {}: {}", e["code"], e["title"]));
-        let resp = super::record(&state, "whatsapp", update.id.as_deref(), &vid, status, error).await;
+        let resp = super::record(&state, "whatsapp", update.id.as_deref(), None, &vid, status, error).await;
         if !resp.status().is_success() {
             return resp;
         }

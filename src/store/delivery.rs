@@ -4,6 +4,26 @@ use crate::domain::VerificationId;
 
 use super::{Store, StoreError, StreamEntry, scripts};
 
+/// A provider's delivery report, as matched to one send.
+pub struct Report<'a> {
+    pub provider: &'a str,
+    /// The provider's id of the send, or our reference of it.
+    pub reference: &'a str,
+    /// The send the reference names, when it names one (CM.com's does).
+    pub send_number: Option<u32>,
+}
+
+/// What recording a delivery state did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Yes,
+    /// A report that settles nothing: about an earlier send, a second verdict, a replay; or a
+    /// verification that is gone.
+    Ignored,
+    /// A report about a send the worker has not recorded yet: the provider should try again.
+    TooEarly,
+}
+
 /// A message the transport took.
 pub struct Sent<'a> {
     pub now_ms: i64,
@@ -47,17 +67,16 @@ impl Store {
 
     /// Records attempts and a delivery state; `failed` fails a pending verification (and emits
     /// `verification.failed`), anything else (`retrying`, `delivered`) is only recorded.
-    /// `report` names the provider and its reference when this is a delivery report: it is then
-    /// recorded (state and line) only as the first verdict on the message last sent, and is
-    /// otherwise a no-op (`Ok(false)`); see `lua/send_failed.lua`.
+    /// A delivery `report` is recorded (state and line) only as the first verdict on the message
+    /// last sent, and is otherwise ignored; see `lua/send_failed.lua`.
     pub async fn record_delivery_state(
         &self,
         id: &VerificationId,
         state: &str,
         attempts: &[String],
         now_ms: i64,
-        report: Option<(&str, Option<&str>)>,
-    ) -> Result<bool, StoreError> {
+        report: Option<&Report<'_>>,
+    ) -> Result<Recorded, StoreError> {
         let mut inv = scripts::SEND_FAILED.prepare_invoke();
         inv.key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
@@ -66,12 +85,18 @@ impl Store {
             .arg(self.minid(now_ms))
             .arg(now_ms + self.retention.default_ms)
             .arg(state)
-            .arg(report.map_or("", |r| r.0))
-            .arg(report.and_then(|r| r.1).unwrap_or(""));
+            .arg(report.map_or("", |r| r.provider))
+            .arg(report.map_or("", |r| r.reference))
+            .arg(report.and_then(|r| r.send_number).map(|n| n.to_string()).unwrap_or_default());
         for a in attempts {
             inv.arg(a);
         }
         let n: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
-        Ok(n == 1)
+        match n {
+            1 => Ok(Recorded::Yes),
+            0 | 2 => Ok(Recorded::Ignored),
+            3 => Ok(Recorded::TooEarly),
+            other => Err(StoreError::Corrupt(format!("send_failed.lua answered {other}"))),
+        }
     }
 }

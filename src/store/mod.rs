@@ -28,7 +28,7 @@ pub use batches::BatchCounts;
 pub use calls::{CallOutcome, CallReport};
 pub use conn::Conn;
 pub use consents::{ConsentRow, PhoneWithdrawal};
-pub use delivery::Sent;
+pub use delivery::{Recorded, Report, Sent};
 pub use endpoints::{EndpointChange, EndpointRecord};
 pub use error::StoreError;
 pub use idempotency::IdemClaim;

@@ -124,6 +124,36 @@ async fn cm_reports_about_an_earlier_send_or_a_settled_one_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_cm_report_that_overtakes_its_send_is_refused_until_the_send_is_recorded() {
+    let server = MockServer::start().await;
+    // CM takes the message, but answers late: its report can come before its answer.
+    let slow = cm_accepted("x").set_delay(std::time::Duration::from_millis(1500));
+    Mock::given(method("POST")).and(path("/v1.0/message")).respond_with(slow).mount(&server).await;
+    let app = sms_app(vec![cm(&server.uri())], 5).await;
+    let id = start_sms(&app, "code", &fresh_phone()).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.received_requests().await.unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "nothing reached CM");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let reference = optin_verify::channels::sms::cm_reference(&id, 1);
+    let before = app.stored(&id).await;
+    assert!(!before.contains_key("ns"), "{before:?}");
+    // CM retries a report answered with a 5xx: nothing is lost, and nothing is recorded yet.
+    assert_eq!(cm_report(&app, &reference, "2").await, 503);
+    assert_eq!(app.stored(&id).await, before);
+    // A report naming a later send still is no report of ours to keep.
+    assert_eq!(cm_report(&app, &optin_verify::channels::sms::cm_reference(&id, 2), "3").await, 200);
+    assert_eq!(app.stored(&id).await, before);
+
+    verification(&app, &id, |v| v["delivery"]["sends"] == 1).await;
+    assert_eq!(cm_report(&app, &reference, "2").await, 200);
+    let settled = app.stored(&id).await;
+    assert_eq!(state(&settled), ("pending", "delivered"));
+    assert_eq!(outcomes(&settled), ["accepted", "report:delivered"]);
+}
+
+#[tokio::test]
 async fn twilio_reports_about_an_earlier_send_or_a_settled_one_change_nothing() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

@@ -89,6 +89,13 @@ pub fn cm_verification_of(reference: &str) -> Option<String> {
     Some(format!("vf_{n:032x}"))
 }
 
+/// The send a reference of ours names (`cm_reference`); none for the bare-id form of before.
+pub fn cm_send_of(reference: &str) -> Option<u32> {
+    cm_verification_of(reference)?;
+    // The bare-id form is 32 characters; ours are at most ID_DIGITS + 6.
+    (reference.len() <= ID_DIGITS + 6).then(|| reference[ID_DIGITS..].parse().ok())?
+}
+
 /// CM's codes: 302-305 and 401-403 concern this message (bad number, body, spam, blacklist)
 /// and will not change on a retry; a bad sender (301), account and server errors are ours and
 /// may pass at another provider.
@@ -156,6 +163,7 @@ mod tests {
             let first = cm_reference(id.as_str(), 1);
             let second = cm_reference(id.as_str(), 2);
             assert_ne!(first, second);
+            assert_eq!((cm_send_of(&first), cm_send_of(&second)), (Some(1), Some(2)));
             for r in [&first, &second, &cm_reference(id.as_str(), u32::MAX)] {
                 assert!((1..=32).contains(&r.len()) && r.bytes().all(|c| c.is_ascii_alphanumeric()), "{r}");
                 assert_eq!(cm_verification_of(r).as_deref(), Some(id.as_str()));
@@ -166,6 +174,7 @@ mod tests {
         // What sends used to carry: the bare id.
         let legacy = "0003aabbccddeeff0011223344556677";
         assert_eq!(cm_verification_of(legacy), Some(format!("vf_{legacy}")));
+        assert_eq!(cm_send_of(legacy), None);
         let overflow = format!("{}1", "z".repeat(25));
         let upper = format!("{}1", "A".repeat(25));
         let not_hex = format!("{}1234567", "g".repeat(25));

@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 
 use crate::config::{SmsProviderKind, SmsSettings};
 
-pub use cm::{Cm, cm_reference, cm_verification_of};
+pub use cm::{Cm, cm_reference, cm_send_of, cm_verification_of};
 pub use twilio::{Twilio, twilio_signature};
 
 use super::{ChannelError, Message, Notifier, ProviderAttempt, SendReceipt, SendReport};
