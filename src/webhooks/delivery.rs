@@ -245,10 +245,20 @@ impl Deliverer {
             }
         };
         if body.is_empty() {
-            // Sealed under a server key this process does not have (yet, during a rollout):
-            // left unacknowledged, so a process that has it delivers it.
-            let why = format!("message {} opens under no configured server key", job.event_id);
-            return Err(StoreError::Corrupt(why));
+            // Sealed under a server key this process does not have (yet, during a rollout): a
+            // failed attempt, so that a process that has it takes the retry; after the whole
+            // schedule the delivery is dead, to be redelivered once the key is configured.
+            tracing::warn!(event = %job.event_id, "message opens under no configured server key");
+            let attempt = done + 1;
+            let schedule = &self.deps.settings.webhooks.retry_schedule_seconds;
+            let (state, due) = match schedule.get(attempt as usize) {
+                Some(delay) => ("retrying", now + (*delay as i64) * 1000),
+                None => ("dead", now),
+            };
+            let why = Some("message opens under no configured server key");
+            let json = attempt_json(&job.endpoint_id, attempt, now, None, 0, why, state);
+            (outcome.outcome, outcome.attempt_json, outcome.due_ms) = (state, &json, due);
+            return store.record_delivery(&outcome).await;
         }
         let endpoint = self.cache.get(store, tenant, &job.endpoint_id).await?;
         let Some(endpoint) = endpoint.filter(|e| !e.disabled) else {

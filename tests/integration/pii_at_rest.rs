@@ -5,12 +5,15 @@
 
 use std::time::Duration;
 
-use optin_verify::domain::{SecretBox, ServerKey, ServerKeys};
+use optin_verify::{
+    domain::{SecretBox, ServerKey, ServerKeys},
+    startup::Role,
+};
 use serde_json::{Value, json};
 
 use crate::{
-    harness::{code_in, fresh_phone, spawn, start_body},
-    receiver::{Received, Receiver},
+    harness::{code_in, fresh_phone, spawn, spawn_role, spawn_with, start_body},
+    receiver::{Behaviour, Received, Receiver},
 };
 
 /// The harness's server key.
@@ -169,4 +172,71 @@ async fn an_address_too_long_for_the_record_is_never_kept_in_plain_text() {
     assert!(!all.iter().any(|(_, t)| t.contains(&address)), "a long address in plain text while open");
     // The sender opened it: the console transport "sent" to it.
     assert_eq!(app.outbox_message(&id).await["to"], address.as_str());
+}
+
+#[tokio::test]
+async fn a_removed_tenants_ended_verification_is_sealed_all_the_same() {
+    // The API writes the end; no worker runs until the tenant is gone from the config.
+    let api = spawn_role(Role::Api, |_| {}).await;
+    let phone = fresh_phone();
+    let mut body = start_body("code", "sms");
+    body["phone"] = json!(phone);
+    let id = api.start(&body).await["id"].as_str().unwrap().to_string();
+    assert_eq!(api.post(&format!("/v1/verifications/{id}/cancel"), &json!({})).await.status().as_u16(), 200);
+    assert_eq!(api.stored(&id).await["ph"], phone, "not yet fanned out: still plain");
+
+    let prefix = api.prefix.clone();
+    let _worker = spawn_role(Role::Worker, move |s| {
+        s.redis.key_prefix = prefix;
+        s.tenants.retain(|t| t.id != "acme");
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !api.stored(&id).await["ph"].starts_with("sealed:v1:") {
+        assert!(tokio::time::Instant::now() < deadline, "the fan-out never sealed the number");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api.settle().await;
+    assert_eq!(unseal(&api.stored(&id).await["ph"], &format!("{id}:ph")), phone);
+    let all = api.dump().await;
+    assert!(plain(&all, &phone).is_empty(), "{:#?}", plain(&all, &phone));
+}
+
+#[tokio::test]
+async fn a_message_that_opens_under_no_server_key_goes_dead_after_its_schedule() {
+    let app = spawn_with(|s| s.webhooks.retry_schedule_seconds = vec![0, 2, 1]).await;
+    let rx = Receiver::start().await;
+    rx.behave("/store", Behaviour { fail_first: 1, ..Default::default() });
+    let (_, secret) = app.endpoint(&rx.url("/store")).await;
+    rx.trust("/store", &secret);
+    let id = app.confirmed_by_code().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while rx.calls("/store") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no first attempt");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Before the retry: the stored body now opens under no configured key, as one sealed by a
+    // process with a server key this one lacks.
+    let message = app.keys().await.into_iter().find(|k| k.contains(":msg:")).expect("the message");
+    let event_id = message.rsplit(":msg:").next().unwrap().to_string();
+    let _: () = redis::AsyncCommands::hset(
+        &mut app.redis().await,
+        &message,
+        "body",
+        "sealed:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    )
+    .await
+    .unwrap();
+
+    let mut log = Value::Null;
+    while log["data"][0]["outcome"] != "dead" {
+        assert!(tokio::time::Instant::now() < deadline + WAIT, "never went dead: {log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        log = app.get_json(&format!("/v1/events/{event_id}/deliveries")).await.1;
+    }
+    let errors: Vec<&str> = log["data"].as_array().unwrap().iter().map(|a| a["error"].as_str().unwrap_or("")).collect();
+    let unopened = "message opens under no configured server key";
+    assert_eq!(errors, [unopened, unopened, "HTTP 500"], "newest first: {log}");
+    // Nothing but the first attempt reached the consent store.
+    assert_eq!(rx.calls("/store"), 1, "{id}");
 }
