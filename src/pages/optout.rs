@@ -1,4 +1,7 @@
-//! `/o/{token}`: "not me" for a pending verification, withdrawal for a confirmed consent.
+//! `/o/{token}`: "not me" for a pending verification, and withdrawal of the number's consents
+//! with this tenant: for the verification's purpose, or for every purpose ("alles van
+//! {brand}"). It acts on the number, not only on the link's own verification, so that what the
+//! page says is true: a second consent for the same purpose is withdrawn with the first.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use askama::Template;
@@ -8,11 +11,11 @@ use crate::{
     domain::{LinkToken, Status, mask_phone},
     metrics::OutcomeLabels,
     state::AppState,
-    store::{OptOutOutcome, VerificationRecord},
+    store::{OptOutOutcome, OptOutScope, VerificationRecord},
 };
 
 use super::{
-    common::{Chrome, DonePage, Lang, LangQuery, PageError, declined_page, html, ip_of, limit_ip, user_agent},
+    common::{Chrome, DonePage, Lang, LangQuery, PageError, html, ip_of, limit_ip, user_agent},
     optout_form::OptOutForm,
 };
 
@@ -22,7 +25,12 @@ struct OptOutPage<'a> {
     page: Chrome,
     lang_query: &'static str,
     phone_masked: String,
-    confirmed: bool,
+    purpose: &'a str,
+    pending: bool,
+    /// An active consent for this purpose (this verification's or another's).
+    active_here: bool,
+    /// Active consents for other purposes: offered with "everything from {brand}".
+    active_elsewhere: usize,
     token: &'a str,
     csrf: String,
 }
@@ -35,6 +43,17 @@ async fn load(state: &AppState, raw: &str, q: &LangQuery) -> Result<(LinkToken, 
         return Err(PageError::invalid(Lang::hint(q)));
     }
     Ok((token, v))
+}
+
+/// The number's active consents with this tenant: (for this verification's purpose, for others).
+async fn active(state: &AppState, v: &VerificationRecord) -> Result<(bool, usize), PageError> {
+    if v.pseudonym.is_empty() {
+        return Ok((v.status == Status::Confirmed && v.withdrawn_ms.is_none(), 0));
+    }
+    let rows = state.store.consents(&v.tenant, &v.pseudonym, None).await?;
+    let live = rows.iter().filter(|r| r.status == "confirmed" && r.withdrawn_ms.is_none());
+    let (here, elsewhere): (Vec<_>, Vec<_>) = live.partition(|r| r.purpose == v.context.purpose.id);
+    Ok((!here.is_empty(), elsewhere.len()))
 }
 
 fn chrome(state: &AppState, v: &VerificationRecord, lang: &Lang) -> Chrome {
@@ -55,20 +74,27 @@ pub async fn show(
     limit_ip(&state, &req, Lang::hint(&q)).await?;
     let (token, v) = load(&state, &path, &q).await?;
     let lang = Lang::pick(&q, Some(v.locale));
-    let confirmed = v.status == Status::Confirmed && v.withdrawn_ms.is_none();
-    if !(confirmed || v.status == Status::Pending) {
-        let (heading, body) = if lang.en {
-            ("You will not be called", "There is no consent on record for this request.")
+    let pending = v.status == Status::Pending;
+    let (active_here, active_elsewhere) = active(&state, &v).await?;
+    let page = chrome(&state, &v, &lang);
+    if !(pending || active_here || active_elsewhere > 0) {
+        let body = if lang.en {
+            format!("{} holds no consent to call {}.", page.brand, mask_phone(&v.phone))
         } else {
-            ("U wordt niet gebeld", "Er staat voor dit verzoek geen toestemming geregistreerd.")
+            format!("{} heeft geen toestemming om {} te bellen.", page.brand, mask_phone(&v.phone))
         };
-        return Ok(done(chrome(&state, &v, &lang), heading, body));
+        let heading =
+            if lang.en { "There is no consent to withdraw" } else { "Er is geen toestemming om in te trekken" };
+        return Ok(done(page, heading, &body));
     }
     let page = OptOutPage {
-        page: chrome(&state, &v, &lang),
+        page,
         lang_query: lang.query,
         phone_masked: mask_phone(&v.phone),
-        confirmed,
+        purpose: &v.context.purpose.text,
+        pending,
+        active_here,
+        active_elsewhere,
         token: token.expose(),
         csrf: state.key.csrf_for(&token.hash()),
     };
@@ -90,22 +116,48 @@ pub async fn submit(
     if !(one_click || csrf_ok) {
         return Err(PageError::invalid(lang.en));
     }
-    let outcome =
-        state.store.opt_out(&v.id, &token.hash(), AppState::now_ms(), &ip_of(&state, &req), &user_agent(&req)).await?;
+    let scope = form.scope();
+    let client = (ip_of(&state, &req), user_agent(&req));
+    let outcome = state.store.opt_out(&v.id, &token.hash(), AppState::now_ms(), (&client.0, &client.1), scope).await?;
     let label = match outcome {
-        OptOutOutcome::Declined => "opt_out_declined",
-        OptOutOutcome::Withdrawn => "withdrawn",
+        OptOutOutcome::Declined { .. } => "opt_out_declined",
+        OptOutOutcome::Withdrawn(_) => "withdrawn",
         OptOutOutcome::AlreadyDone => "opt_out_noop",
         OptOutOutcome::Invalid => return Err(PageError::invalid(lang.en)),
     };
     state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: label }).inc();
-    if outcome != OptOutOutcome::Withdrawn {
-        return Ok(declined_page(chrome(&state, &v, &lang)));
+    let page = chrome(&state, &v, &lang);
+    let (heading, body) = done_words(&page, &v.context.purpose.text, scope, &outcome, lang.en);
+    Ok(done(page, heading, &body))
+}
+
+/// What the page says was done: exactly that, no more.
+fn done_words(page: &Chrome, purpose: &str, scope: OptOutScope, o: &OptOutOutcome, en: bool) -> (&'static str, String) {
+    let brand = &page.brand;
+    let withdrew = matches!(o, OptOutOutcome::Withdrawn(_) | OptOutOutcome::Declined { withdrawn: 1.. });
+    match (scope, withdrew, matches!(o, OptOutOutcome::Declined { .. }), en) {
+        (OptOutScope::All, true, _, true) => {
+            ("All your consents are withdrawn", format!("{brand} no longer holds any consent to call you."))
+        }
+        (OptOutScope::All, true, _, false) => {
+            ("Al uw toestemmingen zijn ingetrokken", format!("{brand} heeft geen toestemming meer om u te bellen."))
+        }
+        (OptOutScope::Purpose, true, _, true) => {
+            ("Your consent is withdrawn", format!("{brand} will no longer call you about: {purpose}."))
+        }
+        (OptOutScope::Purpose, true, _, false) => {
+            ("Uw toestemming is ingetrokken", format!("{brand} belt u niet meer over: {purpose}."))
+        }
+        (_, false, true, true) => {
+            ("Understood: you will not be called", format!("We have recorded that you do not consent to: {purpose}."))
+        }
+        (_, false, true, false) => (
+            "Duidelijk: u wordt niet gebeld",
+            format!("We hebben vastgelegd dat u geen toestemming geeft voor: {purpose}."),
+        ),
+        (_, false, false, true) => ("Nothing left to withdraw", format!("{brand} held no consent here to withdraw.")),
+        (_, false, false, false) => {
+            ("Niets meer in te trekken", format!("{brand} had hier geen toestemming meer om in te trekken."))
+        }
     }
-    let (heading, body) = if lang.en {
-        ("Your consent is withdrawn", "You will not be called about this any more.")
-    } else {
-        ("Uw toestemming is ingetrokken", "U wordt hier niet meer over gebeld.")
-    };
-    Ok(done(chrome(&state, &v, &lang), heading, body))
 }

@@ -7,6 +7,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, error::Payl
 use futures_util::{StreamExt, future::LocalBoxFuture};
 
 use super::common::PageError;
+use crate::store::OptOutScope;
 
 /// Both forms carry two short fields; anything larger is not one of them.
 const LIMIT: usize = 4096;
@@ -17,11 +18,21 @@ pub struct OptOutForm {
     /// `One-Click` in an RFC 8058 POST.
     #[serde(rename = "List-Unsubscribe")]
     pub one_click: Option<String>,
+    /// `all`: every purpose of this tenant; anything else, the verification's purpose.
+    pub scope: Option<String>,
 }
 
 impl OptOutForm {
     pub fn is_one_click(&self) -> bool {
         self.one_click.as_deref() == Some("One-Click")
+    }
+
+    /// What the person asked to stop. A one-click POST stops the purpose its message was about.
+    pub fn scope(&self) -> OptOutScope {
+        match self.scope.as_deref() {
+            Some("all") => OptOutScope::All,
+            _ => OptOutScope::Purpose,
+        }
     }
 }
 
@@ -67,6 +78,7 @@ async fn from_multipart(mut parts: Multipart) -> Result<OptOutForm, PageError> {
         match name.as_deref() {
             Some("csrf") => form.csrf = Some(value),
             Some("List-Unsubscribe") => form.one_click = Some(value),
+            Some("scope") => form.scope = Some(value),
             _ => {}
         }
     }

@@ -40,7 +40,9 @@ pub use queue::{SEND_GROUP, SendJob, StreamEntry, StreamReader};
 pub use queue_stats::{QueueStat, QueueStats};
 pub use rate_limit::{Limit, RateDecision, RateSlot, RateSubject, RateWindows};
 pub use record::{CallPlan, CallState, NewVerification, ReceiptSeal, VerificationRecord};
-pub use verifications::{CheckOutcome, CheckSource, CreateOutcome, LinkAnswer, OptOutOutcome, SimpleOutcome};
+pub use verifications::{
+    CheckOutcome, CheckSource, CreateOutcome, LinkAnswer, OptOutOutcome, OptOutScope, SimpleOutcome,
+};
 pub use webhooks::{
     DELIVER_GROUP, DISPATCH_GROUP, DeliveryJob, DeliveryOutcome, EventEntry, Fanout, StoredMessage, WithdrawOutcome,
     event_id, parse_event_id, to_delivery, to_event,

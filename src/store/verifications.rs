@@ -57,10 +57,31 @@ pub enum LinkAnswer {
     Invalid,
 }
 
+/// What an opt-out link stops: the purpose its verification was about, or everything this
+/// tenant holds for the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptOutScope {
+    Purpose,
+    All,
+}
+
+impl OptOutScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Purpose => "purpose",
+            Self::All => "all",
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum OptOutOutcome {
-    Declined,
-    Withdrawn,
+    /// The pending verification was declined; `withdrawn` active consents were withdrawn too.
+    Declined {
+        withdrawn: u32,
+    },
+    /// This many active consents were withdrawn (at least one).
+    Withdrawn(u32),
     AlreadyDone,
     Invalid,
 }
@@ -284,16 +305,18 @@ impl Store {
         }
     }
 
-    /// "Not me" for a pending verification, a withdrawal for a confirmed one.
+    /// "Not me" for a pending verification, and a withdrawal of every active consent of the
+    /// number in `scope`, whichever verification's link it came from.
     pub async fn opt_out(
         &self,
         id: &VerificationId,
         token_hash: &str,
         now_ms: i64,
-        client_ip: &str,
-        user_agent: &str,
+        client: (&str, &str),
+        scope: OptOutScope,
     ) -> Result<OptOutOutcome, StoreError> {
-        let reply: Vec<String> = scripts::OPT_OUT
+        let (client_ip, user_agent) = client;
+        let (outcome, n): (String, u32) = scripts::OPT_OUT
             .key(self.keys.verification(id))
             .key(self.keys.events(id.partition()))
             .arg(id.as_str())
@@ -304,14 +327,16 @@ impl Store {
             .arg(client_ip)
             .arg(user_agent)
             .arg(self.suppress_until(now_ms))
+            .arg(scope.as_str())
             .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(match reply.first().map(String::as_str) {
-            Some("declined") => OptOutOutcome::Declined,
-            Some("withdrawn") => OptOutOutcome::Withdrawn,
-            Some("already") => OptOutOutcome::AlreadyDone,
-            _ => OptOutOutcome::Invalid,
-        })
+        match outcome.as_str() {
+            "declined" => Ok(OptOutOutcome::Declined { withdrawn: n }),
+            "withdrawn" => Ok(OptOutOutcome::Withdrawn(n)),
+            "already" => Ok(OptOutOutcome::AlreadyDone),
+            "invalid" => Ok(OptOutOutcome::Invalid),
+            other => Err(StoreError::Corrupt(format!("opt_out.lua answered {other}"))),
+        }
     }
 
     pub async fn cancel(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {

@@ -8,7 +8,10 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use crate::harness::{TestApp, code_in, link_in, spawn, start_body, wrong};
+use crate::{
+    consent_truth::{consent, consented},
+    harness::{TestApp, code_in, link_in, spawn, start_body, wrong},
+};
 
 struct Browser {
     client: Client,
@@ -197,5 +200,34 @@ async fn wrong_then_right_code_on_the_hosted_page() {
     let optout = app.url(&link_in(&text, "o"));
     b.open(&optout).await;
     b.shot("optout-confirmed-nl").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_first_messages_opt_out_in_the_browser_withdraws_the_second_consent_too() {
+    let app = spawn().await;
+    let b = Browser::start().await;
+    let phone = crate::harness::fresh_phone();
+    let (first, optout, _) = consent(&app, &phone, "energy").await;
+    let (second, _, _) = consent(&app, &phone, "energy").await;
+    consent(&app, &phone, "insurance").await;
+    b.open(&optout).await;
+    b.h1_is("Uw toestemming bij Acme Energie B.V.").await;
+    b.shot("optout-nl").await;
+    b.click("input[value=purpose] ~ button").await;
+    b.h1_is("Uw toestemming is ingetrokken").await;
+    assert_eq!(b.text("main p").await, "Acme Energie B.V. belt u niet meer over: Aanbiedingen over energy.");
+    b.shot("optout-withdrawn-nl").await;
+    assert!(!consented(&app, &phone, "energy").await, "the page said the calls stop");
+    assert!(consented(&app, &phone, "insurance").await);
+    for id in [&first, &second] {
+        assert_eq!(app.events_for(id).await, ["consent.confirmed", "consent.withdrawn"], "{id}");
+    }
+    // Everything from the brand, from the same link.
+    b.open(&format!("{optout}?lang=en")).await;
+    b.h1_is("Your consent with Acme Energie B.V.").await;
+    b.click("input[value=all] ~ button").await;
+    b.h1_is("All your consents are withdrawn").await;
+    assert!(!consented(&app, &phone, "insurance").await);
     b.close().await;
 }

@@ -156,7 +156,7 @@ async fn optout_link_declines_a_pending_verification_and_withdraws_a_confirmed_o
     press(&app, &format!("{link2}/confirm"), &csrf_in(&body)).await;
     let optout2 = link_in(&text2, "o");
     let (_, body) = page(&app, &optout2).await;
-    assert!(body.contains("Trek mijn toestemming in"));
+    assert!(body.contains("Trek mijn toestemming hiervoor in"));
     press(&app, &optout2, &csrf_in(&body)).await;
     assert_eq!(app.events_for(&id2).await, vec!["consent.confirmed", "consent.withdrawn"]);
     let (_, v) = app.get_json(&format!("/v1/verifications/{id2}")).await;

@@ -1,0 +1,131 @@
+//! What a page tells a person is what the lookup, the events and the evidence say. A
+//! withdrawal from any link of a number (the opt-out page, the RFC 8058 one-click, the receipt
+//! page) withdraws every active consent of that number with the tenant for the purpose, or for
+//! every purpose when asked.
+
+use serde_json::{Value, json};
+
+use crate::harness::{TestApp, code_in, csrf_in, fresh_phone, link_in, spawn, start_body};
+
+/// Confirms a code verification of `phone` by e-mail for `purpose`; returns its id, its opt-out
+/// link and its one-click URL.
+pub async fn consent(app: &TestApp, phone: &str, purpose: &str) -> (String, String, String) {
+    let mut body = start_body("code", "email");
+    body["phone"] = json!(phone);
+    body["to"] = json!(format!("jan.{}@example.nl", rand::random::<u32>()));
+    body["purpose"]["id"] = json!(purpose);
+    body["purpose"]["text"] = json!(format!("Aanbiedingen over {purpose}"));
+    let id = app.start(&body).await["id"].as_str().unwrap().to_string();
+    let m = app.outbox_message(&id).await;
+    let text = m["text"].as_str().unwrap();
+    let one_click = m["headers"]["List-Unsubscribe"].as_str().unwrap().trim_matches(['<', '>']).to_string();
+    let r = app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code_in(text, 6)})).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "confirmed");
+    (id, app.url(&link_in(text, "o")), one_click)
+}
+
+pub async fn consented(app: &TestApp, phone: &str, purpose: &str) -> bool {
+    let q = format!("/v1/consents?phone={}&purpose={purpose}", phone.replace('+', "%2B"));
+    let (status, v) = app.get_json(&q).await;
+    assert_eq!(status, 200, "{v}");
+    v["consented"].as_bool().unwrap()
+}
+
+async fn page(app: &TestApp, url: &str) -> String {
+    let r = app.client.get(url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.text().await.unwrap()
+}
+
+async fn press(app: &TestApp, url: &str, csrf: &str, scope: &str) -> String {
+    let r = app.client.post(url).form(&[("csrf", csrf), ("scope", scope)]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_first_messages_opt_out_withdraws_the_second_consent_for_that_purpose_too() {
+    let app = spawn().await;
+    let phone = fresh_phone();
+    // The same form filled in twice, and a consent for something else.
+    let (first, first_optout, _) = consent(&app, &phone, "energy").await;
+    let (second, _, _) = consent(&app, &phone, "energy").await;
+    let (other, _, _) = consent(&app, &phone, "insurance").await;
+
+    let shown = page(&app, &first_optout).await;
+    assert!(shown.contains("Aanbiedingen over energy"), "{shown}");
+    assert!(shown.contains("Trek mijn toestemming hiervoor in") && shown.contains("value=\"all\""), "{shown}");
+    let done = press(&app, &first_optout, &csrf_in(&shown), "purpose").await;
+    assert!(done.contains("Uw toestemming is ingetrokken"), "{done}");
+    assert!(done.contains("belt u niet meer over: Aanbiedingen over energy"), "{done}");
+    // What the page said is what the lookup and the consent stores hear.
+    assert!(!consented(&app, &phone, "energy").await);
+    assert!(consented(&app, &phone, "insurance").await, "the page promised only this purpose");
+    for id in [&first, &second] {
+        assert_eq!(app.events_for(id).await, ["consent.confirmed", "consent.withdrawn"], "{id}");
+        assert!(app.stored(id).await.contains_key("wd"));
+    }
+    assert_eq!(app.events_for(&other).await, ["consent.confirmed"]);
+
+    // The same link again: nothing left for its purpose, everything else on offer.
+    let shown = page(&app, &first_optout).await;
+    assert!(!shown.contains("value=\"purpose\"") && shown.contains("Trek alles van Acme Energie B.V. in"), "{shown}");
+    let csrf = csrf_in(&shown);
+    let done = press(&app, &first_optout, &csrf, "all").await;
+    assert!(done.contains("Al uw toestemmingen zijn ingetrokken"), "{done}");
+    assert!(!consented(&app, &phone, "insurance").await);
+    assert_eq!(app.events_for(&other).await, ["consent.confirmed", "consent.withdrawn"]);
+    // Nothing is left, and the page says so; the form sent again changes nothing.
+    let shown = page(&app, &first_optout).await;
+    assert!(shown.contains("Er is geen toestemming om in te trekken") && !shown.contains("<form"), "{shown}");
+    let done = press(&app, &first_optout, &csrf, "all").await;
+    assert!(done.contains("Niets meer in te trekken"), "{done}");
+    assert_eq!(app.events_for(&second).await, ["consent.confirmed", "consent.withdrawn"]);
+}
+
+#[tokio::test]
+async fn a_one_click_post_from_the_first_message_withdraws_the_second_consent_too() {
+    let app = spawn().await;
+    let phone = fresh_phone();
+    let (first, _, one_click) = consent(&app, &phone, "energy").await;
+    let (second, _, _) = consent(&app, &phone, "energy").await;
+    let (other, _, _) = consent(&app, &phone, "insurance").await;
+    let boundary = "------------------------d74496d66958873e";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--{boundary}--\r\n"
+    );
+    let r = app
+        .client
+        .post(&one_click)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(!consented(&app, &phone, "energy").await);
+    assert!(consented(&app, &phone, "insurance").await, "one-click stops the list it came from");
+    for id in [&first, &second] {
+        assert_eq!(app.events_for(id).await, ["consent.confirmed", "consent.withdrawn"], "{id}");
+    }
+    assert_eq!(app.events_for(&other).await, ["consent.confirmed"]);
+}
+
+#[tokio::test]
+async fn not_me_on_a_pending_request_also_withdraws_an_earlier_consent_for_that_purpose() {
+    let app = spawn().await;
+    let phone = fresh_phone();
+    let (earlier, _, _) = consent(&app, &phone, "energy").await;
+    let mut body = start_body("code", "sms");
+    body["phone"] = json!(phone);
+    body["purpose"]["id"] = json!("energy");
+    let pending = app.start(&body).await["id"].as_str().unwrap().to_string();
+    let optout = app.url(&link_in(app.outbox_message(&pending).await["text"].as_str().unwrap(), "o"));
+    let shown = page(&app, &optout).await;
+    assert!(shown.contains("Dit was ik niet / bel mij hier niet over"), "{shown}");
+    let done = press(&app, &optout, &csrf_in(&shown), "purpose").await;
+    assert!(done.contains("Uw toestemming is ingetrokken"), "{done}");
+    assert_eq!(app.status_of(&pending).await, "declined");
+    assert_eq!(app.events_for(&earlier).await, ["consent.confirmed", "consent.withdrawn"]);
+    assert!(!consented(&app, &phone, "energy").await);
+}
