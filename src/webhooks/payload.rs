@@ -15,9 +15,12 @@ fn iso(ms: i64) -> Value {
 /// The body sent for an event about a verification.
 pub fn verification_body(e: &EventEntry, v: &VerificationRecord, receipt: Option<(&str, &str)>) -> Value {
     let ctx = &v.context;
+    // A withdrawn consent's record stays `confirmed` (that is what it was); the event says what
+    // it is now.
+    let status = if e.event_type == "consent.withdrawn" { "withdrawn" } else { v.status.as_str() };
     let mut data = json!({
         "verification_id": v.id.as_str(),
-        "status": v.status.as_str(),
+        "status": status,
         "method": v.method.as_str(),
         "channel": v.channel.as_str(),
         "phone": v.phone,

@@ -1,0 +1,121 @@
+//! The README's table of webhook payloads is what consent stores build on: each event type's
+//! `data` is compared here with a body actually delivered, field for field.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use serde_json::{Value, json};
+
+use crate::{
+    harness::{code_in, csrf_in, fresh_phone, link_in, spawn, start_body, wrong},
+    receiver::Receiver,
+};
+
+const README: &str = include_str!("../../README.md");
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The backticked names in `text`, leaving out what stands in parentheses (values, shapes).
+fn names(text: &str) -> BTreeSet<String> {
+    let mut plain = String::new();
+    let mut depth = 0;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    plain.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// The `data` fields the README documents for `event_type` about a verification (the
+/// number-only withdrawal is `number_only`).
+pub fn documented(event_type: &str, number_only: bool) -> BTreeSet<String> {
+    let common = README.split("Every event about a verification carries").nth(1).unwrap().split(';').next().unwrap();
+    let row = README
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{event_type}` |")))
+        .unwrap_or_else(|| panic!("README documents no `{event_type}`"));
+    let data = row.rsplit(" | ").next().unwrap().trim_end_matches(" |");
+    let (own, number) = data.split_once("For a number with no consent here:").unwrap_or((data, ""));
+    if number_only {
+        return names(number);
+    }
+    let mut fields = names(own);
+    if own.contains("the common fields") {
+        fields.extend(names(common));
+    }
+    fields
+}
+
+pub fn sent(body: &Value) -> BTreeSet<String> {
+    body["data"].as_object().unwrap().keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn every_event_carries_exactly_the_fields_the_readme_documents() {
+    let app = spawn().await;
+    let rx = Receiver::start().await;
+    app.endpoint(&rx.url("/store")).await;
+    let start = |method: &str| {
+        let mut b = start_body(method, "sms");
+        b["phone"] = json!(fresh_phone());
+        b
+    };
+    let started = |v: Value| v["id"].as_str().unwrap().to_string();
+
+    let confirmed = app.confirmed_by_code().await;
+    let text = app.outbox_message(&confirmed).await["text"].as_str().unwrap().to_string();
+    let optout = app.url(&link_in(&text, "o"));
+    let page = app.client.get(&optout).send().await.unwrap().text().await.unwrap();
+    let r = app.client.post(&optout).form(&[("csrf", csrf_in(&page).as_str())]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    let declined = started(app.start(&start("link")).await);
+    let text = app.outbox_message(&declined).await["text"].as_str().unwrap().to_string();
+    let optout = app.url(&link_in(&text, "o"));
+    let page = app.client.get(&optout).send().await.unwrap().text().await.unwrap();
+    app.client.post(&optout).form(&[("csrf", csrf_in(&page).as_str())]).send().await.unwrap();
+
+    let canceled = started(app.start(&start("code")).await);
+    app.post(&format!("/v1/verifications/{canceled}/cancel"), &json!({})).await;
+
+    let failed = started(app.start(&start("code")).await);
+    let code = code_in(app.outbox_message(&failed).await["text"].as_str().unwrap(), 6);
+    for _ in 0..5 {
+        app.post(&format!("/v1/verifications/{failed}/check"), &json!({"code": wrong(&code)})).await;
+    }
+    // Its deadline passed: the next check finds it expired (the sweeper would too, later).
+    let expired = started(app.start(&start("code")).await);
+    app.outbox_message(&expired).await;
+    let key = app.keys().await.into_iter().find(|k| k.ends_with(&format!(":v:{expired}"))).unwrap();
+    let _: () = redis::AsyncCommands::hset(&mut app.redis().await, key, "exp", 1).await.unwrap();
+    app.post(&format!("/v1/verifications/{expired}/check"), &json!({"code": "000000"})).await;
+
+    let by_number = app.post("/v1/withdrawals", &json!({"phone": fresh_phone(), "source": "callcenter"})).await;
+    assert_eq!(by_number.status().as_u16(), 202, "{:?}", by_number.text().await);
+
+    for (event_type, id) in [
+        ("consent.confirmed", &confirmed),
+        ("consent.withdrawn", &confirmed),
+        ("consent.declined", &declined),
+        ("verification.canceled", &canceled),
+        ("verification.failed", &failed),
+        ("verification.expired", &expired),
+    ] {
+        let got = rx.wait_for("/store", event_type, Some(id), WAIT).await;
+        assert_eq!(sent(&got.body), documented(event_type, false), "{event_type}: {}", got.body);
+        let status = event_type.rsplit('.').next().unwrap();
+        assert_eq!(got.body["data"]["status"], status, "{event_type} says what it is");
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let number_only = loop {
+        let found = rx.received("/store").into_iter().find(|r| r.body["data"]["verification_id"].is_null());
+        if let Some(r) = found {
+            break r;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no withdrawal for the number arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(sent(&number_only.body), documented("consent.withdrawn", true), "{}", number_only.body);
+}
