@@ -1,5 +1,5 @@
-//! `GET /v1/consents?phone=&purpose=`: may we call this number (about this) now? Asked before
-//! every dial, so it is one script on the number's partition.
+//! `GET /v1/consents?phone=&purpose=&caller=`: may this caller call this number (about this)
+//! now? Asked before every dial, so it is one script on the number's partition.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -11,6 +11,7 @@ use crate::{
     error::{ApiError, Problem},
     evidence::record_at,
     state::AppState,
+    store::ConsentState as Standing,
 };
 
 use super::AuthTenant;
@@ -24,26 +25,38 @@ pub struct ConsentQuery {
     /// One purpose id; without it, every purpose.
     #[serde(default)]
     pub purpose: Option<String>,
+    /// One caller, exactly as the start named it (`caller`); without it, every caller.
+    #[serde(default)]
+    pub caller: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentState {
     /// The number, masked.
     pub phone: String,
-    /// True when a consent (for `purpose`, when asked) is confirmed and not withdrawn.
+    /// True when a consent (for `purpose` and `caller`, when asked) is active: confirmed, not
+    /// withdrawn, not expired.
     pub consented: bool,
+    /// The newest consent per purpose and caller, active or not, while its record is kept.
     pub consents: Vec<ConsentView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentView {
     pub purpose: String,
+    /// Who may call on it.
+    pub caller: String,
     pub consented: bool,
+    /// `active`, `withdrawn` or `expired`: why `consented` is what it is.
+    #[schema(example = "active")]
+    pub status: String,
     pub verification_id: String,
     pub method: String,
     pub channel: String,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
+    /// When it stops counting (`verification.receipt_retention_days` after it was given).
+    pub expires_at: Option<DateTime<Utc>>,
     /// The receipt page is `/r/{receipt_id}`.
     pub receipt_id: Option<String>,
 }
@@ -68,19 +81,22 @@ pub async fn lookup(
     let phone = PhoneNumber::parse_any_country(&q.phone, &policy)
         .map_err(|e| ApiError::InvalidPhone { field: "phone", source: e })?;
     let purpose = q.purpose.as_deref().filter(|p| !p.is_empty());
+    let caller = q.caller.as_deref().filter(|c| !c.is_empty());
     let pseudonym = state.key.pseudonym("phone", phone.e164());
-    let rows = state.store.consents(&tenant.id, &pseudonym, purpose).await?;
+    let rows = state.store.consents(&tenant.id, &pseudonym, purpose, caller).await?;
     let partitions = state.settings.redis.partitions;
     let consents: Vec<ConsentView> = rows
         .into_iter()
-        .filter(|r| r.status == "confirmed")
         .map(|r| {
             let receipt_id = r.receipt_id.clone().or_else(|| {
                 let id = VerificationId::parse(&r.verification_id, partitions)?;
                 Some(state.key.receipt_id(&id, &hex::decode(&r.seed_hex).ok()?, &r.optout_token_hash))
             });
             ConsentView {
-                consented: r.withdrawn_ms.is_none(),
+                consented: r.state == Standing::Active,
+                status: r.state.as_str().to_string(),
+                caller: r.caller,
+                expires_at: r.expires_ms.and_then(record_at),
                 purpose: r.purpose,
                 verification_id: r.verification_id,
                 method: r.method,

@@ -43,6 +43,8 @@ pub enum EventType {
     ConsentDeclined,
     #[serde(rename = "consent.withdrawn")]
     ConsentWithdrawn,
+    #[serde(rename = "consent.expired")]
+    ConsentExpired,
     #[serde(rename = "verification.expired")]
     VerificationExpired,
     #[serde(rename = "verification.failed")]

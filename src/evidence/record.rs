@@ -23,6 +23,10 @@ pub struct EvidenceRecord {
     #[schema(value_type = Object)]
     pub collection: serde_json::Value,
     pub verification: VerificationEvidence,
+    /// When the consent stops counting (set when it is confirmed). Absent on consents given
+    /// before consents had a term, so that their receipts rebuild byte for byte.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
     pub withdrawal: Withdrawal,
 }
 
@@ -170,6 +174,7 @@ pub fn build(v: &VerificationRecord) -> EvidenceRecord {
                 }),
             }),
         },
+        expires_at: v.consent_expires_ms.and_then(at),
         withdrawal: Withdrawal { methods: vec!["link", "api"], withdrawn_at: v.withdrawn_ms.and_then(at) },
     }
 }

@@ -11,7 +11,7 @@ use crate::{
     domain::{LinkToken, Status, mask_phone},
     metrics::OutcomeLabels,
     state::AppState,
-    store::{OptOutOutcome, OptOutScope, VerificationRecord},
+    store::{ConsentState, OptOutOutcome, OptOutScope, VerificationRecord},
 };
 
 use super::{
@@ -48,12 +48,15 @@ async fn load(state: &AppState, raw: &str, q: &LangQuery) -> Result<(LinkToken, 
 /// The number's active consents with this tenant: (for this verification's purpose, for others).
 async fn active(state: &AppState, v: &VerificationRecord) -> Result<(bool, usize), PageError> {
     if v.pseudonym.is_empty() {
-        return Ok((v.status == Status::Confirmed && v.withdrawn_ms.is_none(), 0));
+        let expired = v.consent_expires_ms.is_some_and(|x| x <= AppState::now_ms());
+        return Ok((v.status == Status::Confirmed && v.withdrawn_ms.is_none() && !expired, 0));
     }
-    let rows = state.store.consents(&v.tenant, &v.pseudonym, None).await?;
-    let live = rows.iter().filter(|r| r.status == "confirmed" && r.withdrawn_ms.is_none());
+    let rows = state.store.consents(&v.tenant, &v.pseudonym, None, None).await?;
+    let live = rows.iter().filter(|r| r.state == ConsentState::Active);
     let (here, elsewhere): (Vec<_>, Vec<_>) = live.partition(|r| r.purpose == v.context.purpose.id);
-    Ok((!here.is_empty(), elsewhere.len()))
+    let mut purposes: Vec<&str> = elsewhere.iter().map(|r| r.purpose.as_str()).collect();
+    purposes.dedup();
+    Ok((!here.is_empty(), purposes.len()))
 }
 
 fn chrome(state: &AppState, v: &VerificationRecord, lang: &Lang) -> Chrome {

@@ -9,16 +9,48 @@ use super::{
     webhooks::{event_id, event_phone_context},
 };
 
-/// One purpose's current consent, as the index and its record say.
+/// Where a consent stands. Only an active one lets anyone call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentState {
+    Active,
+    Withdrawn,
+    /// Its term ended (`verification.receipt_retention_days` after it was given).
+    Expired,
+}
+
+impl ConsentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "withdrawn" => Some(Self::Withdrawn),
+            "expired" => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// The newest consent of one purpose and caller, as the index and its record say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentRow {
     pub purpose: String,
+    /// Who may call on it ('' for a record without a readable notice).
+    pub caller: String,
     pub verification_id: String,
-    pub status: String,
+    pub state: ConsentState,
     pub method: String,
     pub channel: String,
     pub confirmed_ms: Option<i64>,
     pub withdrawn_ms: Option<i64>,
+    /// When it stops counting; none for a consent given before consents had a term.
+    pub expires_ms: Option<i64>,
     pub seed_hex: String,
     /// The receipt id it was signed under; `None` until the receipt is signed.
     pub receipt_id: Option<String>,
@@ -43,38 +75,46 @@ impl Store {
         self.keys.partition_for(pseudonym)
     }
 
-    /// The consents of a number, for every purpose or one.
+    /// The consents of a number: the newest per purpose and caller, for every purpose or one,
+    /// every caller or one.
     pub async fn consents(
         &self,
         tenant: &str,
         pseudonym: &str,
         purpose: Option<&str>,
+        caller: Option<&str>,
     ) -> Result<Vec<ConsentRow>, StoreError> {
         let p = self.partition_of_number(pseudonym);
         let rows: Vec<Vec<String>> = scripts::LOOKUP
             .key(self.keys.consent_index(p, tenant, pseudonym))
             .arg(purpose.unwrap_or(""))
+            .arg(caller.unwrap_or(""))
+            .arg(chrono::Utc::now().timestamp_millis())
             .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                let [purpose, id, status, method, channel, done, wd, seed, rid, otk]: [String; 10] =
-                    r.try_into().ok()?;
-                Some(ConsentRow {
+        rows.into_iter()
+            .map(|r| {
+                let n = r.len();
+                let [purpose, caller, id, state, method, channel, done, wd, cx, seed, rid, otk]: [String; 12] =
+                    r.try_into().map_err(|_| StoreError::Corrupt(format!("lookup.lua answered a row of {n}")))?;
+                let state = ConsentState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("lookup.lua answered state {state}")))?;
+                Ok(ConsentRow {
                     purpose,
+                    caller,
                     verification_id: id,
-                    status,
+                    state,
                     method,
                     channel,
                     confirmed_ms: opt_ms(&done),
                     withdrawn_ms: opt_ms(&wd),
+                    expires_ms: opt_ms(&cx),
                     seed_hex: seed,
                     receipt_id: Some(rid).filter(|r| !r.is_empty()),
                     optout_token_hash: otk,
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// Withdraws every consent of a number (or of one purpose), one event each, and keeps

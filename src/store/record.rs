@@ -250,6 +250,10 @@ pub struct VerificationRecord {
     pub confirm_ip: Option<String>,
     pub confirm_user_agent: Option<String>,
     pub withdrawn_ms: Option<i64>,
+    /// A confirmed consent counts until then (`cx`); none before consents had a term.
+    pub consent_expires_ms: Option<i64>,
+    /// When the sweeper sent `consent.expired` (`xpd`).
+    pub expired_ms: Option<i64>,
     /// The receipt's signature, once the dispatcher signed it.
     pub seal: Option<ReceiptSeal>,
     /// Provider attempts and delivery reports, oldest first, as compact lines (see `attempts`).
@@ -313,6 +317,8 @@ impl VerificationRecord {
             confirm_ip: take("cip"),
             confirm_user_agent: take("cua"),
             withdrawn_ms: opt_num(take("wd")),
+            consent_expires_ms: opt_num(take("cx")),
+            expired_ms: opt_num(take("xpd")),
             seal: match (take("kid"), take("sg1"), take("sg2"), take("rid")) {
                 (Some(kid), Some(a), Some(b), Some(receipt_id)) => {
                     Some(ReceiptSeal { kid, signature: format!("{a}{b}"), receipt_id })
@@ -392,6 +398,8 @@ impl From<&NewVerification> for VerificationRecord {
             confirm_ip: None,
             confirm_user_agent: None,
             withdrawn_ms: None,
+            consent_expires_ms: None,
+            expired_ms: None,
             seal: None,
             attempt_lines: Vec::new(),
             call: n.call.as_ref().map(|c| CallState {

@@ -26,6 +26,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "consent.confirmed",
     "consent.declined",
     "consent.withdrawn",
+    "consent.expired",
     "verification.expired",
     "verification.failed",
     "verification.canceled",

@@ -17,7 +17,11 @@ pub fn verification_body(e: &EventEntry, v: &VerificationRecord, receipt: Option
     let ctx = &v.context;
     // A withdrawn consent's record stays `confirmed` (that is what it was); the event says what
     // it is now.
-    let status = if e.event_type == "consent.withdrawn" { "withdrawn" } else { v.status.as_str() };
+    let status = match e.event_type.as_str() {
+        "consent.withdrawn" => "withdrawn",
+        "consent.expired" => "expired",
+        _ => v.status.as_str(),
+    };
     let mut data = json!({
         "verification_id": v.id.as_str(),
         "status": status,
@@ -29,6 +33,11 @@ pub fn verification_body(e: &EventEntry, v: &VerificationRecord, receipt: Option
         "metadata": ctx.metadata,
         "occurred_at": iso(e.at_ms),
     });
+    if e.event_type.starts_with("consent.")
+        && let Some(cx) = v.consent_expires_ms
+    {
+        data["expires_at"] = iso(cx);
+    }
     if e.event_type == "consent.confirmed" {
         data["evidence"] = serde_json::to_value(evidence::build(v)).unwrap_or(Value::Null);
         data["receipt_id"] = json!(receipt.map(|r| r.0));

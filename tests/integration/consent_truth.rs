@@ -3,9 +3,13 @@
 //! page) withdraws every active consent of that number with the tenant for the purpose, or for
 //! every purpose when asked.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::harness::{TestApp, code_in, csrf_in, fresh_phone, link_in, spawn, start_body};
+
+const WAIT: Duration = Duration::from_secs(10);
 
 /// Confirms a code verification of `phone` by e-mail for `purpose`; returns its id, its opt-out
 /// link and its one-click URL.
@@ -128,4 +132,81 @@ async fn not_me_on_a_pending_request_also_withdraws_an_earlier_consent_for_that_
     assert_eq!(app.status_of(&pending).await, "declined");
     assert_eq!(app.events_for(&earlier).await, ["consent.confirmed", "consent.withdrawn"]);
     assert!(!consented(&app, &phone, "energy").await);
+}
+
+#[tokio::test]
+async fn a_consent_ends_visibly_when_its_term_does() {
+    // A term of zero days: the consent stops counting as soon as it is given. Its record stays
+    // the usual retention, so the lookup can say why.
+    let app = crate::harness::spawn_with(|s| {
+        s.verification.receipt_retention_days = 0;
+        s.verification.retention_days = 1;
+    })
+    .await;
+    let rx = crate::receiver::Receiver::start().await;
+    app.endpoint(&rx.url("/store")).await;
+    let phone = fresh_phone();
+    let (id, optout, _) = consent(&app, &phone, "energy").await;
+
+    let confirmed = rx.wait_for("/store", "consent.confirmed", Some(&id), WAIT).await;
+    let expires_at = confirmed.body["data"]["expires_at"].as_str().expect("expires_at").to_string();
+    assert_eq!(confirmed.body["data"]["evidence"]["expires_at"], expires_at.as_str());
+    // The sweeper tells the consent stores once the term is over (it sweeps 10-second buckets).
+    let expired = rx.wait_for("/store", "consent.expired", Some(&id), Duration::from_secs(20)).await;
+    assert_eq!(expired.body["data"]["status"], "expired");
+    assert_eq!(expired.body["data"]["expires_at"], expires_at.as_str());
+    assert!(app.stored(&id).await.contains_key("xpd"));
+
+    let q = format!("/v1/consents?phone={}", phone.replace('+', "%2B"));
+    let (_, v) = app.get_json(&q).await;
+    assert_eq!(v["consented"], false, "{v}");
+    let c = &v["consents"][0];
+    assert_eq!((c["status"].as_str(), c["consented"].as_bool()), (Some("expired"), Some(false)), "{v}");
+    assert_eq!(c["expires_at"].as_str().map(|t| t[..19].to_string()), Some(expires_at[..19].to_string()));
+    // Nothing is left to withdraw: the opt-out page says so, a withdrawal by number finds none.
+    assert!(page(&app, &optout).await.contains("Er is geen toestemming om in te trekken"));
+    let r = app.post("/v1/withdrawals", &json!({"phone": phone, "source": "callcenter"})).await;
+    assert_eq!(r.status().as_u16(), 202);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.events_for(&id).await, ["consent.confirmed", "consent.expired"], "expired once, never withdrawn");
+}
+
+#[tokio::test]
+async fn the_lookup_answers_per_caller() {
+    let app = spawn().await;
+    let phone = fresh_phone();
+    let (ours, optout, _) = consent(&app, &phone, "energy").await;
+    let mut body = start_body("code", "sms");
+    body["phone"] = json!(phone);
+    body["purpose"]["id"] = json!("energy");
+    body["caller"] = json!("Partner Energie B.V.");
+    let partner = app.start(&body).await["id"].as_str().unwrap().to_string();
+    let code = code_in(app.outbox_message(&partner).await["text"].as_str().unwrap(), 6);
+    app.post(&format!("/v1/verifications/{partner}/check"), &json!({"code": code})).await;
+
+    let base = format!("/v1/consents?phone={}&purpose=energy", phone.replace('+', "%2B"));
+    let (_, all) = app.get_json(&base).await;
+    let mut rows: Vec<(String, String)> = all["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["caller"].as_str().unwrap().to_string(), c["verification_id"].as_str().unwrap().to_string()))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [("Acme Energie B.V.".to_string(), ours.clone()), ("Partner Energie B.V.".to_string(), partner.clone())]
+    );
+    let (_, one) = app.get_json(&format!("{base}&caller=Partner%20Energie%20B.V.")).await;
+    assert_eq!((one["consented"].as_bool(), one["consents"].as_array().unwrap().len()), (Some(true), 1), "{one}");
+    assert_eq!(one["consents"][0]["verification_id"], partner.as_str());
+    let (_, none) = app.get_json(&format!("{base}&caller=Iemand%20Anders")).await;
+    assert_eq!((none["consented"].as_bool(), none["consents"].as_array().unwrap().len()), (Some(false), 0), "{none}");
+
+    // A withdrawal for the purpose covers every caller.
+    let shown = page(&app, &optout).await;
+    press(&app, &optout, &csrf_in(&shown), "purpose").await;
+    let (_, after) = app.get_json(&base).await;
+    assert_eq!(after["consented"], false, "{after}");
+    assert!(after["consents"].as_array().unwrap().iter().all(|c| c["status"] == "withdrawn"), "{after}");
 }

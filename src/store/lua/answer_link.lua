@@ -15,7 +15,7 @@ end
 redis.call('HSET', v, 'src', 'link', 'cip', ARGV[8])
 put(v, 'cua', ARGV[9], ARGV[7])
 if ARGV[3] == 'confirmed' then
-  finish(v, KEYS[2], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7], tonumber(ARGV[6]) - now)
 else
   local p = redis.call('HMGET', v, 't', 'ps')
   finish(v, KEYS[2], ARGV[5], ARGV[1], 'declined', 'consent.declined', now, ARGV[6])

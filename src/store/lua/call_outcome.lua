@@ -17,7 +17,7 @@ redis.call('HSET', v, 'called', ARGV[10], 'agent', ARGV[11], 'src', 'call')
 if ARGV[3] == 'confirmed' then
   redis.call('HSET', v, 'rec_sha', ARGV[13], 'rec_dur', ARGV[14], 'ret_until', ARGV[15])
   put(v, 'rec_uri', ARGV[12], ARGV[7])
-  finish(v, KEYS[2], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7], tonumber(ARGV[6]) - now)
   redis.call('ZADD', KEYS[5], ARGV[16], ARGV[1])
   return {'confirmed'}
 elseif ARGV[3] == 'declined' then

@@ -22,7 +22,7 @@ for i = 11, #ARGV do match = ct_eq(h[6], ARGV[i]) or match end
 if match then
   redis.call('HSET', v, 'src', ARGV[8], 'cip', ARGV[9])
   put(v, 'cua', ARGV[10], ARGV[7])
-  finish(v, KEYS[2], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7])
+  finish(v, KEYS[2], ARGV[5], ARGV[1], 'confirmed', 'consent.confirmed', now, ARGV[7], tonumber(ARGV[6]) - now)
   return {'final', 'confirmed', max - att}
 end
 if att >= max then

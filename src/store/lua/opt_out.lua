@@ -35,13 +35,13 @@ if h[5] then
     if p and (not purpose or p == purpose) then
       for vid in string.gmatch(idx[i + 1], '%S+') do
         local vkey = tag .. ':v:' .. vid
-        local c = redis.call('HMGET', vkey, 't', 'st', 'wd')
-        if c[1] == h[4] and c[2] == 'confirmed' and not c[3] then withdraw(vkey, vid) end
+        local c = redis.call('HMGET', vkey, 'st', 'wd', 'cx', 't')
+        if c[4] == h[4] and consent_state(c, now) == 'active' then withdraw(vkey, vid) end
       end
     end
   end
   suppress(ikey, ARGV[8])
-elseif h[1] == 'confirmed' and not h[3] then
+elseif consent_state({h[1], h[3], redis.call('HGET', v, 'cx')}, now) == 'active' then
   -- A record without a pseudonym has no index to search: it withdraws itself.
   withdraw(v, ARGV[1])
 end

@@ -181,6 +181,40 @@ local function suppress(ikey, untl)
   index_keep(ikey, untl)
 end
 
+-- A consent's state: 'active', 'withdrawn' or 'expired' (nil when it is not a confirmed one).
+-- `c` holds its fields st, wd, cx, as read with HMGET.
+local function consent_state(c, now)
+  if c[1] ~= 'confirmed' then return nil end
+  if c[2] then return 'withdrawn' end
+  if c[3] and now >= tonumber(c[3]) then return 'expired' end
+  return 'active'
+end
+
+-- Who may call on a consent: the caller in its notice (one blob a campaign shares).
+local function caller_of(vkey)
+  local n = get(vkey, 'n')
+  if not n then return nil end
+  local ok, notice = pcall(cjson.decode, n)
+  if ok and type(notice) == 'table' and type(notice.caller) == 'string' then return notice.caller end
+  return nil
+end
+
+-- The newest active consent of the number with `tenant` for `purpose` (and `caller`, unless
+-- ''), or nil.
+local function active_consent(ikey, tenant, purpose, caller, now)
+  local ids = {}
+  for vid in string.gmatch(redis.call('HGET', ikey, 'p:' .. purpose) or '', '%S+') do ids[#ids + 1] = vid end
+  local tag = tag_of(ikey)
+  for i = #ids, 1, -1 do
+    local vkey = tag .. ':v:' .. ids[i]
+    local c = redis.call('HMGET', vkey, 'st', 'wd', 'cx', 't')
+    if c[4] == tenant and consent_state(c, now) == 'active' and (caller == '' or caller_of(vkey) == caller) then
+      return ids[i]
+    end
+  end
+  return nil
+end
+
 -- Appends one event to the partition's outbox stream, trimming what is past retention.
 local function emit(events, minid, evtype, id, tenant, now)
   return redis.call('XADD', events, 'MINID', '~', minid, '*',
@@ -198,11 +232,18 @@ local function deadline(exq, id, at)
 end
 
 -- Moves a pending verification to a final status and emits its event: once, atomically.
--- A confirmed consent enters its number's consent index, under its purpose.
-local function finish(vkey, events, minid, id, status, evtype, now, expire_at)
+-- A confirmed consent enters its number's consent index, under its purpose. It counts until
+-- `expire_at` (`cx`), when the sweeper sends `consent.expired` (its deadline entry is set here);
+-- its record stays `linger` ms longer, so that the lookup can say it expired.
+local function finish(vkey, events, minid, id, status, evtype, now, expire_at, linger)
   local before = batch_of(vkey)
   local h = redis.call('HMGET', vkey, 't', 'ps')
   redis.call('HSET', vkey, 'st', status, 'done', now)
+  if status == 'confirmed' then
+    redis.call('HSET', vkey, 'cx', expire_at)
+    deadline(tag_of(vkey) .. ':exq', id, expire_at)
+    expire_at = tonumber(expire_at) + tonumber(linger or 0)
+  end
   -- What only a pending verification needs is dropped: its code's MAC and link-token hash.
   redis.call('HDEL', vkey, 'cm', 'ctk')
   if status == 'confirmed' and h[2] then

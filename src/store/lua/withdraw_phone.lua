@@ -1,4 +1,4 @@
--- An opt-out the marketer received elsewhere, for a phone number. Every consent of that number
+-- An opt-out the marketer received elsewhere, for a phone number. Every active consent of that number
 -- for this tenant (for one purpose, when given) is marked withdrawn, each with its own
 -- `consent.withdrawn` event; campaigns may not ask the number again for a while. With no
 -- consent here to withdraw, one event names the number, so every partner still hears of it.
@@ -16,8 +16,8 @@ for i = 1, #h, 2 do
     -- Every consent kept for the purpose, older ones included.
     for vid in string.gmatch(h[i + 1], '%S+') do
       local vkey = tag .. ':v:' .. vid
-      local v = redis.call('HMGET', vkey, 't', 'st', 'wd')
-      if v[1] == ARGV[1] and v[2] == 'confirmed' and not v[3] then
+      local v = redis.call('HMGET', vkey, 'st', 'wd', 'cx', 't')
+      if v[4] == ARGV[1] and consent_state(v, tonumber(ARGV[3])) == 'active' then
         redis.call('HSET', vkey, 'wd', ARGV[3], 'wsrc', ARGV[5])
         ids[#ids + 1] = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[4], '*',
           'type', 'consent.withdrawn', 'vid', vid, 'tenant', ARGV[1], 'at', ARGV[3], 'src', ARGV[5])
