@@ -39,6 +39,14 @@ pub enum ApiError {
     /// A campaign start to a number that declined or withdrew recently. Says no more than that.
     #[error("this number cannot be asked for consent now")]
     Suppressed,
+    /// A campaign start for a purpose and caller this number already consented to.
+    #[error(
+        "this number already has an active consent for this purpose and caller ({verification_id}); nothing was sent. Send \"reask\": true to ask again"
+    )]
+    AlreadyConsented { verification_id: String },
+    /// The same number, purpose and caller as an earlier item of the same batch.
+    #[error("the same number, purpose and caller as items[{first}]; nothing was sent")]
+    DuplicateInBatch { first: usize },
     #[error("this consent was already withdrawn; every endpoint has been told")]
     AlreadyWithdrawn,
     #[error("the verification is {status}, not pending")]
@@ -75,6 +83,8 @@ impl ApiError {
             Self::CallRule { rule, .. } => rule,
             Self::NotPending { .. } => "verification-not-pending",
             Self::AlreadyWithdrawn => "already-withdrawn",
+            Self::AlreadyConsented { .. } => "already-consented",
+            Self::DuplicateInBatch { .. } => "duplicate-in-batch",
             Self::Suppressed => "number-suppressed",
             Self::Unavailable(_) => "service-unavailable",
             Self::Internal(_) => "internal",
@@ -97,6 +107,8 @@ impl ApiError {
             Self::CallRule { .. } => "Call verification rule broken",
             Self::NotPending { .. } => "Verification not pending",
             Self::AlreadyWithdrawn => "Already withdrawn",
+            Self::AlreadyConsented { .. } => "Already consented",
+            Self::DuplicateInBatch { .. } => "Duplicate in batch",
             Self::Suppressed => "Number cannot be asked now",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal error",
@@ -109,7 +121,7 @@ impl ApiError {
             Self::InvalidPhone { field, .. } | Self::InvalidEmail { field } | Self::CallRule { field, .. } => {
                 Some(field)
             }
-            Self::Suppressed => Some("phone"),
+            Self::Suppressed | Self::AlreadyConsented { .. } | Self::DuplicateInBatch { .. } => Some("phone"),
             _ => None,
         }
     }
@@ -151,7 +163,11 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotPending { .. } | Self::AlreadyWithdrawn | Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::NotPending { .. }
+            | Self::AlreadyWithdrawn
+            | Self::IdempotencyInProgress
+            | Self::AlreadyConsented { .. }
+            | Self::DuplicateInBatch { .. } => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -84,6 +84,7 @@ fn new_verification(store: &Store, key: &ServerKey, n: u64, context_json: &str) 
             batch: None,
             body_hash: None,
             call: None,
+            reask: false,
         },
         code.expose().to_string(),
     )

@@ -2,6 +2,8 @@
 //! Each item is a start of its own (limits, suppression, idempotency), answered in order; a
 //! bad item never fails the others.
 
+use std::collections::{HashMap, hash_map::Entry};
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -9,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    domain::{PhoneNumber, PhonePolicy},
     error::{ApiError, Problem},
     evidence::record_at,
     http::{ApiJson, json},
     state::AppState,
+    store::SKIPPED,
 };
 
 use super::{
@@ -90,10 +94,15 @@ pub struct BatchCountsView {
     pub expired: u64,
     pub failed: u64,
     pub canceled: u64,
+    /// Items that started nothing: the number already consented to this purpose and caller.
+    pub already_consented: u64,
+    /// Items that started nothing: the same number, purpose and caller as an earlier item.
+    pub duplicate_in_batch: u64,
 }
 
 impl BatchCountsView {
-    fn from_counts(counts: &[(&'static str, i64)]) -> Self {
+    fn from_counts(counts: &[(&'static str, i64)], skipped: &[(&'static str, i64)]) -> Self {
+        let skip = |kind: &str| skipped.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| (*n).max(0) as u64);
         let n = |state: &str| counts.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| (*n).max(0) as u64);
         Self {
             queued: n("queued"),
@@ -104,6 +113,8 @@ impl BatchCountsView {
             expired: n("expired"),
             failed: n("failed"),
             canceled: n("canceled"),
+            already_consented: skip("already-consented"),
+            duplicate_in_batch: skip("duplicate-in-batch"),
         }
     }
 }
@@ -128,6 +139,16 @@ fn take_reference(item: &mut serde_json::Value, index: usize) -> Result<Option<S
         }
         Some(_) => Err(ApiError::invalid(field, "a string of 1 to 100 characters")),
     }
+}
+
+/// What makes two items the same ask: the number (as E.164), the purpose and the caller. An
+/// item whose number does not parse has none, and fails on its own.
+fn same_ask(item: &serde_json::Value, tenant_name: &str) -> Option<String> {
+    let policy = PhonePolicy { allowed_countries: &[], require_mobile: false };
+    let phone = PhoneNumber::parse_any_country(item.get("phone")?.as_str()?, &policy).ok()?;
+    let purpose = item.get("purpose")?.get("id")?.as_str()?;
+    let caller = item.get("caller").and_then(|c| c.as_str()).unwrap_or(tenant_name);
+    Some(format!("{}\0{purpose}\0{caller}", phone.e164()))
 }
 
 /// Names the item in a field path: `phone` of item 3 is `items[3].phone`.
@@ -177,17 +198,41 @@ pub async fn create(
     let keep_until = now + 30 * 86_400_000;
     state.store.put_batch(&batch_id, &tenant.id, n, now, keep_until).await?;
     let (state_ref, tenant_ref, batch_ref, idem_ref) = (&state, &tenant, batch_id.as_str(), idem.as_deref());
-    let results: Vec<BatchItemResult> = futures_util::stream::iter(body.items.into_iter().enumerate())
-        .map(|(index, mut item)| async move {
-            let (reference, outcome) = match take_reference(&mut item, index) {
-                Err(e) => (None, Err(e)),
-                Ok(reference) => {
-                    // A batch is a campaign: quiet hours, pacing and suppression apply unless an
-                    // item says the person asked for it themselves.
-                    if let Some(obj) = item.as_object_mut() {
-                        obj.entry("initiated_by").or_insert_with(|| serde_json::json!("marketer"));
+    let mut first_of: HashMap<String, usize> = HashMap::new();
+    let prepared: Vec<_> = body
+        .items
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut item)| match take_reference(&mut item, index) {
+            Err(e) => (index, None, Err(e)),
+            Ok(reference) => {
+                // A batch is a campaign: quiet hours, pacing and suppression apply unless an
+                // item says the person asked for it themselves.
+                if let Some(obj) = item.as_object_mut() {
+                    obj.entry("initiated_by").or_insert_with(|| serde_json::json!("marketer"));
+                }
+                // The same person asked twice for the same thing costs two messages and
+                // irritates: only the first item is started.
+                let first = same_ask(&item, &tenant.name).and_then(|k| match first_of.entry(k) {
+                    Entry::Occupied(e) => Some(*e.get()),
+                    Entry::Vacant(v) => {
+                        v.insert(index);
+                        None
                     }
-                    let outcome = async {
+                });
+                match first {
+                    Some(first) => (index, reference, Err(ApiError::DuplicateInBatch { first })),
+                    None => (index, reference, Ok(item)),
+                }
+            }
+        })
+        .collect();
+    let results: Vec<BatchItemResult> = futures_util::stream::iter(prepared)
+        .map(|(index, reference, item)| async move {
+            let outcome = match item {
+                Err(e) => Err(e),
+                Ok(item) => {
+                    async {
                         let bytes = serde_json::to_vec(&item).map_err(|e| ApiError::Internal(e.to_string()))?;
                         let start: StartRequest = json::parse(&bytes).map_err(|e| in_item(e, index))?;
                         // Its own namespace: no single start's key can name a batch item's id.
@@ -195,8 +240,7 @@ pub async fn create(
                         let id_from = key.as_deref().map_or(IdFrom::Random, IdFrom::Key);
                         start_one(state_ref, tenant_ref, start, &bytes, id_from, Some(batch_ref)).await
                     }
-                    .await;
-                    (reference, outcome)
+                    .await
                 }
             };
             match outcome {
@@ -218,6 +262,14 @@ pub async fn create(
         .buffered(IN_FLIGHT)
         .collect()
         .await;
+    let skipped: Vec<(usize, &'static str)> = results
+        .iter()
+        .filter_map(|r| {
+            let kind = r.error.as_ref()?.type_.rsplit('/').next()?;
+            SKIPPED.iter().find(|k| **k == kind).map(|k| (r.index, *k))
+        })
+        .collect();
+    state.store.batch_skipped(&batch_id, &skipped).await?;
     let accepted = results.iter().filter(|r| r.verification.is_some()).count();
     Ok(HttpResponse::Ok().json(BatchResponse { id: batch_id, accepted, refused: n - accepted, items: results }))
 }
@@ -243,6 +295,6 @@ pub async fn get(
         // Every verification the batch created is in exactly one state: their sum is what it
         // accepted, even when the client left before the batch's answer.
         accepted: b.counts.iter().map(|(_, n)| (*n).max(0) as u64).sum(),
-        counts: BatchCountsView::from_counts(&b.counts),
+        counts: BatchCountsView::from_counts(&b.counts, &b.skipped),
     }))
 }

@@ -111,6 +111,7 @@ fn problem_types(operation_id: &str) -> &'static [(u16, &'static [&'static str])
                 ],
             ),
             (422, &["number-suppressed"]),
+            (409, &["already-consented"]),
             (429, &["rate-limited"]),
         ],
         "create_batch" => &[(422, &["idempotency-key-reused"])],

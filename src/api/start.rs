@@ -190,6 +190,7 @@ pub async fn start_one(
         batch: batch.map(str::to_string),
         body_hash,
         call: valid.call.map(|c| CallPlan { start_ms: c.start_ms, end_ms: c.end_ms, caller_number: c.caller_number }),
+        reask: valid.reask,
     };
     match state.store.create(&new, counted.as_ref()).await? {
         CreateOutcome::Created => {
@@ -205,6 +206,7 @@ pub async fn start_one(
             replay(state, &existing, new.body_hash.as_deref(), tenant)
         }
         CreateOutcome::Suppressed => Err(ApiError::Suppressed),
+        CreateOutcome::AlreadyConsented { verification_id } => Err(ApiError::AlreadyConsented { verification_id }),
         CreateOutcome::Limited { retry_after_secs } => Err(limited(state, "destination", retry_after_secs)),
     }
 }

@@ -57,6 +57,11 @@ pub struct StartRequest {
     /// Echoed in events. At most 20 keys and 2 KiB.
     #[serde(default)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A marketer-initiated start for a purpose and caller the number already consented to is
+    /// refused (`already-consented`) and sends nothing; `true` asks anyway, and the evidence
+    /// records it.
+    #[serde(default)]
+    pub reask: bool,
 }
 
 /// A start request that passed every rule.
@@ -71,6 +76,7 @@ pub struct ValidStart {
     pub ttl_seconds: u64,
     pub context: Context,
     pub call: Option<ValidCall>,
+    pub reask: bool,
 }
 
 /// An announced call that passed every rule.
@@ -215,6 +221,7 @@ impl StartRequest {
             }
         };
         Ok(ValidStart {
+            reask: self.reask,
             method: self.method,
             channel: self.channel,
             phone,

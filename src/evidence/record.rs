@@ -72,6 +72,10 @@ pub struct VerificationEvidence {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub attempts: u32,
+    /// Present (true) only when the marketer asked although an active consent for the same
+    /// purpose and caller existed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reask: bool,
     /// For method `call`: the announcement, the call and its recording.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call: Option<CallEvidence>,
@@ -153,6 +157,7 @@ pub fn build(v: &VerificationRecord) -> EvidenceRecord {
             ip: v.confirm_ip.clone().filter(|s| !s.is_empty()),
             user_agent: v.confirm_user_agent.clone().filter(|s| !s.is_empty()),
             attempts: v.attempts,
+            reask: v.reask,
             call: v.call.as_ref().map(|c| CallEvidence {
                 announcement: Announcement {
                     channel: v.channel.as_str(),

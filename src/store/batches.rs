@@ -19,7 +19,12 @@ pub struct BatchCounts {
     pub items: u64,
     pub created_ms: i64,
     pub counts: Vec<(&'static str, i64)>,
+    /// Items that started nothing, by why: `already-consented`, `duplicate-in-batch`.
+    pub skipped: Vec<(&'static str, i64)>,
 }
+
+/// Why a batch item started nothing although nothing was wrong with it.
+pub const SKIPPED: [&str; 2] = ["already-consented", "duplicate-in-batch"];
 
 impl Store {
     /// Records a batch's owner and size, kept a retention period past `keep_until_ms`.
@@ -39,6 +44,20 @@ impl Store {
             .arg(keep_until_ms + self.retention.default_ms)
             .invoke_async(&mut self.conn.clone())
             .await?;
+        Ok(())
+    }
+
+    /// Records the items (index, one of [`SKIPPED`]) that started nothing, once per index.
+    pub async fn batch_skipped(&self, batch: &str, items: &[(usize, &'static str)]) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut inv = scripts::BATCH_SKIPPED.prepare_invoke();
+        inv.key(self.keys.batch(batch));
+        for (index, kind) in items {
+            inv.arg(index).arg(kind);
+        }
+        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
         Ok(())
     }
 
@@ -63,6 +82,10 @@ impl Store {
             items: num("n") as u64,
             created_ms: num("cr"),
             counts: BATCH_STATES.iter().map(|s| (*s, totals.get(*s).copied().unwrap_or(0).max(0))).collect(),
+            skipped: SKIPPED
+                .iter()
+                .map(|kind| (*kind, meta.iter().filter(|(k, v)| k.starts_with("r:") && v == kind).count() as i64))
+                .collect(),
         }))
     }
 }

@@ -24,7 +24,7 @@ mod webhooks;
 
 use std::time::Duration;
 
-pub use batches::BatchCounts;
+pub use batches::{BatchCounts, SKIPPED};
 pub use calls::{CallOutcome, CallReport};
 pub use conn::Conn;
 pub use consents::{ConsentRow, ConsentState, PhoneWithdrawal};

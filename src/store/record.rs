@@ -44,6 +44,8 @@ pub struct NewVerification {
     pub body_hash: Option<String>,
     /// For `method: call`: the announced window and caller number.
     pub call: Option<CallPlan>,
+    /// Asked although an active consent for the purpose and caller existed (`"reask": true`).
+    pub reask: bool,
 }
 
 /// What a whole campaign shares: stored once per distinct text (field `n`), not per record.
@@ -198,6 +200,9 @@ impl NewVerification {
         if let Some(bh) = &self.body_hash {
             f.push(("bh", bh.clone()));
         }
+        if self.reask {
+            f.push(("rask", "1".into()));
+        }
         if let Some(c) = &self.call {
             f.push(("cw_s", c.start_ms.to_string()));
             f.push(("cw_e", c.end_ms.to_string()));
@@ -230,6 +235,8 @@ pub struct VerificationRecord {
     pub ttl_ms: i64,
     pub locale: Locale,
     pub initiated_by: InitiatedBy,
+    /// Asked although an active consent existed (`"reask": true`).
+    pub reask: bool,
     pub context: Context,
     pub pseudonym: String,
     /// Until when campaigns may not ask this number (ms), as read with the record; it may lie
@@ -296,6 +303,7 @@ impl VerificationRecord {
             ttl_ms: opt_num(take("ttl")).unwrap_or(0),
             locale: take("loc").as_deref().and_then(Locale::parse).unwrap_or_default(),
             initiated_by: take("ib").as_deref().and_then(InitiatedBy::parse).unwrap_or_default(),
+            reask: take("rask").is_some(),
             context,
             pseudonym: take("ps").unwrap_or_default(),
             suppressed_until_ms: opt_num(take("!sup")),
@@ -381,6 +389,7 @@ impl From<&NewVerification> for VerificationRecord {
             ttl_ms: n.expires_ms - n.created_ms,
             locale: n.locale,
             initiated_by: n.initiated_by,
+            reask: n.reask,
             context: n.context.clone(),
             pseudonym: n.pseudonym.clone(),
             suppressed_until_ms: None,

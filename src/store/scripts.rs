@@ -87,6 +87,7 @@ pub static LOAD: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("
 pub static LOOKUP: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/lookup.lua")));
 pub static WITHDRAW_PHONE: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/withdraw_phone.lua")));
 pub static BATCH_PUT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/batch_put.lua")));
+pub static BATCH_SKIPPED: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/batch_skipped.lua")));
 pub static PACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/pace.lua")));
 pub static TO_CAMPAIGN: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/to_campaign.lua")));
 pub static RELEASE_CAMPAIGN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release_campaign.lua")));

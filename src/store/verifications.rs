@@ -17,6 +17,10 @@ pub enum CreateOutcome {
     },
     /// A campaign start to a number that declined or withdrew recently.
     Suppressed,
+    /// A campaign start for a purpose and caller the number already consented to.
+    AlreadyConsented {
+        verification_id: String,
+    },
     /// The destination's rate counters (counted in the same step) are full.
     Limited {
         retry_after_secs: u64,
@@ -176,6 +180,11 @@ impl Store {
             .arg(v.created_ms)
             .arg(if v.initiated_by == InitiatedBy::Marketer { "1" } else { "" })
             .arg(v.batch.as_deref().unwrap_or(""));
+        // A campaign does not ask a number again for what it already agreed to, unless told to.
+        match (v.initiated_by, v.reask) {
+            (InitiatedBy::Marketer, false) => inv.arg(&v.context.purpose.id).arg(&v.context.caller),
+            _ => inv.arg("").arg(""),
+        };
         if let Some(w) = counted {
             for (key, (max, end)) in w.keys.iter().zip(&w.args) {
                 inv.key(key).arg(max).arg(end);
@@ -199,6 +208,9 @@ impl Store {
         match reply.first().map(String::as_str) {
             Some("created") => Ok(CreateOutcome::Created),
             Some("suppressed") => Ok(CreateOutcome::Suppressed),
+            Some("consented") => {
+                Ok(CreateOutcome::AlreadyConsented { verification_id: reply.get(1).cloned().unwrap_or_default() })
+            }
             Some("limited") => {
                 let ms: u64 = reply.get(1).and_then(|m| m.parse().ok()).unwrap_or(1000);
                 Ok(CreateOutcome::Limited { retry_after_secs: ms.div_ceil(1000).max(1) })

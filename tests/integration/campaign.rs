@@ -188,9 +188,11 @@ async fn each_item_counts_against_the_tenant_and_destination_limits() {
     })
     .await;
     let mut items: Vec<Value> = (0..10).map(item).collect();
-    // Six starts to one number: the destination allows five per 10 minutes.
-    for it in items.iter_mut().take(6) {
+    // Six starts to one number (each for its own purpose, so none is a duplicate): the
+    // destination allows five per 10 minutes.
+    for (i, it) in items.iter_mut().take(6).enumerate() {
         it["phone"] = json!("+31612000001");
+        it["purpose"]["id"] = json!(format!("purpose-{i}"));
     }
     let (_, body) = batch(&app, items, None).await;
     let results = body["items"].as_array().unwrap();

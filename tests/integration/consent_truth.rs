@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::harness::{TestApp, code_in, csrf_in, fresh_phone, link_in, spawn, start_body};
 
 const WAIT: Duration = Duration::from_secs(10);
+const PROBLEM: &str = "https://optin-verify.eu/problems/";
 
 /// Confirms a code verification of `phone` by e-mail for `purpose`; returns its id, its opt-out
 /// link and its one-click URL.
@@ -209,4 +210,104 @@ async fn the_lookup_answers_per_caller() {
     let (_, after) = app.get_json(&base).await;
     assert_eq!(after["consented"], false, "{after}");
     assert!(after["consents"].as_array().unwrap().iter().all(|c| c["status"] == "withdrawn"), "{after}");
+}
+
+fn verification_keys(keys: &std::collections::HashSet<String>) -> usize {
+    keys.iter().filter(|k| k.contains(":v:")).count()
+}
+
+#[tokio::test]
+async fn a_campaign_never_re_asks_a_number_that_already_consented() {
+    let app = spawn().await;
+    let phone = fresh_phone();
+    let (consented_id, _, _) = consent(&app, &phone, "energy").await;
+    let mut campaign = start_body("code", "sms");
+    campaign["phone"] = json!(phone);
+    campaign["purpose"]["id"] = json!("energy");
+    campaign["initiated_by"] = json!("marketer");
+    campaign.as_object_mut().unwrap().remove("collection");
+
+    let before = verification_keys(&app.keys().await);
+    let r = app.post("/v1/verifications", &campaign).await;
+    assert_eq!(r.status().as_u16(), 409);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["type"], format!("{PROBLEM}already-consented"), "{problem}");
+    assert_eq!(problem["field"], "phone");
+    assert!(problem["detail"].as_str().unwrap().contains(&consented_id), "{problem}");
+    assert_eq!(verification_keys(&app.keys().await), before, "nothing written, nothing sent");
+
+    // Another caller's consent is not this one's; a person asking themselves is never refused.
+    let mut partner = campaign.clone();
+    partner["caller"] = json!("Partner Energie B.V.");
+    assert_eq!(app.post("/v1/verifications", &partner).await.status().as_u16(), 201);
+    let mut consumer = campaign.clone();
+    consumer["initiated_by"] = json!("consumer");
+    assert_eq!(app.post("/v1/verifications", &consumer).await.status().as_u16(), 201);
+
+    // Asked on purpose: sent, and the evidence says so.
+    campaign["reask"] = json!(true);
+    let id = app.start(&campaign).await["id"].as_str().unwrap().to_string();
+    assert_eq!(app.stored(&id).await.get("rask").map(String::as_str), Some("1"));
+    let code = code_in(app.outbox_message(&id).await["text"].as_str().unwrap(), 6);
+    app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await;
+    let (_, v) = app.get_json(&format!("/v1/verifications/{id}")).await;
+    assert_eq!(v["evidence"]["verification"]["reask"], true, "{v}");
+    let (_, first) = app.get_json(&format!("/v1/verifications/{consented_id}")).await;
+    assert!(first["evidence"]["verification"].get("reask").is_none(), "{first}");
+}
+
+#[tokio::test]
+async fn a_batch_skips_consented_numbers_and_duplicates_and_counts_them() {
+    let app = spawn().await;
+    let consented = fresh_phone();
+    consent(&app, &consented, "energy").await;
+    let asked_again = fresh_phone();
+    consent(&app, &asked_again, "energy").await;
+    let fresh = fresh_phone();
+    let national = format!("0{}", &fresh[3..]);
+    let item = |phone: &str, purpose: &str| {
+        let mut b = start_body("code", "sms");
+        b["phone"] = json!(phone);
+        b["purpose"]["id"] = json!(purpose);
+        b.as_object_mut().unwrap().remove("initiated_by");
+        b
+    };
+    let mut reask = item(&asked_again, "energy");
+    reask["reask"] = json!(true);
+    let items = json!({"items": [
+        item(&consented, "energy"),
+        item(&fresh, "energy"),
+        item(&national, "energy"),
+        item(&consented, "insurance"),
+        reask,
+    ]});
+    let send = || {
+        app.client
+            .post(app.url("/v1/verifications/batch"))
+            .bearer_auth(&app.key)
+            .header("Idempotency-Key", "campaign-1")
+            .json(&items)
+            .send()
+    };
+    let answer: Value = send().await.unwrap().json().await.unwrap();
+    let statuses: Vec<u64> =
+        answer["items"].as_array().unwrap().iter().map(|i| i["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [409, 201, 409, 201, 201], "{answer}");
+    assert_eq!(answer["items"][0]["error"]["type"], format!("{PROBLEM}already-consented"));
+    assert_eq!(answer["items"][2]["error"]["type"], format!("{PROBLEM}duplicate-in-batch"));
+    assert!(answer["items"][2]["error"]["detail"].as_str().unwrap().contains("items[1]"));
+    assert_eq!((answer["accepted"].as_u64(), answer["refused"].as_u64()), (Some(3), Some(2)));
+
+    let id = answer["id"].as_str().unwrap();
+    let counts = |v: &Value| {
+        (v["accepted"].as_u64(), v["counts"]["already_consented"].as_u64(), v["counts"]["duplicate_in_batch"].as_u64())
+    };
+    let (status, view) = app.get_json(&format!("/v1/batches/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(counts(&view), (Some(3), Some(1), Some(1)), "{view}");
+    // The same batch again counts nothing twice.
+    let again: Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!(again["id"], id);
+    let (_, view) = app.get_json(&format!("/v1/batches/{id}")).await;
+    assert_eq!(counts(&view), (Some(3), Some(1), Some(1)), "{view}");
 }
