@@ -47,6 +47,14 @@ pub enum ApiError {
     /// The same number, purpose and caller as an earlier item of the same batch.
     #[error("the same number, purpose and caller as items[{first}]; nothing was sent")]
     DuplicateInBatch { first: usize },
+    /// A consumer-initiated code start without evidence the tenant's policy requires.
+    #[error("this tenant's evidence policy requires {field} for a consumer-initiated code verification")]
+    EvidenceRequired { field: &'static str },
+    /// A pre-ticked box is not consent, and for a code the form is where consent is given.
+    #[error(
+        "collection.checkbox_default is \"checked\": a pre-ticked box is not consent. Use method link, whose confirmation page is the person's own act, or an unticked box"
+    )]
+    PreTickedConsent,
     #[error("this consent was already withdrawn; every endpoint has been told")]
     AlreadyWithdrawn,
     #[error("the verification is {status}, not pending")]
@@ -84,6 +92,8 @@ impl ApiError {
             Self::NotPending { .. } => "verification-not-pending",
             Self::AlreadyWithdrawn => "already-withdrawn",
             Self::AlreadyConsented { .. } => "already-consented",
+            Self::EvidenceRequired { .. } => "evidence-required",
+            Self::PreTickedConsent => "pre-ticked-consent",
             Self::DuplicateInBatch { .. } => "duplicate-in-batch",
             Self::Suppressed => "number-suppressed",
             Self::Unavailable(_) => "service-unavailable",
@@ -108,6 +118,8 @@ impl ApiError {
             Self::NotPending { .. } => "Verification not pending",
             Self::AlreadyWithdrawn => "Already withdrawn",
             Self::AlreadyConsented { .. } => "Already consented",
+            Self::EvidenceRequired { .. } => "Evidence required",
+            Self::PreTickedConsent => "Pre-ticked consent",
             Self::DuplicateInBatch { .. } => "Duplicate in batch",
             Self::Suppressed => "Number cannot be asked now",
             Self::Unavailable(_) => "Service unavailable",
@@ -122,6 +134,8 @@ impl ApiError {
                 Some(field)
             }
             Self::Suppressed | Self::AlreadyConsented { .. } | Self::DuplicateInBatch { .. } => Some("phone"),
+            Self::EvidenceRequired { field } => Some(field),
+            Self::PreTickedConsent => Some("collection.checkbox_default"),
             _ => None,
         }
     }
@@ -157,6 +171,8 @@ impl ResponseError for ApiError {
             | Self::InvalidEmail { .. }
             | Self::IdempotencyKeyReused
             | Self::Suppressed
+            | Self::EvidenceRequired { .. }
+            | Self::PreTickedConsent
             | Self::CallRule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,

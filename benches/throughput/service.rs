@@ -157,6 +157,8 @@ pub fn settings(redis_url: &str, key: &ApiKey, port: u16, prefix: &str) -> Setti
         branding: Default::default(),
         email_reply_to: None,
         messages: Default::default(),
+        legal_basis: optin_verify::config::default_legal_basis(),
+        evidence: Default::default(),
     }];
     s
 }

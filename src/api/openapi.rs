@@ -111,6 +111,7 @@ fn problem_types(operation_id: &str) -> &'static [(u16, &'static [&'static str])
                 ],
             ),
             (422, &["number-suppressed"]),
+            (422, &["evidence-required", "pre-ticked-consent"]),
             (409, &["already-consented"]),
             (429, &["rate-limited"]),
         ],

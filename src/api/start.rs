@@ -134,6 +134,7 @@ pub async fn start_one(
         cfg.link_ttl_seconds,
         &state.settings.calls,
         &state.settings.http.public_base_url,
+        tenant.evidence.required(state.settings.mode == crate::config::Mode::Production),
     )?;
     if !crate::channels::Transports::available(&state.settings, valid.channel) {
         return Err(ApiError::invalid("channel", "this channel is not configured on this service"));

@@ -8,10 +8,10 @@ use super::{
     plain_text,
 };
 use crate::{
-    config::{CallSettings, TenantSettings},
+    config::{CallSettings, DEFAULT_LEGAL_BASIS, EvidenceField, TenantSettings},
     domain::{
-        Channel, Collection, ConsentText, Context, Controller, Email, InitiatedBy, Locale, Method, PhoneNumber,
-        PhonePolicy, PrivacyStatement, Purpose,
+        Channel, CheckboxDefault, Collection, ConsentText, Context, Controller, Email, InitiatedBy, Locale, Method,
+        PhoneNumber, PhonePolicy, PrivacyStatement, Purpose,
     },
     error::ApiError,
 };
@@ -135,7 +135,38 @@ fn url(field: &str, value: &str) -> Result<(), ApiError> {
 }
 
 impl StartRequest {
-    /// Applies the tenant's rules. `default_ttl` comes from config per method.
+    /// The evidence rules. A pre-ticked box is not consent: for a code, the form is where consent
+    /// is given, so it is refused; a link's confirmation page is an active act of its own, and
+    /// the evidence says that is what counts. A consumer-initiated code start carries what the
+    /// tenant's policy requires (`required`).
+    fn check_evidence(&self, required: &[EvidenceField]) -> Result<(), ApiError> {
+        let col = self.collection.as_ref();
+        let pre_ticked = col.and_then(|c| c.checkbox_default) == Some(CheckboxDefault::Checked);
+        if pre_ticked && self.method == Method::Code {
+            return Err(ApiError::PreTickedConsent);
+        }
+        if self.initiated_by.unwrap_or_default() != InitiatedBy::Consumer || self.method != Method::Code {
+            return Ok(());
+        }
+        for field in required {
+            let present = match field {
+                EvidenceField::CollectionUrl => col.is_some_and(|c| c.url.is_some()),
+                EvidenceField::CollectionIp => col.is_some_and(|c| c.ip.is_some()),
+                EvidenceField::CollectionUserAgent => col.is_some_and(|c| c.user_agent.is_some()),
+                EvidenceField::CollectionCollectedAt => col.is_some_and(|c| c.collected_at.is_some()),
+                EvidenceField::CollectionCheckboxDefault => col.is_some_and(|c| c.checkbox_default.is_some()),
+                EvidenceField::PrivacyStatement => self.privacy_statement.is_some(),
+            };
+            if !present {
+                return Err(ApiError::EvidenceRequired { field: field.name() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the tenant's rules. `default_ttl` comes from config per method; `required` is
+    /// the evidence the tenant's policy asks of a consumer-initiated code start.
+    #[allow(clippy::too_many_arguments)]
     pub fn validate(
         self,
         tenant: &TenantSettings,
@@ -143,6 +174,7 @@ impl StartRequest {
         link_ttl: u64,
         calls: &CallSettings,
         issuer: &str,
+        required: &[EvidenceField],
     ) -> Result<ValidStart, ApiError> {
         let phone_policy = PhonePolicy { allowed_countries: &tenant.allowed_countries, require_mobile: false };
         let phone = PhoneNumber::parse(&self.phone, &phone_policy)
@@ -193,6 +225,7 @@ impl StartRequest {
                 return Err(ApiError::invalid("metadata", "at most 20 keys and 2048 bytes"));
             }
         }
+        self.check_evidence(required)?;
         let now = chrono::Utc::now();
         let call = match (self.method, &self.call) {
             (Method::Call, Some(c)) => {
@@ -240,6 +273,8 @@ impl StartRequest {
                     name: tenant.name.clone(),
                     kvk: tenant.kvk.clone(),
                     contact_email: tenant.contact_email.clone(),
+                    // Kept only when it is not the default, so a record stays as small as before.
+                    legal_basis: Some(tenant.legal_basis.clone()).filter(|b| b != DEFAULT_LEGAL_BASIS),
                 },
                 issuer: issuer.to_string(),
             },

@@ -32,6 +32,77 @@ pub struct TenantSettings {
     /// Overrides of the message texts, per language.
     #[serde(default)]
     pub messages: MessageTexts,
+    /// The legal ground the evidence records (a tenant in an exempt sector names its own).
+    #[serde(default = "default_legal_basis")]
+    pub legal_basis: String,
+    /// What a start must carry as evidence.
+    #[serde(default)]
+    pub evidence: EvidencePolicy,
+}
+
+/// The ground recorded when a tenant names none: consent, under the Telecommunicatiewet and
+/// the GDPR.
+pub const DEFAULT_LEGAL_BASIS: &str = "Telecommunicatiewet art. 11.7 jo. AVG art. 6(1)(a)";
+
+pub fn default_legal_basis() -> String {
+    DEFAULT_LEGAL_BASIS.to_string()
+}
+
+/// A piece of evidence a start can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum EvidenceField {
+    #[serde(rename = "collection.url")]
+    CollectionUrl,
+    #[serde(rename = "collection.ip")]
+    CollectionIp,
+    #[serde(rename = "collection.user_agent")]
+    CollectionUserAgent,
+    #[serde(rename = "collection.collected_at")]
+    CollectionCollectedAt,
+    #[serde(rename = "collection.checkbox_default")]
+    CollectionCheckboxDefault,
+    #[serde(rename = "privacy_statement")]
+    PrivacyStatement,
+}
+
+impl EvidenceField {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CollectionUrl => "collection.url",
+            Self::CollectionIp => "collection.ip",
+            Self::CollectionUserAgent => "collection.user_agent",
+            Self::CollectionCollectedAt => "collection.collected_at",
+            Self::CollectionCheckboxDefault => "collection.checkbox_default",
+            Self::PrivacyStatement => "privacy_statement",
+        }
+    }
+}
+
+/// The evidence a consumer-initiated code verification must carry: there the person gave
+/// consent on the marketer's form, and the code only proves the number.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidencePolicy {
+    /// Unset: production requires [`EvidencePolicy::PRODUCTION`], dev nothing.
+    #[serde(default)]
+    pub required: Option<Vec<EvidenceField>>,
+}
+
+impl EvidencePolicy {
+    pub const PRODUCTION: [EvidenceField; 4] = [
+        EvidenceField::CollectionUrl,
+        EvidenceField::CollectionIp,
+        EvidenceField::CollectionCollectedAt,
+        EvidenceField::PrivacyStatement,
+    ];
+
+    pub fn required(&self, production: bool) -> &[EvidenceField] {
+        match &self.required {
+            Some(list) => list,
+            None if production => &Self::PRODUCTION,
+            None => &[],
+        }
+    }
 }
 
 /// Days (`mon`..`sun`), `HH:MM` start and end (`24:00` for midnight) and blocked dates.

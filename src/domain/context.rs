@@ -61,6 +61,10 @@ pub struct Controller {
     pub name: String,
     pub kvk: String,
     pub contact_email: String,
+    /// The legal ground the tenant named at the start; absent in records from before tenants
+    /// could name one (their evidence shows the default, as it was signed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
 }
 
 /// The evidence context stored with the verification, exactly as it will be shown.

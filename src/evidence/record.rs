@@ -17,7 +17,7 @@ pub struct EvidenceRecord {
     pub controller: Controller,
     pub caller: String,
     pub purpose: PurposeView,
-    pub legal_basis: &'static str,
+    pub legal_basis: String,
     pub notice: Notice,
     /// As sent by the marketer at start; `null` when it sent none.
     #[schema(value_type = Object)]
@@ -76,6 +76,10 @@ pub struct VerificationEvidence {
     /// purpose and caller existed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub reask: bool,
+    /// `confirmation_page` when the form's box was pre-ticked: that box is not consent, the
+    /// person's press on the confirmation page is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_act: Option<String>,
     /// For method `call`: the announcement, the call and its recording.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call: Option<CallEvidence>,
@@ -139,7 +143,7 @@ pub fn build(v: &VerificationRecord) -> EvidenceRecord {
         },
         caller: ctx.caller.clone(),
         purpose: PurposeView { id: ctx.purpose.id.clone(), text: ctx.purpose.text.clone() },
-        legal_basis: "Telecommunicatiewet art. 11.7 jo. AVG art. 6(1)(a)",
+        legal_basis: ctx.controller.legal_basis.clone().unwrap_or_else(crate::config::default_legal_basis),
         notice: Notice {
             consent_text_version: ctx.consent_text.version.clone(),
             consent_text: text.clone(),
@@ -158,6 +162,7 @@ pub fn build(v: &VerificationRecord) -> EvidenceRecord {
             user_agent: v.confirm_user_agent.clone().filter(|s| !s.is_empty()),
             attempts: v.attempts,
             reask: v.reask,
+            active_act: v.active_act.clone(),
             call: v.call.as_ref().map(|c| CallEvidence {
                 announcement: Announcement {
                     channel: v.channel.as_str(),

@@ -167,6 +167,12 @@ pub struct CallState {
 }
 
 impl NewVerification {
+    /// A pre-ticked box on the form: the confirmation page is the act consent rests on.
+    fn active_act(&self) -> Option<&'static str> {
+        let pre_ticked = self.context.collection.as_ref().and_then(|c| c.checkbox_default);
+        (self.method == Method::Link && pre_ticked == Some(CheckboxDefault::Checked)).then_some("confirmation_page")
+    }
+
     pub(super) fn fields(&self) -> Vec<(&'static str, String)> {
         let mut f = vec![
             ("t", self.tenant.clone()),
@@ -203,6 +209,9 @@ impl NewVerification {
         if self.reask {
             f.push(("rask", "1".into()));
         }
+        if let Some(act) = self.active_act() {
+            f.push(("act", act.into()));
+        }
         if let Some(c) = &self.call {
             f.push(("cw_s", c.start_ms.to_string()));
             f.push(("cw_e", c.end_ms.to_string()));
@@ -237,6 +246,8 @@ pub struct VerificationRecord {
     pub initiated_by: InitiatedBy,
     /// Asked although an active consent existed (`"reask": true`).
     pub reask: bool,
+    /// The act consent rests on, when the form's box was pre-ticked (`act`).
+    pub active_act: Option<String>,
     pub context: Context,
     pub pseudonym: String,
     /// Until when campaigns may not ask this number (ms), as read with the record; it may lie
@@ -304,6 +315,7 @@ impl VerificationRecord {
             locale: take("loc").as_deref().and_then(Locale::parse).unwrap_or_default(),
             initiated_by: take("ib").as_deref().and_then(InitiatedBy::parse).unwrap_or_default(),
             reask: take("rask").is_some(),
+            active_act: take("act"),
             context,
             pseudonym: take("ps").unwrap_or_default(),
             suppressed_until_ms: opt_num(take("!sup")),
@@ -390,6 +402,7 @@ impl From<&NewVerification> for VerificationRecord {
             locale: n.locale,
             initiated_by: n.initiated_by,
             reask: n.reask,
+            active_act: n.active_act().map(str::to_string),
             context: n.context.clone(),
             pseudonym: n.pseudonym.clone(),
             suppressed_until_ms: None,

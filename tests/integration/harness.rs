@@ -48,6 +48,8 @@ fn tenant(id: &str, name: &str, key: &ApiKey) -> TenantSettings {
         branding: Default::default(),
         email_reply_to: None,
         messages: Default::default(),
+        legal_basis: optin_verify::config::default_legal_basis(),
+        evidence: Default::default(),
     }
 }
 
