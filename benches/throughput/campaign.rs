@@ -203,13 +203,30 @@ pub async fn retained(redis_url: &str, prefix: &str, ids: &[String]) {
         let bytes: Option<i64> = redis::cmd("MEMORY").arg("USAGE").arg(&k).query_async(&mut c).await.unwrap();
         blobs += bytes.unwrap_or(0);
     }
+    // Each consent's expiry waits in a deadline bucket (a list per 10 seconds, named in the
+    // partition's bucket index) a term ahead: the buckets more than a day out are theirs.
+    let far = (chrono::Utc::now().timestamp_millis() + 86_400_000) / 10_000;
+    let mut deadlines = 0i64;
+    let mut iter: redis::AsyncIter<String> =
+        redis::AsyncCommands::scan_match(&mut c, format!("{{{prefix}:p*}}:ex:*")).await.unwrap();
+    let mut bucket_keys = Vec::new();
+    while let Some(k) = iter.next_item().await {
+        bucket_keys.push(k.unwrap());
+    }
+    drop(iter);
+    for k in bucket_keys.iter().filter(|k| k.rsplit(':').next().and_then(|b| b.parse::<i64>().ok()) > Some(far)) {
+        let bytes: Option<i64> = redis::cmd("MEMORY").arg("USAGE").arg(k).query_async(&mut c).await.unwrap();
+        // Its member in the bucket index: a sorted-set entry, about 64 bytes.
+        deadlines += bytes.unwrap_or(0) + 64;
+    }
     let n = ids.len() as f64;
-    let kept = (records + indexes + blobs) as f64 / n;
+    let kept = (records + indexes + blobs + deadlines) as f64 / n;
     println!(
-        "memory: {kept:.0} bytes per retained consent for its retention (record {:.0}, consent index {:.0}, shared texts {:.0}; target <= 2048)",
+        "memory: {kept:.0} bytes per retained consent for its retention (record {:.0}, consent index {:.0}, shared texts {:.0}, expiry deadline {:.0}; target <= 2048)",
         records as f64 / n,
         indexes as f64 / n,
-        blobs as f64 / n
+        blobs as f64 / n,
+        deadlines as f64 / n
     );
     println!("sizing: {:.2} GB of Redis per million retained consents", kept * 1e6 / 1e9);
 }

@@ -35,6 +35,8 @@ pub struct MessageInputs<'a> {
     pub texts: Option<&'a LocaleTexts>,
     /// For `method: call`: the announced window and number.
     pub call: Option<CallInfo<'a>>,
+    /// The number the tenant calls from (its first registered caller number), if it has one.
+    pub caller_number: Option<&'a str>,
 }
 
 /// What an announcement says about the coming call.
@@ -118,6 +120,7 @@ fn announcement(
 struct SmsCode<'a> {
     en: bool,
     brand: &'a str,
+    caller_number: Option<&'a str>,
     code: &'a str,
     minutes: i64,
     confirm_url: &'a str,
@@ -129,6 +132,7 @@ struct SmsCode<'a> {
 struct SmsLink<'a> {
     en: bool,
     brand: &'a str,
+    caller_number: Option<&'a str>,
     purpose: &'a str,
     code: &'a str,
     confirm_url: &'a str,
@@ -141,6 +145,7 @@ struct EmailParts<'a> {
     is_code: bool,
     brand: &'a str,
     caller: &'a str,
+    caller_number: Option<&'a str>,
     purpose: &'a str,
     phone_masked: String,
     code: &'a str,
@@ -169,26 +174,11 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
     let (subject, text, html) = match (&i.call, i.channel) {
         (Some(c), _) => announcement(i, c)?,
         (None, Channel::Sms | Channel::Whatsapp) => {
-            let text = match i.method {
-                Method::Code => SmsCode {
-                    en,
-                    brand: i.brand,
-                    code: i.code.expose(),
-                    minutes: i.valid_minutes,
-                    confirm_url: i.confirm_url,
-                    optout_url: i.optout_url,
-                }
-                .render()?,
-                Method::Link | Method::Call => SmsLink {
-                    en,
-                    brand: i.brand,
-                    purpose: &i.context.purpose.text,
-                    code: i.code.expose(),
-                    confirm_url: i.confirm_url,
-                    optout_url: i.optout_url,
-                }
-                .render()?,
-            };
+            // The caller number goes in where there is room: an SMS that would need a third
+            // segment with it goes without, before its purpose is shortened.
+            let with = short_text(i, en, i.caller_number)?;
+            let fits = i.channel != Channel::Sms || gsm::segments(&gsm::to_gsm_friendly(with.trim())).1 <= 2;
+            let text = if fits { with } else { short_text(i, en, None)? };
             (None, text, None)
         }
         (None, Channel::Email) => {
@@ -197,6 +187,7 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
                 is_code: i.method == Method::Code,
                 brand: i.brand,
                 caller: &i.context.caller,
+                caller_number: i.caller_number,
                 purpose: &i.context.purpose.text,
                 phone_masked: mask_phone(i.phone),
                 code: i.code.expose(),
@@ -239,6 +230,32 @@ pub fn render(i: &MessageInputs<'_>) -> Result<Message, ChannelError> {
         }),
         from_name: i.brand.to_string(),
         reply_to: i.reply_to.map(str::to_string),
+    })
+}
+
+/// The SMS (or WhatsApp fallback) text of a code or link message.
+fn short_text(i: &MessageInputs<'_>, en: bool, caller_number: Option<&str>) -> Result<String, ChannelError> {
+    Ok(match i.method {
+        Method::Code => SmsCode {
+            en,
+            brand: i.brand,
+            caller_number,
+            code: i.code.expose(),
+            minutes: i.valid_minutes,
+            confirm_url: i.confirm_url,
+            optout_url: i.optout_url,
+        }
+        .render()?,
+        Method::Link | Method::Call => SmsLink {
+            en,
+            brand: i.brand,
+            caller_number,
+            purpose: &i.context.purpose.text,
+            code: i.code.expose(),
+            confirm_url: i.confirm_url,
+            optout_url: i.optout_url,
+        }
+        .render()?,
     })
 }
 

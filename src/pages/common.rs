@@ -40,6 +40,11 @@ impl Lang {
     }
 }
 
+/// The number that will call: an announced call's own, or the tenant's first registered one.
+pub fn calling_from(tenant: &TenantSettings, v: &crate::store::VerificationRecord) -> Option<String> {
+    v.call.as_ref().map(|c| c.caller_number.clone()).or_else(|| tenant.caller_numbers.first().cloned())
+}
+
 /// What the base template needs: language, brand and the tenant's look.
 pub struct Chrome {
     pub lang: &'static str,

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::{
-    domain::{LinkToken, Status, TokenKind, mask_phone},
+    domain::{Controller, LinkToken, Method, Status, TokenKind, mask_phone},
     evidence::record_at,
     state::AppState,
     store::VerificationRecord,
@@ -27,11 +27,19 @@ struct ReceiptPage<'a> {
     page: Chrome,
     lang_query: &'static str,
     caller: &'a str,
+    caller_number: Option<String>,
+    /// Who is responsible, as recorded when the person was asked.
+    controller: &'a Controller,
     purpose: &'a str,
     phone_masked: String,
     confirmed_at: String,
     withdrawn_at: Option<String>,
-    by_code: bool,
+    expires_at: Option<String>,
+    expired: bool,
+    /// `code`, `link` or `call`: how the person confirmed.
+    how: &'static str,
+    /// The form's box was pre-ticked: the confirmation page is what consent rests on.
+    pre_ticked: bool,
     receipt_id: &'a str,
     consent_version: &'a str,
     consent_text: &'a str,
@@ -91,11 +99,20 @@ pub async fn show(
         page: Chrome::tenant(&tenant, &lang),
         lang_query: lang.query,
         caller: &ctx.caller,
+        caller_number: super::common::calling_from(&tenant, &v),
+        controller: &ctx.controller,
         purpose: &ctx.purpose.text,
         phone_masked: mask_phone(&v.phone),
         confirmed_at: human_time(v.finished_ms.and_then(record_at)),
         withdrawn_at: v.withdrawn_ms.map(|ms| human_time(record_at(ms))),
-        by_code: v.confirm_source.as_deref() != Some("link"),
+        expires_at: v.consent_expires_ms.map(|ms| human_time(record_at(ms))),
+        expired: v.consent_expires_ms.is_some_and(|ms| ms <= AppState::now_ms()),
+        how: match (v.method, v.confirm_source.as_deref()) {
+            (Method::Call, _) => "call",
+            (_, Some("link")) => "link",
+            _ => "code",
+        },
+        pre_ticked: v.active_act.as_deref() == Some("confirmation_page"),
         receipt_id: &path,
         consent_version: &ctx.consent_text.version,
         consent_text: &ctx.consent_text.text,

@@ -196,6 +196,7 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
             Locale::En => tenant.messages.en.as_ref(),
         },
         valid_minutes: ((v.expires_ms - now).max(0) + 59_999) / 60_000,
+        caller_number: tenant.caller_numbers.first().map(String::as_str),
         call: v.call.as_ref().and_then(|c| {
             Some(CallInfo { caller_number: &c.caller_number, start: record_at(c.start_ms)?, end: record_at(c.end_ms)? })
         }),

@@ -96,6 +96,28 @@ impl Browser {
             .await
             .unwrap();
         assert_eq!(fits, json!(true), "{name} scrolls sideways at 360 px");
+        self.accessible(name).await;
+    }
+
+    /// Runs axe-core (the accessibility engine browsers' own audits use) on the page, for WCAG
+    /// 2.1 A and AA, and fails on any violation.
+    async fn accessible(&self, name: &str) {
+        let path = std::env::var("OPTIN_TEST_AXE")
+            .expect("OPTIN_TEST_AXE names axe-core's axe.min.js: run the suite with scripts/test, which fetches it");
+        let axe = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        self.client.execute(&format!("{axe}\nreturn true;"), vec![]).await.unwrap();
+        let violations = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                    .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.html)}))))
+                    .catch(e => done([{id: 'axe-error', impact: String(e), nodes: []}]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(violations, json!([]), "{name}: axe-core found accessibility violations");
     }
 
     async fn close(mut self) {
@@ -129,6 +151,8 @@ async fn confirm_see_receipt_withdraw_and_reuse_the_link() {
     b.open(&link).await;
     assert_eq!(app.status_of(&id).await, "pending");
     b.h1_is("Mag Acme Energie B.V. u bellen?").await;
+    let source = b.client.source().await.unwrap();
+    assert!(source.contains("<dt>Belt vanaf</dt><dd>+31201234567</dd>"), "the number that will call: {source}");
     b.shot("confirm-nl").await;
     b.open(&format!("{link}?lang=en")).await;
     b.h1_is("May Acme Energie B.V. call you?").await;
@@ -140,6 +164,12 @@ async fn confirm_see_receipt_withdraw_and_reuse_the_link() {
     assert_eq!(app.status_of(&id).await, "confirmed");
     let receipt_url = b.client.current_url().await.unwrap().to_string();
     assert!(receipt_url.contains("/r/rcpt_"));
+    let source = b.client.source().await.unwrap();
+    let facts =
+        ["+31201234567", "KvK 12345678", "privacy@acme.example", "te kiezen op de bevestigingspagina", "Geldig tot"];
+    for fact in facts {
+        assert!(source.contains(fact), "the receipt names {fact}: {source}");
+    }
     b.shot("receipt-nl").await;
     // It carries the opt-out token of the message (`?t=`): the language goes after it.
     b.open(&format!("{receipt_url}&lang=en")).await;

@@ -311,3 +311,30 @@ async fn a_batch_skips_consented_numbers_and_duplicates_and_counts_them() {
     let (_, view) = app.get_json(&format!("/v1/batches/{id}")).await;
     assert_eq!(counts(&view), (Some(3), Some(1), Some(1)), "{view}");
 }
+
+#[tokio::test]
+async fn messages_name_the_number_that_will_call_where_there_is_room() {
+    let app = spawn().await;
+    let mut body = start_body("link", "sms");
+    body["phone"] = json!(fresh_phone());
+    body["purpose"]["text"] = json!("Energie");
+    let id = app.start(&body).await["id"].as_str().unwrap().to_string();
+    let text = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
+    assert!(text.contains("Wij bellen vanaf +31201234567."), "{text}");
+    assert!(optin_verify::channels::gsm::segments(&text).1 <= 2, "{text}");
+    // A purpose long enough to need the room: the number gives way before the purpose is cut.
+    body["phone"] = json!(fresh_phone());
+    body["purpose"]["text"] = json!("Telefonische aanbiedingen over energiecontracten");
+    let id = app.start(&body).await["id"].as_str().unwrap().to_string();
+    let text = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
+    assert!(!text.contains("Wij bellen vanaf"), "{text}");
+    assert!(text.contains("over: Telefonische aanbiedingen over energiecontracten. Akkoord?"), "{text}");
+    assert!(optin_verify::channels::gsm::segments(&text).1 <= 2, "{text}");
+    // E-mail has room: it always names the number.
+    let mut mail = start_body("code", "email");
+    mail["phone"] = json!(fresh_phone());
+    mail["to"] = json!(format!("jan.{}@example.nl", rand::random::<u32>()));
+    let id = app.start(&mail).await["id"].as_str().unwrap().to_string();
+    let m = app.outbox_message(&id).await;
+    assert!(m["text"].as_str().unwrap().contains("U wordt gebeld vanaf +31201234567."), "{m}");
+}

@@ -15,6 +15,7 @@ mod crash;
 mod dev_secrets;
 mod email_and_misc;
 mod email_receivers;
+mod evidence_policy;
 mod free_text;
 mod harness;
 mod idempotency;
