@@ -9,6 +9,7 @@ mod consents;
 mod delivery;
 mod endpoints;
 mod error;
+pub mod fields;
 mod idempotency;
 mod keys;
 mod meta;

@@ -13,7 +13,7 @@ use crate::domain::{
     PrivacyStatement, Purpose, Status, VerificationId,
 };
 
-use super::StoreError;
+use super::{StoreError, fields as F};
 
 /// Everything `create` writes.
 #[derive(Debug, Clone)]
@@ -86,36 +86,42 @@ fn context_fields(c: &Context, f: &mut Vec<(&'static str, String)>) {
         controller: c.controller.clone(),
         issuer: c.issuer.clone(),
     };
-    f.push(("n", serde_json::to_string(&notice).unwrap_or_default()));
-    f.push(("pid", c.purpose.id.clone()));
+    f.push((F::NOTICE, serde_json::to_string(&notice).unwrap_or_default()));
+    f.push((F::PURPOSE_ID, c.purpose.id.clone()));
     if let Some(col) = &c.collection {
         let mut opt = |k: &'static str, v: Option<String>| {
             if let Some(v) = v {
                 f.push((k, v));
             }
         };
-        opt("xu", col.url.clone());
-        opt("xi", col.ip.map(|ip| ip.to_string()));
-        opt("xa", col.user_agent.clone());
-        opt("xt", col.collected_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
-        opt("xb", col.checkbox_default.map(|c| checkbox_str(c).to_string()));
+        opt(F::COLLECTION_URL, col.url.clone());
+        opt(F::COLLECTION_IP, col.ip.map(|ip| ip.to_string()));
+        opt(F::COLLECTION_USER_AGENT, col.user_agent.clone());
+        opt(F::COLLECTION_AT, col.collected_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
+        opt(F::COLLECTION_CHECKBOX, col.checkbox_default.map(|c| checkbox_str(c).to_string()));
     }
     if let Some(m) = &c.metadata {
-        f.push(("md", serde_json::to_string(m).unwrap_or_default()));
+        f.push((F::METADATA, serde_json::to_string(m).unwrap_or_default()));
     }
 }
 
 fn context_from(h: &mut HashMap<String, String>) -> Result<Context, StoreError> {
-    let n = h.remove("n").ok_or_else(|| StoreError::Corrupt("field n missing".into()))?;
+    let n = h.remove(F::NOTICE).ok_or_else(|| StoreError::Corrupt("field n missing".into()))?;
     let notice: Notice = serde_json::from_str(&n).map_err(|_| StoreError::Corrupt("field n unreadable".into()))?;
     // A collection the marketer sent with no field set reads back as none.
-    let present = ["xu", "xi", "xa", "xt", "xb"].iter().any(|k| h.contains_key(*k));
+    let present =
+        [F::COLLECTION_URL, F::COLLECTION_IP, F::COLLECTION_USER_AGENT, F::COLLECTION_AT, F::COLLECTION_CHECKBOX]
+            .iter()
+            .any(|k| h.contains_key(*k));
     let collection = present.then(|| Collection {
-        url: h.remove("xu"),
-        ip: h.remove("xi").and_then(|s| s.parse().ok()),
-        user_agent: h.remove("xa"),
-        collected_at: h.remove("xt").and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.to_utc()),
-        checkbox_default: h.remove("xb").as_deref().and_then(checkbox_parse),
+        url: h.remove(F::COLLECTION_URL),
+        ip: h.remove(F::COLLECTION_IP).and_then(|s| s.parse().ok()),
+        user_agent: h.remove(F::COLLECTION_USER_AGENT),
+        collected_at: h
+            .remove(F::COLLECTION_AT)
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|t| t.to_utc()),
+        checkbox_default: h.remove(F::COLLECTION_CHECKBOX).as_deref().and_then(checkbox_parse),
     });
     Ok(Context {
         purpose: notice.purpose,
@@ -123,7 +129,7 @@ fn context_from(h: &mut HashMap<String, String>) -> Result<Context, StoreError> 
         consent_text: notice.consent_text,
         privacy_statement: notice.privacy_statement,
         collection,
-        metadata: h.remove("md").and_then(|m| serde_json::from_str(&m).ok()),
+        metadata: h.remove(F::METADATA).and_then(|m| serde_json::from_str(&m).ok()),
         controller: notice.controller,
         issuer: notice.issuer,
     })
@@ -175,48 +181,48 @@ impl NewVerification {
 
     pub(super) fn fields(&self) -> Vec<(&'static str, String)> {
         let mut f = vec![
-            ("t", self.tenant.clone()),
-            ("st", Status::Pending.as_str().into()),
-            ("m", self.method.as_str().into()),
-            ("ch", self.channel.as_str().into()),
-            ("ph", self.phone.clone()),
-            ("seed", self.seed_hex.clone()),
-            ("cm", self.code_mac.clone()),
-            ("ctk", self.confirm_token_hash.clone()),
-            ("otk", self.optout_token_hash.clone()),
-            ("cl", self.code_length.to_string()),
-            ("att", "0".into()),
-            ("max", self.max_attempts.to_string()),
-            ("cr", self.created_ms.to_string()),
-            ("exp", self.expires_ms.to_string()),
-            ("ttl", (self.expires_ms - self.created_ms).to_string()),
-            ("loc", self.locale.as_str().into()),
-            ("ib", self.initiated_by.as_str().into()),
-            ("dlv", "queued".into()),
-            ("ps", self.pseudonym.clone()),
+            (F::TENANT, self.tenant.clone()),
+            (F::STATUS, Status::Pending.as_str().into()),
+            (F::METHOD, self.method.as_str().into()),
+            (F::CHANNEL, self.channel.as_str().into()),
+            (F::PHONE, self.phone.clone()),
+            (F::SEED, self.seed_hex.clone()),
+            (F::CODE_MAC, self.code_mac.clone()),
+            (F::CONFIRM_TOKEN, self.confirm_token_hash.clone()),
+            (F::OPTOUT_TOKEN, self.optout_token_hash.clone()),
+            (F::CODE_LENGTH, self.code_length.to_string()),
+            (F::ATTEMPTS, "0".into()),
+            (F::MAX_ATTEMPTS, self.max_attempts.to_string()),
+            (F::CREATED, self.created_ms.to_string()),
+            (F::EXPIRES, self.expires_ms.to_string()),
+            (F::TTL, (self.expires_ms - self.created_ms).to_string()),
+            (F::LOCALE, self.locale.as_str().into()),
+            (F::INITIATED_BY, self.initiated_by.as_str().into()),
+            (F::DELIVERY, "queued".into()),
+            (F::PSEUDONYM, self.pseudonym.clone()),
         ];
         // Most messages go to the number itself: `to` is kept only when it differs.
         if self.to != self.phone {
-            f.push(("to", self.to.clone()));
+            f.push((F::TO, self.to.clone()));
         }
         context_fields(&self.context, &mut f);
         if let Some(b) = &self.batch {
-            f.push(("b", b.clone()));
+            f.push((F::BATCH, b.clone()));
         }
         if let Some(bh) = &self.body_hash {
-            f.push(("bh", bh.clone()));
+            f.push((F::BODY_HASH, bh.clone()));
         }
         if self.reask {
-            f.push(("rask", "1".into()));
+            f.push((F::REASK, "1".into()));
         }
         if let Some(act) = self.active_act() {
-            f.push(("act", act.into()));
+            f.push((F::ACTIVE_ACT, act.into()));
         }
         if let Some(c) = &self.call {
-            f.push(("cw_s", c.start_ms.to_string()));
-            f.push(("cw_e", c.end_ms.to_string()));
-            f.push(("cnum", c.caller_number.clone()));
-            f.push(("resch", "0".into()));
+            f.push((F::CALL_WINDOW_START, c.start_ms.to_string()));
+            f.push((F::CALL_WINDOW_END, c.end_ms.to_string()));
+            f.push((F::CALLER_NUMBER, c.caller_number.clone()));
+            f.push((F::RESCHEDULES, "0".into()));
         }
         f
     }
@@ -282,8 +288,8 @@ pub struct VerificationRecord {
 impl VerificationRecord {
     pub(super) fn from_hash(id: &VerificationId, mut h: HashMap<String, String>) -> Result<Self, StoreError> {
         let context = context_from(&mut h)?;
-        let h_phone = h.get("ph").cloned();
-        let h_sent = h.contains_key("prov");
+        let h_phone = h.get(F::PHONE).cloned();
+        let h_sent = h.contains_key(F::PROVIDER);
         let mut take = |k: &str| h.remove(k);
         fn req<T>(v: Option<T>, k: &str) -> Result<T, StoreError> {
             v.ok_or_else(|| StoreError::Corrupt(format!("field {k} missing")))
@@ -296,73 +302,75 @@ impl VerificationRecord {
         }
         Ok(Self {
             id: id.clone(),
-            tenant: req(take("t"), "t")?,
-            status: req(take("st").as_deref().and_then(Status::parse), "st")?,
-            method: req(take("m").as_deref().and_then(Method::parse), "m")?,
-            channel: req(take("ch").as_deref().and_then(Channel::parse), "ch")?,
-            phone: req(take("ph"), "ph")?,
-            to: take("to").or_else(|| h_phone.clone()).ok_or_else(|| StoreError::Corrupt("field ph missing".into()))?,
-            seed_hex: req(take("seed"), "seed")?,
+            tenant: req(take(F::TENANT), F::TENANT)?,
+            status: req(take(F::STATUS).as_deref().and_then(Status::parse), F::STATUS)?,
+            method: req(take(F::METHOD).as_deref().and_then(Method::parse), F::METHOD)?,
+            channel: req(take(F::CHANNEL).as_deref().and_then(Channel::parse), F::CHANNEL)?,
+            phone: req(take(F::PHONE), F::PHONE)?,
+            to: take(F::TO)
+                .or_else(|| h_phone.clone())
+                .ok_or_else(|| StoreError::Corrupt("field ph missing".into()))?,
+            seed_hex: req(take(F::SEED), F::SEED)?,
             // Dropped once the verification is final: no page can use it any more.
-            confirm_token_hash: take("ctk").unwrap_or_default(),
-            optout_token_hash: req(take("otk"), "otk")?,
-            code_length: num(take("cl"), "cl")?,
-            attempts: num(take("att"), "att")?,
-            max_attempts: num(take("max"), "max")?,
-            created_ms: num(take("cr"), "cr")?,
-            expires_ms: num(take("exp"), "exp")?,
-            ttl_ms: opt_num(take("ttl")).unwrap_or(0),
-            locale: take("loc").as_deref().and_then(Locale::parse).unwrap_or_default(),
-            initiated_by: take("ib").as_deref().and_then(InitiatedBy::parse).unwrap_or_default(),
-            reask: take("rask").is_some(),
-            active_act: take("act"),
+            confirm_token_hash: take(F::CONFIRM_TOKEN).unwrap_or_default(),
+            optout_token_hash: req(take(F::OPTOUT_TOKEN), F::OPTOUT_TOKEN)?,
+            code_length: num(take(F::CODE_LENGTH), F::CODE_LENGTH)?,
+            attempts: num(take(F::ATTEMPTS), F::ATTEMPTS)?,
+            max_attempts: num(take(F::MAX_ATTEMPTS), F::MAX_ATTEMPTS)?,
+            created_ms: num(take(F::CREATED), F::CREATED)?,
+            expires_ms: num(take(F::EXPIRES), F::EXPIRES)?,
+            ttl_ms: opt_num(take(F::TTL)).unwrap_or(0),
+            locale: take(F::LOCALE).as_deref().and_then(Locale::parse).unwrap_or_default(),
+            initiated_by: take(F::INITIATED_BY).as_deref().and_then(InitiatedBy::parse).unwrap_or_default(),
+            reask: take(F::REASK).is_some(),
+            active_act: take(F::ACTIVE_ACT),
             context,
-            pseudonym: take("ps").unwrap_or_default(),
+            pseudonym: take(F::PSEUDONYM).unwrap_or_default(),
             suppressed_until_ms: opt_num(take("!sup")),
-            batch: take("b"),
-            body_hash: take("bh"),
-            delivery: take("dlv").unwrap_or_else(|| "queued".into()),
-            provider: take("prov").filter(|s| !s.is_empty()),
+            batch: take(F::BATCH),
+            body_hash: take(F::BODY_HASH),
+            delivery: take(F::DELIVERY).unwrap_or_else(|| "queued".into()),
+            provider: take(F::PROVIDER).filter(|s| !s.is_empty()),
             // Absent after a send: the provider took our own id (without `vf_`) as reference.
-            provider_reference: match take("pref") {
+            provider_reference: match take(F::PROVIDER_REFERENCE) {
                 None if h_sent => Some(id.as_str()[3..].to_string()),
                 other => other.filter(|s| !s.is_empty()),
             },
-            sends: take("ns").and_then(|s| s.parse().ok()).unwrap_or(0),
-            resends: take("rs").and_then(|s| s.parse().ok()).unwrap_or(0),
-            first_sent_ms: opt_num(take("sent")),
-            last_sent_ms: opt_num(take("last_sent")),
-            finished_ms: opt_num(take("done")),
-            confirm_source: take("src"),
-            confirm_ip: take("cip"),
-            confirm_user_agent: take("cua"),
-            withdrawn_ms: opt_num(take("wd")),
-            consent_expires_ms: opt_num(take("cx")),
-            expired_ms: opt_num(take("xpd")),
-            seal: match (take("kid"), take("sg1"), take("sg2"), take("rid")) {
+            sends: take(F::SENDS).and_then(|s| s.parse().ok()).unwrap_or(0),
+            resends: take(F::RESENDS).and_then(|s| s.parse().ok()).unwrap_or(0),
+            first_sent_ms: opt_num(take(F::FIRST_SENT)),
+            last_sent_ms: opt_num(take(F::LAST_SENT)),
+            finished_ms: opt_num(take(F::DONE)),
+            confirm_source: take(F::CONFIRM_SOURCE),
+            confirm_ip: take(F::CONFIRM_IP),
+            confirm_user_agent: take(F::CONFIRM_USER_AGENT),
+            withdrawn_ms: opt_num(take(F::WITHDRAWN)),
+            consent_expires_ms: opt_num(take(F::CONSENT_EXPIRES)),
+            expired_ms: opt_num(take(F::CONSENT_EXPIRED)),
+            seal: match (take(F::RECEIPT_KID), take(F::RECEIPT_SIG_1), take(F::RECEIPT_SIG_2), take(F::RECEIPT_ID)) {
                 (Some(kid), Some(a), Some(b), Some(receipt_id)) => {
                     Some(ReceiptSeal { kid, signature: format!("{a}{b}"), receipt_id })
                 }
                 _ => None,
             },
             attempt_lines: {
-                let n: usize = take("na").and_then(|s| s.parse().ok()).unwrap_or(0);
+                let n: usize = take(F::ATTEMPT_LINES).and_then(|s| s.parse().ok()).unwrap_or(0);
                 (1..=n).filter_map(|i| take(&format!("a{i}"))).collect()
             },
-            call: match (opt_num(take("cw_s")), opt_num(take("cw_e"))) {
+            call: match (opt_num(take(F::CALL_WINDOW_START)), opt_num(take(F::CALL_WINDOW_END))) {
                 (Some(start_ms), Some(end_ms)) => Some(CallState {
                     start_ms,
                     end_ms,
-                    caller_number: take("cnum").unwrap_or_default(),
-                    reschedules: take("resch").and_then(|s| s.parse().ok()).unwrap_or(0),
-                    announcement_sha256: take("ann_h"),
-                    announced_at_ms: opt_num(take("ann_at")),
-                    agent_id: take("agent"),
-                    called_at_ms: opt_num(take("called")),
-                    recording_uri: take("rec_uri"),
-                    recording_sha256: take("rec_sha"),
-                    recording_duration_seconds: take("rec_dur").and_then(|s| s.parse().ok()),
-                    retain_until_ms: opt_num(take("ret_until")),
+                    caller_number: take(F::CALLER_NUMBER).unwrap_or_default(),
+                    reschedules: take(F::RESCHEDULES).and_then(|s| s.parse().ok()).unwrap_or(0),
+                    announcement_sha256: take(F::ANNOUNCEMENT_HASH),
+                    announced_at_ms: opt_num(take(F::ANNOUNCED_AT)),
+                    agent_id: take(F::AGENT),
+                    called_at_ms: opt_num(take(F::CALLED_AT)),
+                    recording_uri: take(F::RECORDING_URI),
+                    recording_sha256: take(F::RECORDING_SHA256),
+                    recording_duration_seconds: take(F::RECORDING_DURATION).and_then(|s| s.parse().ok()),
+                    retain_until_ms: opt_num(take(F::RETAIN_UNTIL)),
                 }),
                 _ => None,
             },
