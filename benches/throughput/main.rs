@@ -1,5 +1,5 @@
-//! The performance benchmark of DESIGN.md §8. Every figure is measured in this one run, on this
-//! machine, and the API figures are reported as ratios to a ceiling: a minimal actix-web handler
+//! The performance benchmark (docs/PERFORMANCE.md). Every figure is measured in this one run, on
+//! this machine, and the API figures are reported as ratios to a ceiling: a minimal actix-web handler
 //! that makes the same number of Redis round trips (EVALSHA) as the real endpoint.
 //!
 //! Run it with `scripts/bench` (starts a private redis-server) and paste the output into

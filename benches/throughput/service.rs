@@ -77,7 +77,7 @@ pub async fn ceiling(redis_url: &str) -> u16 {
     on_own_system(move || async move {
         let client = redis::Client::open(url).unwrap();
         let conn = client.get_connection_manager().await.unwrap();
-        // DESIGN.md §8: one EVALSHA doing HGET + HINCRBY.
+        // The ceiling: one EVALSHA doing HGET + HINCRBY.
         let script = Arc::new(redis::Script::new(
             "redis.call('HGET', KEYS[1], 'st'); return redis.call('HINCRBY', KEYS[1], 'n', 1)",
         ));

@@ -164,7 +164,8 @@ impl StartRequest {
         Ok(())
     }
 
-    /// Applies the tenant's rules. `default_ttl` comes from config per method; `required` is
+    /// Applies the tenant's rules. `code_ttl` and `link_ttl` are the configured defaults per
+    /// method; `required` is
     /// the evidence the tenant's policy asks of a consumer-initiated code start.
     #[allow(clippy::too_many_arguments)]
     pub fn validate(

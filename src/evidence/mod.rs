@@ -1,4 +1,4 @@
-//! The evidence record of a finished verification (DESIGN.md §4) and its signed receipt.
+//! The evidence record of a finished verification and its signed receipt.
 
 mod receipt;
 mod record;

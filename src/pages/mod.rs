@@ -14,7 +14,7 @@ pub use common::PageError;
 
 use crate::state::AppState;
 
-/// Headers of DESIGN.md §5 on every page response, errors included.
+/// The security headers every page response carries, errors included (README, Consumer pages).
 fn page_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((

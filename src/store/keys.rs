@@ -170,4 +170,52 @@ mod tests {
         assert!(keys.events(id.partition()).starts_with(&tag));
         assert!(keys.send_stream(id.partition()).starts_with(&tag));
     }
+
+    /// The README's key table is what an operator reads to find their data: every key this
+    /// module names is in it, spelled as it is built (placeholders in `<...>`).
+    #[test]
+    fn the_readme_key_table_names_every_key() {
+        let readme = include_str!("../../README.md");
+        let keys = Keys::new("ov", 16);
+        let p = Partition(7);
+        let id = VerificationId::random(16).with_partition(p);
+        let named = [
+            keys.verification(&id).replace(id.as_str(), "<id>"),
+            keys.send_stream(p),
+            keys.events(p),
+            keys.deadlines(p),
+            keys.campaign(p, "<channel>"),
+            keys.consent_index(p, "<tenant>", "<pseudonym>"),
+            keys.batch_counts(p, "<batch>"),
+            keys.batch("<batch>"),
+            keys.pace("<account>"),
+            keys.held(p),
+            keys.retention_reminders(p),
+            keys.message(p, "<event id>"),
+            keys.meta(),
+            keys.attempts(p, "<event id>"),
+            keys.deliver_stream(p),
+            keys.retries(p),
+            keys.dead_letters(p),
+            keys.tenant_events(p, "<tenant>"),
+            keys.endpoints("<tenant>"),
+            keys.idempotency("<tenant>", "<key hash>"),
+            keys.rate("<scope>", "<pseudonym>", 600, 9).replace(":600:9", ":<window>:<index>"),
+            keys.rate_in(p, "<scope>", "<pseudonym>", 600, 9).replace(":600:9", ":<window>:<index>"),
+            keys.outbox(),
+        ];
+        let missing: Vec<String> = named
+            .iter()
+            .map(|k| k.replace("{ov:p7}", "{ov:p<N>}"))
+            .filter(|k| !readme.contains(&format!("`{k}`")))
+            .collect();
+        assert!(missing.is_empty(), "README's key table lacks {missing:?}");
+        // And every script is listed.
+        let scripts =
+            std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/lua")).unwrap();
+        for entry in scripts {
+            let name = entry.unwrap().file_name().to_string_lossy().trim_end_matches(".lua").to_string();
+            assert!(readme.contains(&format!("`{name}`")), "README's script list lacks {name}");
+        }
+    }
 }
