@@ -62,7 +62,7 @@ pub enum ApiError {
     #[error("the service cannot reach its store; retry shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -70,60 +70,42 @@ impl ApiError {
         Self::InvalidRequest { field: field.into(), detail: detail.into() }
     }
 
-    fn slug(&self) -> &'static str {
+    /// Status, problem `type` slug and title: one arm per variant, so a new variant is one arm.
+    fn kind(&self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
         match self {
-            Self::MalformedJson(_) => "malformed-json",
-            Self::InvalidRequest { .. } => "invalid-request",
-            Self::InvalidPhone { source, .. } => match source {
-                PhoneError::Invalid => "invalid-phone",
-                PhoneError::CountryNotAllowed => "country-not-allowed",
-                PhoneError::NotMobile => "phone-not-mobile",
-                PhoneError::Premium => "premium-rate-number",
-            },
-            Self::InvalidEmail { .. } => "invalid-email",
-            Self::Unauthorized => "unauthorized",
-            Self::NotFound => "not-found",
-            Self::PayloadTooLarge { .. } => "payload-too-large",
-            Self::UnsupportedMediaType => "unsupported-media-type",
-            Self::RateLimited { .. } => "rate-limited",
-            Self::IdempotencyKeyReused => "idempotency-key-reused",
-            Self::IdempotencyInProgress => "idempotency-key-in-use",
-            Self::CallRule { rule, .. } => rule,
-            Self::NotPending { .. } => "verification-not-pending",
-            Self::AlreadyWithdrawn => "already-withdrawn",
-            Self::AlreadyConsented { .. } => "already-consented",
-            Self::EvidenceRequired { .. } => "evidence-required",
-            Self::PreTickedConsent => "pre-ticked-consent",
-            Self::DuplicateInBatch { .. } => "duplicate-in-batch",
-            Self::Suppressed => "number-suppressed",
-            Self::Unavailable(_) => "service-unavailable",
-            Self::Internal(_) => "internal",
-        }
-    }
-
-    fn title(&self) -> &'static str {
-        match self {
-            Self::MalformedJson(_) => "Malformed JSON",
-            Self::InvalidRequest { .. } => "Invalid request",
-            Self::InvalidPhone { .. } => "Phone number refused",
-            Self::InvalidEmail { .. } => "Invalid email address",
-            Self::Unauthorized => "Unauthorized",
-            Self::NotFound => "Not found",
-            Self::PayloadTooLarge { .. } => "Payload too large",
-            Self::UnsupportedMediaType => "Unsupported media type",
-            Self::RateLimited { .. } => "Too many requests",
-            Self::IdempotencyKeyReused => "Idempotency-Key reused",
-            Self::IdempotencyInProgress => "Idempotency-Key in use",
-            Self::CallRule { .. } => "Call verification rule broken",
-            Self::NotPending { .. } => "Verification not pending",
-            Self::AlreadyWithdrawn => "Already withdrawn",
-            Self::AlreadyConsented { .. } => "Already consented",
-            Self::EvidenceRequired { .. } => "Evidence required",
-            Self::PreTickedConsent => "Pre-ticked consent",
-            Self::DuplicateInBatch { .. } => "Duplicate in batch",
-            Self::Suppressed => "Number cannot be asked now",
-            Self::Unavailable(_) => "Service unavailable",
-            Self::Internal(_) => "Internal error",
+            Self::MalformedJson(_) => (S::BAD_REQUEST, "malformed-json", "Malformed JSON"),
+            Self::InvalidRequest { .. } => (S::UNPROCESSABLE_ENTITY, "invalid-request", "Invalid request"),
+            Self::InvalidPhone { source, .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                match source {
+                    PhoneError::Invalid => "invalid-phone",
+                    PhoneError::CountryNotAllowed => "country-not-allowed",
+                    PhoneError::NotMobile => "phone-not-mobile",
+                    PhoneError::Premium => "premium-rate-number",
+                },
+                "Phone number refused",
+            ),
+            Self::InvalidEmail { .. } => (S::UNPROCESSABLE_ENTITY, "invalid-email", "Invalid email address"),
+            Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::NotFound => (S::NOT_FOUND, "not-found", "Not found"),
+            Self::PayloadTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
+            Self::UnsupportedMediaType => {
+                (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            }
+            Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            Self::IdempotencyKeyReused => (S::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency-Key reused"),
+            Self::IdempotencyInProgress => (S::CONFLICT, "idempotency-key-in-use", "Idempotency-Key in use"),
+            Self::CallRule { rule, .. } => (S::UNPROCESSABLE_ENTITY, rule, "Call verification rule broken"),
+            Self::Suppressed => (S::UNPROCESSABLE_ENTITY, "number-suppressed", "Number cannot be asked now"),
+            Self::AlreadyConsented { .. } => (S::CONFLICT, "already-consented", "Already consented"),
+            Self::DuplicateInBatch { .. } => (S::CONFLICT, "duplicate-in-batch", "Duplicate in batch"),
+            Self::EvidenceRequired { .. } => (S::UNPROCESSABLE_ENTITY, "evidence-required", "Evidence required"),
+            Self::PreTickedConsent => (S::UNPROCESSABLE_ENTITY, "pre-ticked-consent", "Pre-ticked consent"),
+            Self::AlreadyWithdrawn => (S::CONFLICT, "already-withdrawn", "Already withdrawn"),
+            Self::NotPending { .. } => (S::CONFLICT, "verification-not-pending", "Verification not pending"),
+            Self::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "service-unavailable", "Service unavailable"),
+            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
 
@@ -145,7 +127,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(_) => Self::Unavailable(e),
-            StoreError::Corrupt(msg) => Self::Internal(msg),
+            StoreError::Corrupt(_) => Self::internal(e),
         }
     }
 }
@@ -164,32 +146,11 @@ pub struct Problem {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidRequest { .. }
-            | Self::InvalidPhone { .. }
-            | Self::InvalidEmail { .. }
-            | Self::IdempotencyKeyReused
-            | Self::Suppressed
-            | Self::EvidenceRequired { .. }
-            | Self::PreTickedConsent
-            | Self::CallRule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotPending { .. }
-            | Self::AlreadyWithdrawn
-            | Self::IdempotencyInProgress
-            | Self::AlreadyConsented { .. }
-            | Self::DuplicateInBatch { .. } => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.kind().0
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.log();
         let status = self.status_code();
         let body = self.problem();
         let mut resp = HttpResponse::build(status);
@@ -211,26 +172,67 @@ impl ResponseError for ApiError {
 }
 
 impl ApiError {
-    /// The problem+json body of this error (logged here when it hides a cause).
-    pub fn problem(&self) -> Problem {
-        let status = self.status_code();
-        let detail = match self {
+    /// Logs what the answer hides: an internal error's cause chain, a store that is away.
+    /// Called once per answered error (`error_response`, and a batch item's answer).
+    pub fn log(&self) {
+        match self {
             Self::Internal(cause) => {
-                tracing::error!(cause = %cause, "internal error");
-                "internal error".to_string()
+                let chain = std::iter::successors(Some(cause.as_ref() as &dyn std::error::Error), |e| e.source())
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                tracing::error!(cause = %chain, "internal error");
             }
-            Self::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "store unavailable");
-                self.to_string()
-            }
+            Self::Unavailable(cause) => tracing::warn!(error = %cause, "store unavailable"),
+            _ => {}
+        }
+    }
+
+    /// The problem+json body of this error. A 5xx says nothing of its cause.
+    pub fn problem(&self) -> Problem {
+        let (status, slug, title) = self.kind();
+        let detail = match self {
+            Self::Internal(_) => "internal error".to_string(),
             other => other.to_string(),
         };
         Problem {
-            type_: format!("{PROBLEM_BASE}{}", self.slug()),
-            title: self.title().to_string(),
+            type_: format!("{PROBLEM_BASE}{slug}"),
+            title: title.to_string(),
             status: status.as_u16(),
             detail,
             field: self.field().map(str::to_string),
         }
+    }
+
+    /// An internal error that keeps its cause (logged, never shown).
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(cause.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_and_shows_none_of_it() {
+        let cause = std::io::Error::other("redis said something private");
+        let e = ApiError::internal(cause);
+        let p = e.problem();
+        assert_eq!(
+            (p.status, p.type_.as_str(), p.detail.as_str()),
+            (500, "https://optin-verify.eu/problems/internal", "internal error")
+        );
+        let source = std::error::Error::source(&e).expect("the cause is kept");
+        assert_eq!(source.to_string(), "redis said something private");
+    }
+
+    #[test]
+    fn a_store_error_becomes_internal_or_unavailable_with_its_cause() {
+        let corrupt: ApiError = StoreError::Corrupt("field st missing".into()).into();
+        assert_eq!(corrupt.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(std::error::Error::source(&corrupt).unwrap().to_string().contains("field st missing"));
+        let p = ApiError::AlreadyConsented { verification_id: "vf_1".into() }.problem();
+        assert_eq!((p.status, p.field.as_deref()), (409, Some("phone")));
     }
 }

@@ -46,6 +46,9 @@ pub enum StartupError {
     ReceiptKey(String),
     #[error("{0}")]
     Thread(String),
+    /// The webhook deliverer's HTTP client could not be built (its TLS roots, its resolver).
+    #[error("cannot build the webhook HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
     #[error(
         "configuration key `secrets.pseudonym_key`: this store was written under another pseudonym key \
          (the oldest server key when `secrets.pseudonym_key` is empty). Under this one every number's \

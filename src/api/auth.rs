@@ -19,7 +19,7 @@ impl FromRequest for AuthTenant {
 }
 
 fn authenticate(req: &HttpRequest) -> Result<AuthTenant, ApiError> {
-    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal("no state".into()))?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("no application state"))?;
     let header = req.headers().get("authorization").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
     let (scheme, key) = header.split_once(' ').ok_or(ApiError::Unauthorized)?;
     if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {

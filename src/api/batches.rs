@@ -233,7 +233,7 @@ pub async fn create(
                 Err(e) => Err(e),
                 Ok(item) => {
                     async {
-                        let bytes = serde_json::to_vec(&item).map_err(|e| ApiError::Internal(e.to_string()))?;
+                        let bytes = serde_json::to_vec(&item).map_err(ApiError::internal)?;
                         let start: StartRequest = json::parse(&bytes).map_err(|e| in_item(e, index))?;
                         // Its own namespace: no single start's key can name a batch item's id.
                         let key = idem_ref.map(|k| format!("batch\0{k}\0{index}"));
@@ -248,6 +248,7 @@ pub async fn create(
                     BatchItemResult { index, reference, status: 201, verification: Some(started.view), error: None }
                 }
                 Err(e) => {
+                    e.log();
                     let problem = e.problem();
                     BatchItemResult {
                         index,

@@ -133,7 +133,7 @@ pub async fn report(
     let calls = &state.settings.calls;
     let retain_until = called
         .checked_add_months(Months::new(calls.recording_retention_months))
-        .ok_or_else(|| ApiError::Internal("date overflow".into()))?;
+        .ok_or_else(|| ApiError::internal("date overflow"))?;
     let mut new_window = None;
     match body.outcome {
         CallResult::Confirmed => {

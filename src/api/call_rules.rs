@@ -65,7 +65,7 @@ pub fn check_window(
             format!("the window must end within {} days", calls.horizon_days),
         ));
     }
-    let hours = tenant.calling_hours.hours().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hours = tenant.calling_hours.hours().map_err(ApiError::internal)?;
     if !hours.covers(start, end) {
         return Err(rule(
             "call-window-outside-calling-hours",

@@ -104,7 +104,10 @@ enum Verdict {
 }
 
 impl Deliverer {
-    pub async fn spawn(deps: WebhookDeps, stop: watch::Receiver<bool>) -> Result<Vec<JoinHandle<()>>, StoreError> {
+    pub async fn spawn(
+        deps: WebhookDeps,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>, crate::startup::StartupError> {
         let w = deps.settings.webhooks.clone();
         let mut builder = reqwest::Client::builder();
         if !w.allow_private_targets {
@@ -118,7 +121,7 @@ impl Deliverer {
             .user_agent(concat!("optin-verify/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(64)
             .build()
-            .map_err(|e| StoreError::Corrupt(format!("http client: {e}")))?;
+            .map_err(crate::startup::StartupError::HttpClient)?;
         let this = Arc::new(Self {
             slots: Arc::new(Semaphore::new(w.concurrency)),
             http,
