@@ -127,7 +127,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(_) => Self::Unavailable(e),
-            StoreError::Corrupt(_) => Self::internal(e),
+            StoreError::UnexpectedReply { .. } | StoreError::Corrupt(_) | StoreError::Unreadable { .. } => {
+                Self::internal(e)
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    domain::Partition,
+    domain::{Partition, WebhookState},
     error::{ApiError, Problem},
     evidence::record_at,
     state::AppState,
@@ -18,8 +18,7 @@ use super::AuthTenant;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryState {
     pub endpoint_id: String,
-    /// `pending`, `retrying`, `delivered` or `dead`.
-    pub state: String,
+    pub state: WebhookState,
     pub attempts: u32,
 }
 

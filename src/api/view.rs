@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Channel, InitiatedBy, Locale, Method, ServerKeys, Status, mask_email, mask_phone},
+    domain::{Channel, InitiatedBy, Locale, MessageState, Method, ServerKeys, Status, mask_email, mask_phone},
     evidence::{self, EvidenceRecord, ReceiptSigner, record_at},
     store::VerificationRecord,
 };
@@ -51,8 +51,7 @@ pub struct VerificationView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Delivery {
-    /// `queued` until a worker handed the message to its transport, then `sent`.
-    pub state: String,
+    pub state: MessageState,
     pub sends: u32,
     pub resends: u32,
     pub first_sent_at: Option<DateTime<Utc>>,
@@ -103,7 +102,7 @@ impl VerificationView {
             attempts: v.attempts,
             attempts_remaining: v.max_attempts.saturating_sub(v.attempts),
             delivery: Delivery {
-                state: v.delivery.clone(),
+                state: v.delivery,
                 sends: v.sends,
                 resends: v.resends,
                 first_sent_at: v.first_sent_ms.and_then(record_at),

@@ -46,6 +46,42 @@ str_enum!(
     InitiatedBy { #[default] Consumer => "consumer", Marketer => "marketer" }
 );
 str_enum!(
+    /// Where the message to the person stands: `queued` until a worker handed it to its
+    /// transport, `held` while it waits for the send window, `sent`, then `delivered` or
+    /// `failed` when the provider reports; `retrying` after a provider error.
+    MessageState {
+        #[default]
+        Queued => "queued",
+        Held => "held",
+        Sent => "sent",
+        Delivered => "delivered",
+        Failed => "failed",
+        Retrying => "retrying",
+    }
+);
+str_enum!(
+    /// What one webhook delivery attempt left: `delivered`, `retrying` (a later attempt is
+    /// scheduled), `dead` (its schedule is used up, or the endpoint is gone), or `deferred`
+    /// (not attempted: its endpoint was busy, so it waits without using an attempt).
+    WebhookOutcome {
+        #[default]
+        Delivered => "delivered",
+        Retrying => "retrying",
+        Dead => "dead",
+        Deferred => "deferred",
+    }
+);
+str_enum!(
+    /// Where one endpoint's delivery of a message stands.
+    WebhookState {
+        #[default]
+        Pending => "pending",
+        Retrying => "retrying",
+        Delivered => "delivered",
+        Dead => "dead",
+    }
+);
+str_enum!(
     /// Language of messages and pages.
     Locale { #[default] Nl => "nl", En => "en" }
 );

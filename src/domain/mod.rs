@@ -22,7 +22,7 @@ pub use context::{CheckboxDefault, Collection, ConsentText, Context, Controller,
 pub use email::{Email, EmailError};
 pub use ids::{Partition, VerificationId};
 pub use keyring::ServerKeys;
-pub use kinds::{Channel, InitiatedBy, Locale, Method, Status};
+pub use kinds::{Channel, InitiatedBy, Locale, MessageState, Method, Status, WebhookOutcome, WebhookState};
 pub use mask::{mask_email, mask_phone, redact_contacts};
 pub use phone::{PhoneError, PhoneNumber, PhonePolicy};
 pub use secret::{SecretError, ServerKey, low_entropy};

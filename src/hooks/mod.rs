@@ -8,7 +8,7 @@ mod twilio;
 mod whatsapp;
 
 use crate::{
-    domain::VerificationId,
+    domain::{MessageState, VerificationId},
     state::AppState,
     store::{Recorded, Report, attempts},
 };
@@ -42,8 +42,8 @@ async fn record(
         return HttpResponse::Ok().finish();
     };
     let delivery = match status {
-        "delivered" => "delivered",
-        "failed" => "failed",
+        "delivered" => MessageState::Delivered,
+        "failed" => MessageState::Failed,
         _ => return HttpResponse::Ok().finish(),
     };
     let Some(reference) = reference.filter(|r| !r.is_empty()) else {

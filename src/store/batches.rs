@@ -37,12 +37,13 @@ impl Store {
         keep_until_ms: i64,
     ) -> Result<(), StoreError> {
         let _: i64 = scripts::BATCH_PUT
-            .key(self.keys.batch(batch))
-            .arg(tenant)
-            .arg(items)
-            .arg(created_ms)
-            .arg(keep_until_ms + self.retention.default_ms)
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("batch", self.keys.batch(batch))
+            .arg("tenant", tenant)
+            .arg("items", items)
+            .arg("created_ms", created_ms)
+            .arg("keep_until", keep_until_ms + self.retention.default_ms)
+            .invoke(&self.conn)
             .await?;
         Ok(())
     }
@@ -52,12 +53,12 @@ impl Store {
         if items.is_empty() {
             return Ok(());
         }
-        let mut inv = scripts::BATCH_SKIPPED.prepare_invoke();
-        inv.key(self.keys.batch(batch));
+        let mut call = scripts::BATCH_SKIPPED.call();
+        call.key("batch", self.keys.batch(batch));
         for (index, kind) in items {
-            inv.arg(index).arg(kind);
+            call.arg("item", index).arg("item", kind);
         }
-        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
+        let _: i64 = call.invoke(&self.conn).await?;
         Ok(())
     }
 

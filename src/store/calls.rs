@@ -4,7 +4,11 @@ use redis::AsyncCommands;
 
 use crate::domain::{Partition, Status, VerificationId};
 
-use super::{Store, StoreError, scripts};
+use super::{
+    Store, StoreError,
+    script::{Reply, ScriptReply},
+    scripts,
+};
 
 /// What the marketer reported.
 #[derive(Debug, Clone)]
@@ -32,6 +36,43 @@ pub enum CallOutcome {
     Done(&'static str),
 }
 
+impl ScriptReply for CallOutcome {
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "missing" => Ok(Self::Missing),
+            "final" => {
+                let st = r.str(0)?;
+                Status::parse(&st).map(Self::Final).ok_or(StoreError::Corrupt(format!("status {st:?}")))
+            }
+            "moved" => Ok(Self::Moved),
+            "needs_window" => Ok(Self::NeedsWindow),
+            "confirmed" => Ok(Self::Done("confirmed")),
+            "declined" => Ok(Self::Done("declined")),
+            "failed" => Ok(Self::Done("failed")),
+            "rescheduled" => Ok(Self::Done("rescheduled")),
+            _ => r.unknown(),
+        }
+    }
+}
+
+/// Whether retention_due.lua emitted a reminder: not when another sweeper took it first, or
+/// the verification is gone.
+#[derive(Debug, PartialEq, Eq)]
+enum Emitted {
+    Yes,
+    No,
+}
+
+impl ScriptReply for Emitted {
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "1" => Ok(Self::Yes),
+            "0" => Ok(Self::No),
+            _ => r.unknown(),
+        }
+    }
+}
+
 impl Store {
     pub async fn call_outcome(
         &self,
@@ -45,47 +86,35 @@ impl Store {
         let (ns, ne, nexp) = r.new_window.map_or((String::new(), String::new(), String::new()), |(s, e, x)| {
             (s.to_string(), e.to_string(), x.to_string())
         });
-        let reply: Vec<String> = scripts::CALL_OUTCOME
-            .key(self.keys.verification(id))
-            .key(self.keys.events(p))
-            .key(self.keys.deadlines(p))
-            .key(self.keys.send_stream(p))
-            .key(self.keys.retention_reminders(p))
-            .arg(id.as_str())
-            .arg(tenant)
-            .arg(r.outcome)
-            .arg(now_ms)
-            .arg(self.minid(now_ms))
-            .arg(now_ms + self.retention.default_ms)
-            .arg(now_ms + self.retention.receipt_ms)
-            .arg(r.expected_window_start_ms)
-            .arg(r.max_reschedules)
-            .arg(r.called_at_ms)
-            .arg(r.agent_id)
-            .arg(uri)
-            .arg(sha)
-            .arg(dur)
-            .arg(r.retain_until_ms)
-            .arg(r.remind_at_ms)
-            .arg(ns)
-            .arg(ne)
-            .arg(nexp)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok(match reply.first().map(String::as_str) {
-            Some("missing") => CallOutcome::Missing,
-            Some("final") => CallOutcome::Final(
-                Status::parse(reply.get(1).map_or("", String::as_str))
-                    .ok_or_else(|| StoreError::Corrupt("bad status".into()))?,
-            ),
-            Some("moved") => CallOutcome::Moved,
-            Some("needs_window") => CallOutcome::NeedsWindow,
-            Some("confirmed") => CallOutcome::Done("confirmed"),
-            Some("declined") => CallOutcome::Done("declined"),
-            Some("failed") => CallOutcome::Done("failed"),
-            Some("rescheduled") => CallOutcome::Done("rescheduled"),
-            _ => return Err(StoreError::Corrupt("unexpected call-outcome reply".into())),
-        })
+        scripts::CALL_OUTCOME
+            .call()
+            .key("verification", self.keys.verification(id))
+            .key("events", self.keys.events(p))
+            .key("deadlines", self.keys.deadlines(p))
+            .key("send_stream", self.keys.send_stream(p))
+            .key("retention_reminders", self.keys.retention_reminders(p))
+            .arg("id", id.as_str())
+            .arg("tenant", tenant)
+            .arg("outcome", r.outcome)
+            .arg("now", now_ms)
+            .arg("minid", self.minid(now_ms))
+            .arg("keep_default", now_ms + self.retention.default_ms)
+            .arg("keep_confirmed", now_ms + self.retention.receipt_ms)
+            .arg("expected_window_start", r.expected_window_start_ms)
+            .arg("max_reschedules", r.max_reschedules)
+            .arg("called_at", r.called_at_ms)
+            .arg("agent_id", r.agent_id)
+            .arg("rec_uri", uri)
+            .arg("rec_sha", sha)
+            .arg("rec_dur", dur)
+            .arg("retain_until", r.retain_until_ms)
+            .arg("remind_at", r.remind_at_ms)
+            .arg("new_start", ns)
+            .arg("new_end", ne)
+            .arg("new_exp", nexp)
+            .arg("suppress_until", self.suppress_until(now_ms))
+            .reply(&self.conn)
+            .await
     }
 
     /// Emits `recording.retention_due` for every reminder that is due; returns how many.
@@ -98,16 +127,17 @@ impl Store {
         let mut n = 0;
         for id in ids {
             let Some(vid) = VerificationId::parse(&id, self.keys.partitions()) else { continue };
-            let emitted: i64 = scripts::RETENTION_DUE
-                .key(self.keys.retention_reminders(p))
-                .key(self.keys.events(p))
-                .key(self.keys.verification(&vid))
-                .arg(&id)
-                .arg(self.minid(now_ms))
-                .arg(now_ms)
-                .invoke_async(&mut self.conn.clone())
+            let emitted: Emitted = scripts::RETENTION_DUE
+                .call()
+                .key("retention_reminders", self.keys.retention_reminders(p))
+                .key("events", self.keys.events(p))
+                .key("verification", self.keys.verification(&vid))
+                .arg("id", &id)
+                .arg("minid", self.minid(now_ms))
+                .arg("now", now_ms)
+                .reply(&self.conn)
                 .await?;
-            n += emitted as usize;
+            n += usize::from(emitted == Emitted::Yes);
         }
         Ok(n)
     }
@@ -123,18 +153,19 @@ impl Store {
     ) -> Result<(), StoreError> {
         let p = id.partition();
         let _: i64 = scripts::HOLD
-            .key(self.keys.send_stream(p))
-            .key(self.keys.held(p))
-            .key(self.keys.verification(id))
-            .key(self.keys.deadlines(p))
-            .arg(super::SEND_GROUP)
-            .arg(entry_id)
-            .arg(format!("{id}|held-{kind}"))
-            .arg(release_at_ms)
-            .arg(id.as_str())
-            .arg(new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
-            .arg(self.retention.default_ms)
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("send_stream", self.keys.send_stream(p))
+            .key("held", self.keys.held(p))
+            .key("verification", self.keys.verification(id))
+            .key("deadlines", self.keys.deadlines(p))
+            .arg("group", super::SEND_GROUP)
+            .arg("entry_id", entry_id)
+            .arg("member", format!("{id}|held-{kind}"))
+            .arg("release_at", release_at_ms)
+            .arg("id", id.as_str())
+            .arg("new_expiry", new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
+            .arg("retention_ms", self.retention.default_ms)
+            .invoke(&self.conn)
             .await?;
         Ok(())
     }
@@ -142,15 +173,28 @@ impl Store {
     /// Puts held messages whose window opened back on the send stream; returns how many.
     pub async fn release_held(&self, p: Partition, now_ms: i64, limit: usize) -> Result<usize, StoreError> {
         let n: usize = scripts::DUE_RETRIES
-            .key(self.keys.held(p))
-            .key(self.keys.send_stream(p))
-            .arg(now_ms)
-            .arg(limit)
-            .arg(self.minid(now_ms))
-            .arg("vid")
-            .arg("kind")
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("delayed", self.keys.held(p))
+            .key("stream", self.keys.send_stream(p))
+            .arg("now", now_ms)
+            .arg("limit", limit)
+            .arg("minid", self.minid(now_ms))
+            .arg("field_a", "vid")
+            .arg("field_b", "kind")
+            .invoke(&self.conn)
             .await?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::script::assert_decodes_every_tag;
+
+    #[test]
+    fn each_reply_decodes_every_tag_its_script_answers() {
+        assert_decodes_every_tag::<CallOutcome>(&scripts::CALL_OUTCOME);
+        assert_decodes_every_tag::<Emitted>(&scripts::RETENTION_DUE);
     }
 }

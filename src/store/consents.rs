@@ -86,11 +86,12 @@ impl Store {
     ) -> Result<Vec<ConsentRow>, StoreError> {
         let p = self.partition_of_number(pseudonym);
         let rows: Vec<Vec<String>> = scripts::LOOKUP
-            .key(self.keys.consent_index(p, tenant, pseudonym))
-            .arg(purpose.unwrap_or(""))
-            .arg(caller.unwrap_or(""))
-            .arg(chrono::Utc::now().timestamp_millis())
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("consent_index", self.keys.consent_index(p, tenant, pseudonym))
+            .arg("purpose", purpose.unwrap_or(""))
+            .arg("caller", caller.unwrap_or(""))
+            .arg("now", chrono::Utc::now().timestamp_millis())
+            .invoke(&self.conn)
             .await?;
         rows.into_iter()
             .map(|r| {
@@ -133,16 +134,17 @@ impl Store {
         let now = chrono::Utc::now().timestamp_millis();
         let sealed_phone = self.seal(phone, &event_phone_context(tenant, now));
         let (sids, vids): (Vec<String>, Vec<String>) = scripts::WITHDRAW_PHONE
-            .key(self.keys.consent_index(p, tenant, pseudonym))
-            .key(self.keys.events(p))
-            .arg(tenant)
-            .arg(purpose.unwrap_or(""))
-            .arg(now)
-            .arg(self.minid(now))
-            .arg(source)
-            .arg(self.suppress_until(now))
-            .arg(&sealed_phone)
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("consent_index", self.keys.consent_index(p, tenant, pseudonym))
+            .key("events", self.keys.events(p))
+            .arg("tenant", tenant)
+            .arg("purpose", purpose.unwrap_or(""))
+            .arg("now", now)
+            .arg("minid", self.minid(now))
+            .arg("source", source)
+            .arg("suppress_until", self.suppress_until(now))
+            .arg("sealed_phone", &sealed_phone)
+            .invoke(&self.conn)
             .await?;
         Ok(PhoneWithdrawal {
             events: sids

@@ -1,8 +1,12 @@
 //! What happened to a verification's messages: sends, provider attempts, delivery reports.
 
-use crate::domain::VerificationId;
+use crate::domain::{MessageState, VerificationId};
 
-use super::{Store, StoreError, StreamEntry, scripts};
+use super::{
+    Store, StoreError, StreamEntry,
+    script::{Reply, ScriptReply},
+    scripts,
+};
 
 /// A provider's delivery report, as matched to one send.
 pub struct Report<'a> {
@@ -22,6 +26,18 @@ pub enum Recorded {
     Ignored,
     /// A report about a send the worker has not recorded yet: the provider should try again.
     TooEarly,
+}
+
+impl ScriptReply for Recorded {
+    /// 1 recorded, 2 a report that settles nothing, 3 too early, 0 the record is gone.
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "1" => Ok(Self::Yes),
+            "0" | "2" => Ok(Self::Ignored),
+            "3" => Ok(Self::TooEarly),
+            _ => r.unknown(),
+        }
+    }
 }
 
 /// A message the transport took.
@@ -45,23 +61,24 @@ impl Store {
         s: &Sent<'_>,
         entry: &StreamEntry<'_>,
     ) -> Result<(), StoreError> {
-        let mut inv = scripts::MARK_SENT.prepare_invoke();
-        inv.key(self.keys.verification(id))
-            .key(self.keys.deadlines(id.partition()))
-            .key(entry.stream)
-            .arg(s.now_ms)
-            .arg(s.announcement_sha256.unwrap_or(""))
-            .arg(s.new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
-            .arg(id.as_str())
-            .arg(s.provider)
-            .arg(s.reference.unwrap_or(""))
-            .arg(self.retention.default_ms)
-            .arg(entry.group)
-            .arg(entry.id);
+        let mut call = scripts::MARK_SENT.call();
+        call.key("verification", self.keys.verification(id))
+            .key("deadlines", self.keys.deadlines(id.partition()))
+            .key("send_stream", entry.stream)
+            .arg("now", s.now_ms)
+            .arg("announcement_sha256", s.announcement_sha256.unwrap_or(""))
+            .arg("new_expiry", s.new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
+            .arg("id", id.as_str())
+            .arg("provider", s.provider)
+            .arg("reference", s.reference.unwrap_or(""))
+            .arg("retention_ms", self.retention.default_ms)
+            .arg("group", entry.group)
+            .arg("entry_id", entry.id);
         for a in s.attempts {
-            inv.arg(a);
+            call.arg("attempt", a);
         }
-        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
+        // 0 when the record is gone (it expired meanwhile): nothing to record either way.
+        let _: i64 = call.invoke(&self.conn).await?;
         Ok(())
     }
 
@@ -72,31 +89,35 @@ impl Store {
     pub async fn record_delivery_state(
         &self,
         id: &VerificationId,
-        state: &str,
+        state: MessageState,
         attempts: &[String],
         now_ms: i64,
         report: Option<&Report<'_>>,
     ) -> Result<Recorded, StoreError> {
-        let mut inv = scripts::SEND_FAILED.prepare_invoke();
-        inv.key(self.keys.verification(id))
-            .key(self.keys.events(id.partition()))
-            .arg(id.as_str())
-            .arg(now_ms)
-            .arg(self.minid(now_ms))
-            .arg(now_ms + self.retention.default_ms)
-            .arg(state)
-            .arg(report.map_or("", |r| r.provider))
-            .arg(report.map_or("", |r| r.reference))
-            .arg(report.and_then(|r| r.send_number).map(|n| n.to_string()).unwrap_or_default());
+        let mut call = scripts::SEND_FAILED.call();
+        call.key("verification", self.keys.verification(id))
+            .key("events", self.keys.events(id.partition()))
+            .arg("id", id.as_str())
+            .arg("now", now_ms)
+            .arg("minid", self.minid(now_ms))
+            .arg("keep_until", now_ms + self.retention.default_ms)
+            .arg("state", state.as_str())
+            .arg("report_provider", report.map_or("", |r| r.provider))
+            .arg("report_ref", report.map_or("", |r| r.reference))
+            .arg("report_send", report.and_then(|r| r.send_number).map(|n| n.to_string()).unwrap_or_default());
         for a in attempts {
-            inv.arg(a);
+            call.arg("attempt", a);
         }
-        let n: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
-        match n {
-            1 => Ok(Recorded::Yes),
-            0 | 2 => Ok(Recorded::Ignored),
-            3 => Ok(Recorded::TooEarly),
-            other => Err(StoreError::Corrupt(format!("send_failed.lua answered {other}"))),
-        }
+        call.reply(&self.conn).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_failed_replies_decode_every_code_the_script_answers() {
+        crate::store::script::assert_decodes_every_tag::<Recorded>(&scripts::SEND_FAILED);
     }
 }

@@ -9,7 +9,11 @@ use std::collections::HashMap;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, scripts};
+use super::{
+    Store, StoreError,
+    script::{Reply, ScriptReply},
+    scripts,
+};
 
 /// An endpoint as stored. The secret is kept because every delivery is signed with it; `Debug`
 /// shows neither secret, so a logged record cannot be used to forge webhooks.
@@ -62,6 +66,44 @@ pub enum EndpointChange {
     Gone,
 }
 
+/// What ep_create.lua answers.
+#[derive(Debug, PartialEq, Eq)]
+enum Created {
+    Ok,
+    /// The tenant has its maximum of endpoints.
+    Full,
+}
+
+impl ScriptReply for Created {
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "ok" => Ok(Self::Ok),
+            "full" => Ok(Self::Full),
+            _ => r.unknown(),
+        }
+    }
+}
+
+/// What ep_replace.lua answers: a compare-and-set.
+#[derive(Debug, PartialEq, Eq)]
+enum Replaced {
+    Ok,
+    Gone,
+    /// Another writer changed it since it was read.
+    Conflict,
+}
+
+impl ScriptReply for Replaced {
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "ok" => Ok(Self::Ok),
+            "gone" => Ok(Self::Gone),
+            "conflict" => Ok(Self::Conflict),
+            _ => r.unknown(),
+        }
+    }
+}
+
 /// Associated data for a sealed secret: it opens only in its own endpoint's field.
 fn context(id: &str, field: &str) -> String {
     format!("endpoint:{id}:{field}")
@@ -75,16 +117,15 @@ impl Store {
             sealed.secret = b.seal(&e.secret, &context(&e.id, "secret"));
             sealed.previous_secret = e.previous_secret.as_ref().map(|p| b.seal(p, &context(&e.id, "previous")));
         }
-        serde_json::to_string(&sealed).map_err(|x| StoreError::Corrupt(x.to_string()))
+        serde_json::to_string(&sealed).map_err(|x| StoreError::unreadable("endpoint", x))
     }
 
     /// The record with its secrets opened, and whether it should be sealed again.
     fn decode(&self, json: &str) -> Result<(EndpointRecord, bool), StoreError> {
-        let mut e: EndpointRecord =
-            serde_json::from_str(json).map_err(|x| StoreError::Corrupt(format!("endpoint: {x}")))?;
+        let mut e: EndpointRecord = serde_json::from_str(json).map_err(|x| StoreError::unreadable("endpoint", x))?;
         let Some(b) = &self.secret_box else { return Ok((e, false)) };
         let open = |v: &str, field: &str| {
-            b.open(v, &context(&e.id, field)).map_err(|x| StoreError::Corrupt(format!("endpoint {}: {x}", e.id)))
+            b.open(v, &context(&e.id, field)).map_err(|x| StoreError::unreadable(format!("endpoint {}", e.id), x))
         };
         let secret = open(&e.secret, "secret")?;
         let previous = e.previous_secret.as_deref().map(|p| open(p, "previous")).transpose()?;
@@ -99,12 +140,14 @@ impl Store {
     async fn read(&self, key: &str, json: &str) -> Result<EndpointRecord, StoreError> {
         let (e, stale) = self.decode(json)?;
         if stale {
-            let _: String = scripts::EP_REPLACE
-                .key(key)
-                .arg(&e.id)
-                .arg(json)
-                .arg(self.encode(&e)?)
-                .invoke_async(&mut self.conn.clone())
+            // A conflict means a concurrent writer sealed it already.
+            let _: Replaced = scripts::EP_REPLACE
+                .call()
+                .key("endpoints", key)
+                .arg("id", &e.id)
+                .arg("expected_json", json)
+                .arg("new_json", self.encode(&e)?)
+                .reply(&self.conn)
                 .await?;
         }
         Ok(e)
@@ -113,14 +156,15 @@ impl Store {
     /// Returns false when the tenant already has `max` endpoints.
     pub async fn endpoint_create(&self, tenant: &str, e: &EndpointRecord, max: u32) -> Result<bool, StoreError> {
         let json = self.encode(e)?;
-        let r: String = scripts::EP_CREATE
-            .key(self.keys.endpoints(tenant))
-            .arg(&e.id)
-            .arg(json)
-            .arg(max)
-            .invoke_async(&mut self.conn.clone())
+        let r: Created = scripts::EP_CREATE
+            .call()
+            .key("endpoints", self.keys.endpoints(tenant))
+            .arg("id", &e.id)
+            .arg("json", json)
+            .arg("max_endpoints", max)
+            .reply(&self.conn)
             .await?;
-        Ok(r == "ok")
+        Ok(r == Created::Ok)
     }
 
     pub async fn endpoints(&self, tenant: &str) -> Result<Vec<EndpointRecord>, StoreError> {
@@ -144,8 +188,12 @@ impl Store {
     }
 
     pub async fn endpoint_delete(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
-        let n: i64 =
-            scripts::EP_DELETE.key(self.keys.endpoints(tenant)).arg(id).invoke_async(&mut self.conn.clone()).await?;
+        let n: i64 = scripts::EP_DELETE
+            .call()
+            .key("endpoints", self.keys.endpoints(tenant))
+            .arg("id", id)
+            .invoke(&self.conn)
+            .await?;
         Ok(n == 1)
     }
 
@@ -164,17 +212,18 @@ impl Store {
             let (mut e, _) = self.decode(&old_json)?;
             change(&mut e);
             let new_json = self.encode(&e)?;
-            let r: String = scripts::EP_REPLACE
-                .key(&key)
-                .arg(id)
-                .arg(&old_json)
-                .arg(new_json)
-                .invoke_async(&mut self.conn.clone())
+            let r: Replaced = scripts::EP_REPLACE
+                .call()
+                .key("endpoints", &key)
+                .arg("id", id)
+                .arg("expected_json", &old_json)
+                .arg("new_json", new_json)
+                .reply(&self.conn)
                 .await?;
-            match r.as_str() {
-                "ok" => return Ok(EndpointChange::Done(e)),
-                "gone" => return Ok(EndpointChange::Gone),
-                _ => continue,
+            match r {
+                Replaced::Ok => return Ok(EndpointChange::Done(e)),
+                Replaced::Gone => return Ok(EndpointChange::Gone),
+                Replaced::Conflict => continue,
             }
         }
         Err(StoreError::Corrupt("endpoint update kept conflicting".into()))
@@ -184,6 +233,13 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_reply_decodes_every_tag_its_script_answers() {
+        use crate::store::script::assert_decodes_every_tag;
+        assert_decodes_every_tag::<Created>(&scripts::EP_CREATE);
+        assert_decodes_every_tag::<Replaced>(&scripts::EP_REPLACE);
+    }
 
     #[test]
     fn debug_output_shows_no_secret() {

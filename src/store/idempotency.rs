@@ -3,7 +3,11 @@
 //! A kept answer is sealed like an endpoint record: it may carry a new webhook secret, or the
 //! number a withdrawal named, and a Redis dump must yield neither.
 
-use super::{Store, StoreError, scripts};
+use super::{
+    Store, StoreError,
+    script::{Reply, ScriptReply},
+    scripts,
+};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum IdemClaim {
@@ -17,6 +21,19 @@ pub enum IdemClaim {
     Done { status: u16, body: String },
 }
 
+impl ScriptReply for IdemClaim {
+    /// `done` carries the kept answer still sealed; `idem_begin` opens it.
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "new" => Ok(Self::New),
+            "running" => Ok(Self::Running),
+            "mismatch" => Ok(Self::Mismatch),
+            "done" => Ok(Self::Done { status: r.int(0)?.try_into().unwrap_or(200), body: r.str(1)? }),
+            _ => r.unknown(),
+        }
+    }
+}
+
 /// Associated data: a sealed answer opens only under its own tenant and key.
 fn context(tenant: &str, key_hash: &str) -> String {
     format!("idempotency:{tenant}:{key_hash}")
@@ -24,23 +41,21 @@ fn context(tenant: &str, key_hash: &str) -> String {
 
 impl Store {
     pub async fn idem_begin(&self, tenant: &str, key_hash: &str, request_hash: &str) -> Result<IdemClaim, StoreError> {
-        let reply: Vec<String> = scripts::IDEM_BEGIN
-            .key(self.keys.idempotency(tenant, key_hash))
-            .arg(request_hash)
-            .arg(60_000)
-            .invoke_async(&mut self.conn.clone())
+        let claim: IdemClaim = scripts::IDEM_BEGIN
+            .call()
+            .key("record", self.keys.idempotency(tenant, key_hash))
+            .arg("request_hash", request_hash)
+            .arg("lock_ms", 60_000)
+            .reply(&self.conn)
             .await?;
-        Ok(match reply.as_slice() {
-            [n] if n == "new" => IdemClaim::New,
-            [r] if r == "running" => IdemClaim::Running,
-            [m] if m == "mismatch" => IdemClaim::Mismatch,
-            [_, status, body] => {
+        Ok(match claim {
+            IdemClaim::Done { status, body } => {
                 let body = self
-                    .open(body, &context(tenant, key_hash))
+                    .open(&body, &context(tenant, key_hash))
                     .ok_or_else(|| StoreError::Corrupt("a kept answer opens under no configured server key".into()))?;
-                IdemClaim::Done { status: status.parse().unwrap_or(200), body }
+                IdemClaim::Done { status, body }
             }
-            _ => return Err(StoreError::Corrupt("unexpected idempotency reply".into())),
+            other => other,
         })
     }
 
@@ -52,14 +67,26 @@ impl Store {
         request_hash: &str,
         answer: Option<(u16, &str)>,
     ) -> Result<(), StoreError> {
+        // 0 when the key is no longer ours (it timed out and another request took it).
         let _: i64 = scripts::IDEM_FINISH
-            .key(self.keys.idempotency(tenant, key_hash))
-            .arg(request_hash)
-            .arg(answer.map(|a| a.0.to_string()).unwrap_or_default())
-            .arg(answer.map_or(String::new(), |a| self.seal(a.1, &context(tenant, key_hash))))
-            .arg(self.retention.default_ms.min(86_400_000))
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("record", self.keys.idempotency(tenant, key_hash))
+            .arg("request_hash", request_hash)
+            .arg("status", answer.map(|a| a.0.to_string()).unwrap_or_default())
+            .arg("body", answer.map_or(String::new(), |a| self.seal(a.1, &context(tenant, key_hash))))
+            .arg("keep_ms", self.retention.default_ms.min(86_400_000))
+            .invoke(&self.conn)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idem_begin_replies_decode_every_tag_the_script_answers() {
+        crate::store::script::assert_decodes_every_tag::<IdemClaim>(&scripts::IDEM_BEGIN);
     }
 }

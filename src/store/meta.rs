@@ -2,7 +2,11 @@
 //! Today that is the pseudonym key's fingerprint: every number's partition, consent index and
 //! suppression are named by pseudonyms under that key, so another key reads an empty store.
 
-use super::{Store, StoreError, scripts};
+use super::{
+    Store, StoreError,
+    script::{Reply, ScriptReply},
+    scripts,
+};
 
 const PSEUDONYM_KEY: &str = "pseudonym_key_fp";
 
@@ -16,20 +20,47 @@ pub enum Stamp {
     Other,
 }
 
+/// What meta_stamp.lua answers: the field was new, or the value an earlier start wrote.
+#[derive(Debug)]
+enum Kept {
+    New,
+    Value(String),
+}
+
+impl ScriptReply for Kept {
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "new" => Ok(Self::New),
+            "kept" => Ok(Self::Value(r.str(0)?)),
+            _ => r.unknown(),
+        }
+    }
+}
+
 impl Store {
     /// Records the pseudonym key's fingerprint on the first start, and compares it on later ones.
     pub async fn stamp_pseudonym_key(&self, fingerprint: &str) -> Result<Stamp, StoreError> {
-        let reply: Vec<String> = scripts::META_STAMP
-            .key(self.keys.meta())
-            .arg(PSEUDONYM_KEY)
-            .arg(fingerprint)
-            .invoke_async(&mut self.conn.clone())
+        let kept: Kept = scripts::META_STAMP
+            .call()
+            .key("meta", self.keys.meta())
+            .arg("field", PSEUDONYM_KEY)
+            .arg("value", fingerprint)
+            .reply(&self.conn)
             .await?;
-        match reply.as_slice() {
-            [new] if new == "new" => Ok(Stamp::New),
-            [_, kept] if kept == fingerprint => Ok(Stamp::Same),
-            [_, _] => Ok(Stamp::Other),
-            _ => Err(StoreError::Corrupt("unexpected meta reply".into())),
-        }
+        Ok(match kept {
+            Kept::New => Stamp::New,
+            Kept::Value(v) if v == fingerprint => Stamp::Same,
+            Kept::Value(_) => Stamp::Other,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_stamp_replies_decode_every_tag_the_script_answers() {
+        crate::store::script::assert_decodes_every_tag::<Kept>(&scripts::META_STAMP);
     }
 }

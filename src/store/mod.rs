@@ -19,6 +19,7 @@ mod queue;
 mod queue_stats;
 mod rate_limit;
 mod record;
+mod script;
 mod scripts;
 mod verifications;
 mod webhooks;

@@ -33,13 +33,14 @@ pub struct OutboxMessage {
 
 impl Store {
     pub async fn outbox_push(&self, m: &OutboxMessage) -> Result<(), StoreError> {
-        let json = serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_string(m).map_err(|e| StoreError::unreadable("outbox message", e))?;
         let json = self.seal(&json, SEAL_CONTEXT);
         let _: i64 = scripts::OUTBOX_PUSH
-            .key(self.keys.outbox())
-            .arg(json)
-            .arg(OUTBOX_MAX)
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("outbox", self.keys.outbox())
+            .arg("message", json)
+            .arg("max_len", OUTBOX_MAX)
+            .invoke(&self.conn)
             .await?;
         Ok(())
     }

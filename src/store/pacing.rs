@@ -26,12 +26,13 @@ impl Store {
             PaceMode::Give => "give",
         };
         let (granted, wait): (u32, u64) = scripts::PACE
-            .key(self.keys.pace(account))
-            .arg(rate.max(1))
-            .arg(rate.max(1))
-            .arg(want)
-            .arg(mode)
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("bucket", self.keys.pace(account))
+            .arg("rate", rate.max(1))
+            .arg("burst", rate.max(1))
+            .arg("want", want)
+            .arg("mode", mode)
+            .invoke(&self.conn)
             .await?;
         Ok((granted, wait))
     }
@@ -48,18 +49,19 @@ impl Store {
     ) -> Result<(), StoreError> {
         let p = id.partition();
         let _: i64 = scripts::TO_CAMPAIGN
-            .key(self.keys.send_stream(p))
-            .key(self.keys.campaign(p, channel))
-            .key(self.keys.verification(id))
-            .key(self.keys.deadlines(p))
-            .arg(SEND_GROUP)
-            .arg(entry_id)
-            .arg(format!("{id}|{kind}"))
-            .arg(now_ms)
-            .arg(new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
-            .arg(id.as_str())
-            .arg(self.retention.default_ms)
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("send_stream", self.keys.send_stream(p))
+            .key("campaign", self.keys.campaign(p, channel))
+            .key("verification", self.keys.verification(id))
+            .key("deadlines", self.keys.deadlines(p))
+            .arg("group", SEND_GROUP)
+            .arg("entry_id", entry_id)
+            .arg("member", format!("{id}|{kind}"))
+            .arg("now", now_ms)
+            .arg("new_expiry", new_expiry_ms.map(|e| e.to_string()).unwrap_or_default())
+            .arg("id", id.as_str())
+            .arg("retention_ms", self.retention.default_ms)
+            .invoke(&self.conn)
             .await?;
         Ok(())
     }
@@ -72,12 +74,13 @@ impl Store {
     /// Puts up to `n` waiting campaign messages onto the send stream; returns how many.
     pub async fn release_campaign(&self, p: Partition, channel: &str, n: u32) -> Result<u32, StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
-        Ok(scripts::RELEASE_CAMPAIGN
-            .key(self.keys.campaign(p, channel))
-            .key(self.keys.send_stream(p))
-            .arg(n)
-            .arg(self.minid(now))
-            .invoke_async(&mut self.conn.clone())
-            .await?)
+        scripts::RELEASE_CAMPAIGN
+            .call()
+            .key("campaign", self.keys.campaign(p, channel))
+            .key("send_stream", self.keys.send_stream(p))
+            .arg("n", n)
+            .arg("minid", self.minid(now))
+            .invoke(&self.conn)
+            .await
     }
 }

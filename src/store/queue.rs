@@ -100,7 +100,13 @@ pub struct StreamEntry<'a> {
 impl Store {
     /// Done with an entry of `stream`: acknowledge and delete it, so the stream stays small.
     pub async fn ack(&self, stream: &str, group: &str, entry_id: &str) -> Result<(), StoreError> {
-        let _: i64 = scripts::ACK.key(stream).arg(group).arg(entry_id).invoke_async(&mut self.conn.clone()).await?;
+        let _: i64 = scripts::ACK
+            .call()
+            .key("stream", stream)
+            .arg("group", group)
+            .arg("entry_id", entry_id)
+            .invoke(&self.conn)
+            .await?;
         Ok(())
     }
 

@@ -2,7 +2,11 @@
 
 use crate::domain::Partition;
 
-use super::{Store, StoreError, scripts};
+use super::{
+    Store, StoreError,
+    script::{Reply, ScriptReply},
+    scripts,
+};
 
 /// At most `max` in each `window_secs` window.
 #[derive(Debug, Clone, Copy)]
@@ -49,13 +53,15 @@ impl RateWindows {
         self.args.extend(other.args);
         self
     }
+}
 
-    /// Lets a script's reply `{0, ms}` name how long to wait.
-    pub(super) fn decision(reply: &[i64]) -> Result<RateDecision, StoreError> {
-        match reply {
-            [1] => Ok(RateDecision::Allowed),
-            [0, ms] => Ok(RateDecision::Limited { retry_after_secs: (*ms as u64).div_ceil(1000).max(1) }),
-            _ => Err(StoreError::Corrupt("unexpected rate-limit reply".into())),
+impl ScriptReply for RateDecision {
+    /// `{1}`, or `{0, ms}`: how long to wait.
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "1" => Ok(Self::Allowed),
+            "0" => Ok(Self::Limited { retry_after_secs: (r.int(0)?.max(0) as u64).div_ceil(1000).max(1) }),
+            _ => r.unknown(),
         }
     }
 }
@@ -89,12 +95,21 @@ impl Store {
 
     /// Counts one use against every window in `w`, or none if any is full.
     pub async fn count(&self, w: &RateWindows, now_ms: i64) -> Result<RateDecision, StoreError> {
-        let mut inv = scripts::RATE_LIMIT.prepare_invoke();
-        inv.arg(now_ms);
+        let mut call = scripts::RATE_LIMIT.call();
+        call.arg("now", now_ms);
         for (key, (max, end)) in w.keys.iter().zip(&w.args) {
-            inv.key(key).arg(max).arg(end);
+            call.key("counter", key).arg("window", max).arg("window", end);
         }
-        let reply: Vec<i64> = inv.invoke_async(&mut self.conn.clone()).await?;
-        RateWindows::decision(&reply)
+        call.reply(&self.conn).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_replies_decode_every_tag_the_script_answers() {
+        crate::store::script::assert_decodes_every_tag::<RateDecision>(&scripts::RATE_LIMIT);
     }
 }

@@ -9,7 +9,7 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Channel, CheckboxDefault, Collection, ConsentText, Context, Controller, InitiatedBy, Locale, Method,
+    Channel, CheckboxDefault, Collection, ConsentText, Context, Controller, InitiatedBy, Locale, MessageState, Method,
     PrivacyStatement, Purpose, Status, VerificationId,
 };
 
@@ -198,7 +198,7 @@ impl NewVerification {
             (F::TTL, (self.expires_ms - self.created_ms).to_string()),
             (F::LOCALE, self.locale.as_str().into()),
             (F::INITIATED_BY, self.initiated_by.as_str().into()),
-            (F::DELIVERY, "queued".into()),
+            (F::DELIVERY, MessageState::Queued.as_str().into()),
             (F::PSEUDONYM, self.pseudonym.clone()),
         ];
         // Most messages go to the number itself: `to` is kept only when it differs.
@@ -261,7 +261,7 @@ pub struct VerificationRecord {
     pub suppressed_until_ms: Option<i64>,
     pub batch: Option<String>,
     pub body_hash: Option<String>,
-    pub delivery: String,
+    pub delivery: MessageState,
     /// The provider that took the last message, and its reference.
     pub provider: Option<String>,
     pub provider_reference: Option<String>,
@@ -329,7 +329,12 @@ impl VerificationRecord {
             suppressed_until_ms: opt_num(take("!sup")),
             batch: take(F::BATCH),
             body_hash: take(F::BODY_HASH),
-            delivery: take(F::DELIVERY).unwrap_or_else(|| "queued".into()),
+            delivery: match take(F::DELIVERY) {
+                Some(d) => {
+                    MessageState::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("delivery state {d:?}")))?
+                }
+                None => MessageState::Queued,
+            },
             provider: take(F::PROVIDER).filter(|s| !s.is_empty()),
             // Absent after a send: the provider took our own id (without `vf_`) as reference.
             provider_reference: match take(F::PROVIDER_REFERENCE) {
@@ -416,7 +421,7 @@ impl From<&NewVerification> for VerificationRecord {
             suppressed_until_ms: None,
             batch: n.batch.clone(),
             body_hash: n.body_hash.clone(),
-            delivery: "queued".into(),
+            delivery: MessageState::Queued,
             provider: None,
             provider_reference: None,
             sends: 0,

@@ -2,13 +2,9 @@
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use super::script::Lua;
 
 const PRELUDE: &str = include_str!("lua/prelude.lua");
-
-fn with_prelude(body: &str) -> Script {
-    Script::new(&format!("{}\n{body}", prelude_for(body)))
-}
 
 /// The prelude's functions that `body` uses, directly or through each other, in their order.
 /// Redis runs a script's whole text on every call, and making the closures of all the
@@ -56,41 +52,57 @@ fn identifiers(code: &str) -> std::collections::HashSet<&str> {
         .collect()
 }
 
-pub static CREATE: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/create.lua")));
-pub static CHECK: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/check.lua")));
-pub static ANSWER_LINK: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/answer_link.lua")));
-pub static OPT_OUT: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/opt_out.lua")));
-pub static CANCEL: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/cancel.lua")));
-pub static RESEND: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/resend.lua")));
-pub static MARK_SENT: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/mark_sent.lua")));
-pub static RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/rate_limit.lua")));
-pub static ACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/ack.lua")));
-pub static OUTBOX_PUSH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/outbox_push.lua")));
-pub static SWEEP: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/sweep.lua")));
-pub static FANOUT: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/fanout.lua")));
-pub static DELIVERY_RESULT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/delivery_result.lua")));
-pub static DUE_RETRIES: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/due_retries.lua")));
-pub static REDELIVER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/redeliver.lua")));
-pub static EP_CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/ep_create.lua")));
-pub static EP_DELETE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/ep_delete.lua")));
-pub static EP_REPLACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/ep_replace.lua")));
-pub static WITHDRAW_VERIFICATION: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("lua/withdraw_verification.lua")));
-pub static CALL_OUTCOME: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/call_outcome.lua")));
-pub static RETENTION_DUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/retention_due.lua")));
-pub static HOLD: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/hold.lua")));
-pub static SEND_FAILED: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/send_failed.lua")));
-pub static META_STAMP: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/meta_stamp.lua")));
-pub static IDEM_BEGIN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/idem_begin.lua")));
-pub static IDEM_FINISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/idem_finish.lua")));
-pub static LOAD: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/load.lua")));
-pub static LOOKUP: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/lookup.lua")));
-pub static WITHDRAW_PHONE: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/withdraw_phone.lua")));
-pub static BATCH_PUT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/batch_put.lua")));
-pub static BATCH_SKIPPED: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/batch_skipped.lua")));
-pub static PACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/pace.lua")));
-pub static TO_CAMPAIGN: LazyLock<Script> = LazyLock::new(|| with_prelude(include_str!("lua/to_campaign.lua")));
-pub static RELEASE_CAMPAIGN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release_campaign.lua")));
+/// Each script once, as a [`Lua`] named after its file, with the prelude's functions it uses.
+macro_rules! scripts {
+    ($($static:ident = $name:literal $(with $prelude:ident)?,)*) => {
+        $(pub static $static: LazyLock<Lua> = LazyLock::new(|| {
+            let source = include_str!(concat!("lua/", $name, ".lua"));
+            Lua::new($name, source, &scripts!(@code source $($prelude)?))
+        });)*
+        /// Every script, for the tests that read their text.
+        #[cfg(test)]
+        pub static ALL: &[&LazyLock<Lua>] = &[$(&$static),*];
+    };
+    (@code $source:ident prelude) => { format!("{}\n{}", prelude_for($source), $source) };
+    (@code $source:ident) => { $source.to_string() };
+}
+
+scripts! {
+    CREATE = "create" with prelude,
+    CHECK = "check" with prelude,
+    ANSWER_LINK = "answer_link" with prelude,
+    OPT_OUT = "opt_out" with prelude,
+    CANCEL = "cancel" with prelude,
+    RESEND = "resend" with prelude,
+    MARK_SENT = "mark_sent" with prelude,
+    RATE_LIMIT = "rate_limit" with prelude,
+    ACK = "ack",
+    OUTBOX_PUSH = "outbox_push",
+    SWEEP = "sweep" with prelude,
+    FANOUT = "fanout" with prelude,
+    DELIVERY_RESULT = "delivery_result",
+    DUE_RETRIES = "due_retries",
+    REDELIVER = "redeliver",
+    EP_CREATE = "ep_create",
+    EP_DELETE = "ep_delete",
+    EP_REPLACE = "ep_replace",
+    WITHDRAW_VERIFICATION = "withdraw_verification" with prelude,
+    CALL_OUTCOME = "call_outcome" with prelude,
+    RETENTION_DUE = "retention_due",
+    HOLD = "hold" with prelude,
+    SEND_FAILED = "send_failed" with prelude,
+    META_STAMP = "meta_stamp",
+    IDEM_BEGIN = "idem_begin",
+    IDEM_FINISH = "idem_finish",
+    LOAD = "load" with prelude,
+    LOOKUP = "lookup" with prelude,
+    WITHDRAW_PHONE = "withdraw_phone" with prelude,
+    BATCH_PUT = "batch_put",
+    BATCH_SKIPPED = "batch_skipped",
+    PACE = "pace",
+    TO_CAMPAIGN = "to_campaign" with prelude,
+    RELEASE_CAMPAIGN = "release_campaign",
+}
 
 #[cfg(test)]
 mod tests {
@@ -98,6 +110,38 @@ mod tests {
 
     fn defined(script: &str) -> Vec<&str> {
         script.lines().filter_map(|l| l.strip_prefix("local function ")?.split('(').next()).collect()
+    }
+
+    /// The indexes `KEYS[n]` or `ARGV[n]` is spelled with in a script's code, comments left out.
+    fn indexes(source: &str, kind: &str) -> std::collections::BTreeSet<usize> {
+        let code = source.lines().map(|l| l.split("--").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+        code.split(&format!("{kind}[")).skip(1).filter_map(|r| r.split(']').next()?.parse().ok()).collect()
+    }
+
+    #[test]
+    fn every_scripts_header_names_each_key_and_argument_its_code_reads() {
+        assert_eq!(ALL.len(), std::fs::read_dir("src/store/lua").unwrap().count() - 1, "a script missing from ALL");
+        for lua in ALL {
+            let spec = lua.spec();
+            for (kind, fixed, tail) in [("KEYS", &spec.keys, spec.keys_tail), ("ARGV", &spec.argv, spec.argv_tail)] {
+                let used = indexes(lua.source, kind);
+                for n in &used {
+                    assert!(
+                        *n <= fixed.len() || tail.is_some(),
+                        "{}.lua reads {kind}[{n}], not in its header",
+                        lua.name
+                    );
+                }
+                for (i, name) in fixed.iter().enumerate() {
+                    assert!(
+                        used.contains(&(i + 1)),
+                        "{}.lua: {kind}[{}] {name} is in the header but never read",
+                        lua.name,
+                        i + 1
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,11 @@ use std::collections::HashMap;
 
 use crate::domain::{InitiatedBy, Status, VerificationId};
 
-use super::{NewVerification, RateWindows, Store, StoreError, VerificationRecord, scripts};
+use super::{
+    NewVerification, RateWindows, Store, StoreError, VerificationRecord,
+    script::{Reply, ScriptReply},
+    scripts,
+};
 
 /// What `create` found.
 #[derive(Debug, PartialEq, Eq)]
@@ -102,12 +106,68 @@ fn status(s: &str) -> Result<Status, StoreError> {
     Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
 }
 
-fn simple(reply: Vec<String>) -> Result<SimpleOutcome, StoreError> {
-    match reply.first().map(String::as_str) {
-        Some("missing") => Ok(SimpleOutcome::Missing),
-        Some("final") => Ok(SimpleOutcome::Final(status(reply.get(1).map_or("", String::as_str))?)),
-        Some(_) => Ok(SimpleOutcome::Done),
-        None => Err(StoreError::Corrupt("empty script reply".into())),
+impl ScriptReply for CreateOutcome {
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "created" => Ok(Self::Created),
+            "suppressed" => Ok(Self::Suppressed),
+            "consented" => Ok(Self::AlreadyConsented { verification_id: r.str(0)? }),
+            "limited" => Ok(Self::Limited { retry_after_secs: (r.int(0)?.max(0) as u64).div_ceil(1000).max(1) }),
+            "exists" => Ok(Self::Exists { body_hash: r.str(0)?, tenant: r.str(1)? }),
+            _ => r.unknown(),
+        }
+    }
+}
+
+impl ScriptReply for CheckOutcome {
+    /// `{outcome, status, attempts_remaining}`; `missing` carries an empty status.
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        let counted = || -> Result<(Status, u32), StoreError> {
+            Ok((status(&r.str(0)?)?, u32::try_from(r.int(1)?).unwrap_or(0)))
+        };
+        match r.tag().as_str() {
+            "missing" => Ok(Self::Missing),
+            "final" => counted().map(|(status, attempts_remaining)| Self::Final { status, attempts_remaining }),
+            "counted" => counted().map(|(status, attempts_remaining)| Self::Counted { status, attempts_remaining }),
+            _ => r.unknown(),
+        }
+    }
+}
+
+impl ScriptReply for LinkAnswer {
+    /// A wrong, used or expired token all answer `invalid`.
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "ok" => Ok(Self::Done(status(&r.str(0)?)?)),
+            "invalid" => Ok(Self::Invalid),
+            _ => r.unknown(),
+        }
+    }
+}
+
+impl ScriptReply for OptOutOutcome {
+    /// `{outcome, n}`: n consents withdrawn.
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        let n = || r.int(0).map(|n| u32::try_from(n).unwrap_or(0));
+        match r.tag().as_str() {
+            "declined" => Ok(Self::Declined { withdrawn: n()? }),
+            "withdrawn" => Ok(Self::Withdrawn(n()?)),
+            "already" => Ok(Self::AlreadyDone),
+            "invalid" => Ok(Self::Invalid),
+            _ => r.unknown(),
+        }
+    }
+}
+
+impl ScriptReply for SimpleOutcome {
+    /// cancel.lua answers `canceled`, resend.lua `queued`.
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "missing" => Ok(Self::Missing),
+            "final" => Ok(Self::Final(status(&r.str(0)?)?)),
+            "canceled" | "queued" => Ok(Self::Done),
+            _ => r.unknown(),
+        }
     }
 }
 
@@ -168,26 +228,28 @@ impl Store {
     ) -> Result<CreateOutcome, StoreError> {
         let keep_until = v.expires_ms + self.retention.default_ms;
         let p = v.id.partition();
-        let mut inv = scripts::CREATE.prepare_invoke();
-        inv.key(self.keys.verification(&v.id))
-            .key(self.keys.send_stream(p))
-            .key(self.keys.deadlines(p))
-            .key(self.keys.consent_index(p, &v.tenant, &v.pseudonym))
-            .arg(v.id.as_str())
-            .arg(keep_until)
-            .arg(self.minid(v.created_ms))
-            .arg(v.expires_ms)
-            .arg(v.created_ms)
-            .arg(if v.initiated_by == InitiatedBy::Marketer { "1" } else { "" })
-            .arg(v.batch.as_deref().unwrap_or(""));
+        let mut call = scripts::CREATE.call();
+        call.key("verification", self.keys.verification(&v.id))
+            .key("send_stream", self.keys.send_stream(p))
+            .key("deadlines", self.keys.deadlines(p))
+            .key("consent_index", self.keys.consent_index(p, &v.tenant, &v.pseudonym))
+            .arg("id", v.id.as_str())
+            .arg("keep_until", keep_until)
+            .arg("minid", self.minid(v.created_ms))
+            .arg("expires_ms", v.expires_ms)
+            .arg("now", v.created_ms)
+            .arg("refuse_if_suppressed", if v.initiated_by == InitiatedBy::Marketer { "1" } else { "" })
+            .arg("batch", v.batch.as_deref().unwrap_or(""));
         // A campaign does not ask a number again for what it already agreed to, unless told to.
         match (v.initiated_by, v.reask) {
-            (InitiatedBy::Marketer, false) => inv.arg(&v.context.purpose.id).arg(&v.context.caller),
-            _ => inv.arg("").arg(""),
+            (InitiatedBy::Marketer, false) => {
+                call.arg("purpose", &v.context.purpose.id).arg("caller", &v.context.caller)
+            }
+            _ => call.arg("purpose", "").arg("caller", ""),
         };
         if let Some(w) = counted {
             for (key, (max, end)) in w.keys.iter().zip(&w.args) {
-                inv.key(key).arg(max).arg(end);
+                call.key("rate_counter", key).arg("rest", max).arg("rest", end);
             }
         }
         let mut record = v.fields();
@@ -197,36 +259,20 @@ impl Store {
             *value = self.seal(value.as_str(), &sealed_context(&v.id, field));
         }
         let (fields, blobs) = spill(record);
-        inv.arg(fields.len());
+        call.arg("rest", fields.len());
         for f in &fields {
-            inv.arg(f);
+            call.arg("rest", f);
         }
         for (sha, text) in &blobs {
-            inv.arg(sha).arg(text);
+            call.arg("rest", sha).arg("rest", text);
         }
-        let reply: Vec<String> = inv.invoke_async(&mut self.conn.clone()).await?;
-        match reply.first().map(String::as_str) {
-            Some("created") => Ok(CreateOutcome::Created),
-            Some("suppressed") => Ok(CreateOutcome::Suppressed),
-            Some("consented") => {
-                Ok(CreateOutcome::AlreadyConsented { verification_id: reply.get(1).cloned().unwrap_or_default() })
-            }
-            Some("limited") => {
-                let ms: u64 = reply.get(1).and_then(|m| m.parse().ok()).unwrap_or(1000);
-                Ok(CreateOutcome::Limited { retry_after_secs: ms.div_ceil(1000).max(1) })
-            }
-            Some("exists") => Ok(CreateOutcome::Exists {
-                body_hash: reply.get(1).cloned().unwrap_or_default(),
-                tenant: reply.get(2).cloned().unwrap_or_default(),
-            }),
-            _ => Err(StoreError::Corrupt("unexpected create reply".into())),
-        }
+        call.reply(&self.conn).await
     }
 
     /// The whole verification, whoever owns it; callers check the tenant.
     pub async fn get(&self, id: &VerificationId) -> Result<Option<VerificationRecord>, StoreError> {
         let pairs: Vec<String> =
-            scripts::LOAD.key(self.keys.verification(id)).invoke_async(&mut self.conn.clone()).await?;
+            scripts::LOAD.call().key("verification", self.keys.verification(id)).invoke(&self.conn).await?;
         let mut h = HashMap::with_capacity(pairs.len() / 2);
         let mut it = pairs.into_iter();
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
@@ -261,29 +307,23 @@ impl Store {
         via: CheckSource<'_>,
     ) -> Result<CheckOutcome, StoreError> {
         let (code_mac, previous_macs) = code_macs.split_first().ok_or(StoreError::Corrupt("no code mac".into()))?;
-        let mut inv = scripts::CHECK.prepare_invoke();
-        inv.key(self.keys.verification(id))
-            .key(self.keys.events(id.partition()))
-            .arg(id.as_str())
-            .arg(tenant)
-            .arg(code_mac)
-            .arg(now_ms)
-            .arg(self.minid(now_ms))
-            .arg(now_ms + self.retention.default_ms)
-            .arg(now_ms + self.retention.receipt_ms)
-            .arg(via.source)
-            .arg(via.ip)
-            .arg(via.user_agent);
-        // Appended last (ARGV[11..]) so the script's other arguments keep their places.
+        let mut call = scripts::CHECK.call();
+        call.key("verification", self.keys.verification(id))
+            .key("events", self.keys.events(id.partition()))
+            .arg("id", id.as_str())
+            .arg("tenant", tenant)
+            .arg("code_mac", code_mac)
+            .arg("now", now_ms)
+            .arg("minid", self.minid(now_ms))
+            .arg("keep_until_failed", now_ms + self.retention.default_ms)
+            .arg("keep_until_confirmed", now_ms + self.retention.receipt_ms)
+            .arg("source", via.source)
+            .arg("ip", via.ip)
+            .arg("user_agent", via.user_agent);
         for mac in previous_macs {
-            inv.arg(mac);
+            call.arg("previous_mac", mac);
         }
-        let (outcome, st, remaining): (String, String, u32) = inv.invoke_async(&mut self.conn.clone()).await?;
-        match outcome.as_str() {
-            "missing" => Ok(CheckOutcome::Missing),
-            "final" => Ok(CheckOutcome::Final { status: status(&st)?, attempts_remaining: remaining }),
-            _ => Ok(CheckOutcome::Counted { status: status(&st)?, attempts_remaining: remaining }),
-        }
+        call.reply(&self.conn).await
     }
 
     /// Confirm or decline from the link page. `answer` is `Confirmed` or `Declined`.
@@ -296,25 +336,22 @@ impl Store {
         client_ip: &str,
         user_agent: &str,
     ) -> Result<LinkAnswer, StoreError> {
-        let reply: Vec<String> = scripts::ANSWER_LINK
-            .key(self.keys.verification(id))
-            .key(self.keys.events(id.partition()))
-            .arg(id.as_str())
-            .arg(token_hash)
-            .arg(answer.as_str())
-            .arg(now_ms)
-            .arg(self.minid(now_ms))
-            .arg(now_ms + self.retention.default_ms)
-            .arg(now_ms + self.retention.receipt_ms)
-            .arg(client_ip)
-            .arg(user_agent)
-            .arg(self.suppress_until(now_ms))
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        match reply.as_slice() {
-            [ok, st] if ok == "ok" => Ok(LinkAnswer::Done(status(st)?)),
-            _ => Ok(LinkAnswer::Invalid),
-        }
+        scripts::ANSWER_LINK
+            .call()
+            .key("verification", self.keys.verification(id))
+            .key("events", self.keys.events(id.partition()))
+            .arg("id", id.as_str())
+            .arg("token_hash", token_hash)
+            .arg("action", answer.as_str())
+            .arg("now", now_ms)
+            .arg("minid", self.minid(now_ms))
+            .arg("keep_until_declined", now_ms + self.retention.default_ms)
+            .arg("keep_until_confirmed", now_ms + self.retention.receipt_ms)
+            .arg("client_ip", client_ip)
+            .arg("user_agent", user_agent)
+            .arg("suppress_until", self.suppress_until(now_ms))
+            .reply(&self.conn)
+            .await
     }
 
     /// "Not me" for a pending verification, and a withdrawal of every active consent of the
@@ -328,63 +365,68 @@ impl Store {
         scope: OptOutScope,
     ) -> Result<OptOutOutcome, StoreError> {
         let (client_ip, user_agent) = client;
-        let (outcome, n): (String, u32) = scripts::OPT_OUT
-            .key(self.keys.verification(id))
-            .key(self.keys.events(id.partition()))
-            .arg(id.as_str())
-            .arg(token_hash)
-            .arg(now_ms)
-            .arg(self.minid(now_ms))
-            .arg(now_ms + self.retention.default_ms)
-            .arg(client_ip)
-            .arg(user_agent)
-            .arg(self.suppress_until(now_ms))
-            .arg(scope.as_str())
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        match outcome.as_str() {
-            "declined" => Ok(OptOutOutcome::Declined { withdrawn: n }),
-            "withdrawn" => Ok(OptOutOutcome::Withdrawn(n)),
-            "already" => Ok(OptOutOutcome::AlreadyDone),
-            "invalid" => Ok(OptOutOutcome::Invalid),
-            other => Err(StoreError::Corrupt(format!("opt_out.lua answered {other}"))),
-        }
+        scripts::OPT_OUT
+            .call()
+            .key("verification", self.keys.verification(id))
+            .key("events", self.keys.events(id.partition()))
+            .arg("id", id.as_str())
+            .arg("token_hash", token_hash)
+            .arg("now", now_ms)
+            .arg("minid", self.minid(now_ms))
+            .arg("keep_until_declined", now_ms + self.retention.default_ms)
+            .arg("client_ip", client_ip)
+            .arg("user_agent", user_agent)
+            .arg("suppress_until", self.suppress_until(now_ms))
+            .arg("scope", scope.as_str())
+            .reply(&self.conn)
+            .await
     }
 
     pub async fn cancel(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
-        let reply: Vec<String> = scripts::CANCEL
-            .key(self.keys.verification(id))
-            .key(self.keys.events(id.partition()))
-            .arg(id.as_str())
-            .arg(tenant)
-            .arg(now_ms)
-            .arg(self.minid(now_ms))
-            .arg(now_ms + self.retention.default_ms)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        simple(reply)
+        scripts::CANCEL
+            .call()
+            .key("verification", self.keys.verification(id))
+            .key("events", self.keys.events(id.partition()))
+            .arg("id", id.as_str())
+            .arg("tenant", tenant)
+            .arg("now", now_ms)
+            .arg("minid", self.minid(now_ms))
+            .arg("keep_until", now_ms + self.retention.default_ms)
+            .reply(&self.conn)
+            .await
     }
 
     /// Queues the same message again while the verification is pending.
     pub async fn resend(&self, id: &VerificationId, tenant: &str, now_ms: i64) -> Result<SimpleOutcome, StoreError> {
-        let reply: Vec<String> = scripts::RESEND
-            .key(self.keys.verification(id))
-            .key(self.keys.events(id.partition()))
-            .key(self.keys.send_stream(id.partition()))
-            .arg(id.as_str())
-            .arg(tenant)
-            .arg(now_ms)
-            .arg(self.minid(now_ms))
-            .arg(now_ms + self.retention.default_ms)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        simple(reply)
+        scripts::RESEND
+            .call()
+            .key("verification", self.keys.verification(id))
+            .key("events", self.keys.events(id.partition()))
+            .key("send_stream", self.keys.send_stream(id.partition()))
+            .arg("id", id.as_str())
+            .arg("tenant", tenant)
+            .arg("now", now_ms)
+            .arg("minid", self.minid(now_ms))
+            .arg("keep_until_expired", now_ms + self.retention.default_ms)
+            .reply(&self.conn)
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_reply_decodes_every_tag_its_script_answers() {
+        use crate::store::script::assert_decodes_every_tag;
+        assert_decodes_every_tag::<CreateOutcome>(&scripts::CREATE);
+        assert_decodes_every_tag::<CheckOutcome>(&scripts::CHECK);
+        assert_decodes_every_tag::<LinkAnswer>(&scripts::ANSWER_LINK);
+        assert_decodes_every_tag::<OptOutOutcome>(&scripts::OPT_OUT);
+        assert_decodes_every_tag::<SimpleOutcome>(&scripts::CANCEL);
+        assert_decodes_every_tag::<SimpleOutcome>(&scripts::RESEND);
+    }
 
     #[test]
     fn values_over_64_bytes_are_spilled_by_their_sha1() {

@@ -4,9 +4,13 @@ use std::collections::HashMap;
 
 use redis::{AsyncCommands, streams::StreamId};
 
-use crate::domain::Partition;
+use crate::domain::{Partition, WebhookOutcome, WebhookState};
 
-use super::{Store, StoreError, scripts};
+use super::{
+    Store, StoreError,
+    script::{Reply, ScriptReply},
+    scripts,
+};
 
 pub const DISPATCH_GROUP: &str = "dispatch";
 pub const DELIVER_GROUP: &str = "deliver";
@@ -32,6 +36,35 @@ pub enum WithdrawOutcome {
     Already,
     NotConfirmed,
     Missing,
+}
+
+impl ScriptReply for WithdrawOutcome {
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "withdrawn" => Ok(Self::Withdrawn(r.str(0)?)),
+            "already" => Ok(Self::Already),
+            "not_confirmed" => Ok(Self::NotConfirmed),
+            "missing" => Ok(Self::Missing),
+            _ => r.unknown(),
+        }
+    }
+}
+
+/// What delivery_result.lua did: 0 when the message is gone (trimmed), else 1.
+#[derive(Debug)]
+enum Recorded {
+    Yes,
+    MessageGone,
+}
+
+impl ScriptReply for Recorded {
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        match r.tag().as_str() {
+            "1" => Ok(Self::Yes),
+            "0" => Ok(Self::MessageGone),
+            _ => r.unknown(),
+        }
+    }
 }
 
 /// One entry of an events stream.
@@ -86,7 +119,7 @@ pub struct StoredMessage {
     /// Opened; empty when it opens under none of the configured server keys.
     pub body: String,
     /// Endpoint id to (state, attempts).
-    pub deliveries: Vec<(String, String, u32)>,
+    pub deliveries: Vec<(String, WebhookState, u32)>,
 }
 
 /// What `fanout` writes.
@@ -113,8 +146,7 @@ pub struct DeliveryOutcome<'a> {
     pub entry_id: &'a str,
     pub event_id: &'a str,
     pub endpoint_id: &'a str,
-    /// `delivered`, `retrying`, `dead` or `deferred`.
-    pub outcome: &'a str,
+    pub outcome: WebhookOutcome,
     pub attempt_json: &'a str,
     pub due_ms: i64,
     pub now_ms: i64,
@@ -158,31 +190,34 @@ impl Store {
     pub async fn fanout(&self, f: &Fanout<'_>) -> Result<(), StoreError> {
         let now = f.at_ms.max(chrono::Utc::now().timestamp_millis());
         let body = self.seal(f.body, &message_context(f.event_id));
-        let mut inv = scripts::FANOUT.prepare_invoke();
-        inv.key(self.keys.events(f.partition))
-            .key(self.keys.message(f.partition, f.event_id))
-            .key(self.keys.deliver_stream(f.partition))
-            .key(self.keys.tenant_events(f.partition, f.tenant))
-            .key(&f.verification_key)
-            .arg(DISPATCH_GROUP)
-            .arg(f.entry_id)
-            .arg(f.event_id)
-            .arg(f.event_type)
-            .arg(f.tenant)
-            .arg(f.at_ms)
-            .arg(&body)
-            .arg(now + self.retention.default_ms)
-            .arg(self.minid(now));
+        let mut call = scripts::FANOUT.call();
+        call.key("events", self.keys.events(f.partition))
+            .key("message", self.keys.message(f.partition, f.event_id))
+            .key("deliver_stream", self.keys.deliver_stream(f.partition))
+            .key("tenant_events", self.keys.tenant_events(f.partition, f.tenant))
+            .key("verification", &f.verification_key)
+            .arg("group", DISPATCH_GROUP)
+            .arg("entry_id", f.entry_id)
+            .arg("event_id", f.event_id)
+            .arg("type", f.event_type)
+            .arg("tenant", f.tenant)
+            .arg("at", f.at_ms)
+            .arg("body", &body)
+            .arg("keep_until", now + self.retention.default_ms)
+            .arg("minid", self.minid(now));
         // 86 base64url characters, in two halves of at most 64 bytes each (see record.rs).
         let (kid, sig) = f.seal.map_or(("", ""), |s| (s.kid.as_str(), s.signature.as_str()));
         let half = sig.len() / 2;
-        inv.arg(kid).arg(&sig[..half]).arg(&sig[half..]).arg(f.seal.map_or("", |s| s.receipt_id.as_str()));
+        call.arg("receipt_kid", kid)
+            .arg("signature_a", &sig[..half])
+            .arg("signature_b", &sig[half..])
+            .arg("receipt_id", f.seal.map_or("", |s| s.receipt_id.as_str()));
         let (phone, to) = f.sealed_contact.as_ref().map_or(("", ""), |(p, t)| (p.as_str(), t.as_deref().unwrap_or("")));
-        inv.arg(phone).arg(to);
+        call.arg("sealed_phone", phone).arg("sealed_to", to);
         for ep in &f.endpoint_ids {
-            inv.arg(ep);
+            call.arg("endpoint", ep);
         }
-        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
+        let _: i64 = call.invoke(&self.conn).await?;
         Ok(())
     }
 
@@ -192,15 +227,19 @@ impl Store {
             return Ok(None);
         }
         let eps = h.get("eps").cloned().unwrap_or_default();
-        let deliveries = eps
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|ep| {
-                let state = h.get(&format!("s:{ep}")).cloned().unwrap_or_else(|| "pending".into());
-                let n = h.get(&format!("n:{ep}")).and_then(|n| n.parse().ok()).unwrap_or(0);
-                (ep.to_string(), state, n)
-            })
-            .collect();
+        let deliveries =
+            eps.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|ep| {
+                    let state = match h.get(&format!("s:{ep}")) {
+                        Some(s) => WebhookState::parse(s)
+                            .ok_or_else(|| StoreError::Corrupt(format!("delivery state {s:?}")))?,
+                        None => WebhookState::Pending,
+                    };
+                    let n = h.get(&format!("n:{ep}")).and_then(|n| n.parse().ok()).unwrap_or(0);
+                    Ok((ep.to_string(), state, n))
+                })
+                .collect::<Result<_, StoreError>>()?;
         Ok(Some(StoredMessage {
             event_type: h.get("type").cloned().unwrap_or_default(),
             tenant: h.get("tenant").cloned().unwrap_or_default(),
@@ -211,23 +250,24 @@ impl Store {
     }
 
     pub async fn record_delivery(&self, o: &DeliveryOutcome<'_>) -> Result<(), StoreError> {
-        let _: i64 = scripts::DELIVERY_RESULT
-            .key(self.keys.deliver_stream(o.partition))
-            .key(self.keys.message(o.partition, o.event_id))
-            .key(self.keys.attempts(o.partition, o.event_id))
-            .key(self.keys.retries(o.partition))
-            .key(self.keys.dead_letters(o.partition))
-            .arg(DELIVER_GROUP)
-            .arg(o.entry_id)
-            .arg(o.event_id)
-            .arg(o.endpoint_id)
-            .arg(o.outcome)
-            .arg(o.attempt_json)
-            .arg(o.due_ms)
-            .arg(o.now_ms)
-            .arg(o.now_ms + self.retention.default_ms)
-            .arg(self.minid(o.now_ms))
-            .invoke_async(&mut self.conn.clone())
+        let _: Recorded = scripts::DELIVERY_RESULT
+            .call()
+            .key("deliver_stream", self.keys.deliver_stream(o.partition))
+            .key("message", self.keys.message(o.partition, o.event_id))
+            .key("attempts", self.keys.attempts(o.partition, o.event_id))
+            .key("retries", self.keys.retries(o.partition))
+            .key("dead_letters", self.keys.dead_letters(o.partition))
+            .arg("group", DELIVER_GROUP)
+            .arg("entry_id", o.entry_id)
+            .arg("event_id", o.event_id)
+            .arg("endpoint_id", o.endpoint_id)
+            .arg("outcome", o.outcome.as_str())
+            .arg("attempt_json", o.attempt_json)
+            .arg("due_ms", o.due_ms)
+            .arg("now", o.now_ms)
+            .arg("keep_until", o.now_ms + self.retention.default_ms)
+            .arg("dead_min", self.minid(o.now_ms))
+            .reply(&self.conn)
             .await?;
         Ok(())
     }
@@ -235,14 +275,15 @@ impl Store {
     /// Moves due retries of a partition to its deliver stream; returns how many.
     pub async fn release_due_retries(&self, p: Partition, now_ms: i64, limit: usize) -> Result<usize, StoreError> {
         let n: usize = scripts::DUE_RETRIES
-            .key(self.keys.retries(p))
-            .key(self.keys.deliver_stream(p))
-            .arg(now_ms)
-            .arg(limit)
-            .arg(self.minid(now_ms))
-            .arg("eid")
-            .arg("ep")
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("delayed", self.keys.retries(p))
+            .key("stream", self.keys.deliver_stream(p))
+            .arg("now", now_ms)
+            .arg("limit", limit)
+            .arg("minid", self.minid(now_ms))
+            .arg("field_a", "eid")
+            .arg("field_b", "ep")
+            .invoke(&self.conn)
             .await?;
         Ok(n)
     }
@@ -251,13 +292,14 @@ impl Store {
     pub async fn redeliver(&self, p: Partition, event_id: &str) -> Result<Option<usize>, StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
         let n: i64 = scripts::REDELIVER
-            .key(self.keys.message(p, event_id))
-            .key(self.keys.deliver_stream(p))
-            .key(self.keys.retries(p))
-            .key(self.keys.dead_letters(p))
-            .arg(event_id)
-            .arg(self.minid(now))
-            .invoke_async(&mut self.conn.clone())
+            .call()
+            .key("message", self.keys.message(p, event_id))
+            .key("deliver_stream", self.keys.deliver_stream(p))
+            .key("retries", self.keys.retries(p))
+            .key("dead_letters", self.keys.dead_letters(p))
+            .arg("event_id", event_id)
+            .arg("minid", self.minid(now))
+            .invoke(&self.conn)
             .await?;
         Ok(usize::try_from(n).ok())
     }
@@ -298,35 +340,48 @@ impl Store {
     ) -> Result<WithdrawOutcome, StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
         let p = id.partition();
-        let reply: Vec<String> = scripts::WITHDRAW_VERIFICATION
-            .key(self.keys.verification(id))
-            .key(self.keys.events(p))
-            .arg(id.as_str())
-            .arg(tenant)
-            .arg(now)
-            .arg(self.minid(now))
-            .arg(source)
-            .arg(self.suppress_until(now))
-            .invoke_async(&mut self.conn.clone())
+        let reply: WithdrawOutcome = scripts::WITHDRAW_VERIFICATION
+            .call()
+            .key("verification", self.keys.verification(id))
+            .key("events", self.keys.events(p))
+            .arg("id", id.as_str())
+            .arg("tenant", tenant)
+            .arg("now", now)
+            .arg("minid", self.minid(now))
+            .arg("source", source)
+            .arg("suppress_until", self.suppress_until(now))
+            .reply(&self.conn)
             .await?;
-        Ok(match reply.as_slice() {
-            [w, sid] if w == "withdrawn" => WithdrawOutcome::Withdrawn(event_id(p, sid)),
-            [a] if a == "already" => WithdrawOutcome::Already,
-            [n] if n == "not_confirmed" => WithdrawOutcome::NotConfirmed,
-            _ => WithdrawOutcome::Missing,
+        // The script names the event by its stream entry; the API by its partition too.
+        Ok(match reply {
+            WithdrawOutcome::Withdrawn(sid) => WithdrawOutcome::Withdrawn(event_id(p, &sid)),
+            other => other,
         })
     }
 
     /// Expires what came due in a partition's deadline buckets; returns how many entries it took.
     pub async fn sweep(&self, p: Partition, now_ms: i64, limit: usize) -> Result<usize, StoreError> {
-        Ok(scripts::SWEEP
-            .key(self.keys.deadlines(p))
-            .key(self.keys.events(p))
-            .arg(now_ms)
-            .arg(limit)
-            .arg(self.minid(now_ms))
-            .arg(now_ms + self.retention.default_ms)
-            .invoke_async(&mut self.conn.clone())
-            .await?)
+        scripts::SWEEP
+            .call()
+            .key("deadlines", self.keys.deadlines(p))
+            .key("events", self.keys.events(p))
+            .arg("now", now_ms)
+            .arg("limit", limit)
+            .arg("minid", self.minid(now_ms))
+            .arg("keep_until", now_ms + self.retention.default_ms)
+            .invoke(&self.conn)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::script::assert_decodes_every_tag;
+
+    #[test]
+    fn each_reply_decodes_every_tag_its_script_answers() {
+        assert_decodes_every_tag::<WithdrawOutcome>(&scripts::WITHDRAW_VERIFICATION);
+        assert_decodes_every_tag::<Recorded>(&scripts::DELIVERY_RESULT);
     }
 }

@@ -18,7 +18,7 @@ use tokio::{
 };
 
 use crate::{
-    domain::Partition,
+    domain::{Partition, WebhookOutcome},
     metrics::OutcomeLabels,
     store::{DELIVER_GROUP, DeliveryJob, DeliveryOutcome, EndpointRecord, StoreError, to_delivery},
     worker::stream_loop::{self, LoopConfig},
@@ -223,7 +223,7 @@ impl Deliverer {
             entry_id: &job.entry_id,
             event_id: &job.event_id,
             endpoint_id: &job.endpoint_id,
-            outcome: "dead",
+            outcome: WebhookOutcome::Dead,
             attempt_json: "",
             due_ms: now,
             now_ms: now,
@@ -255,8 +255,8 @@ impl Deliverer {
             let attempt = done + 1;
             let schedule = &self.deps.settings.webhooks.retry_schedule_seconds;
             let (state, due) = match schedule.get(attempt as usize) {
-                Some(delay) => ("retrying", now + (*delay as i64) * 1000),
-                None => ("dead", now),
+                Some(delay) => (WebhookOutcome::Retrying, now + (*delay as i64) * 1000),
+                None => (WebhookOutcome::Dead, now),
             };
             let why = Some("message opens under no configured server key");
             let json = attempt_json(&job.endpoint_id, attempt, now, None, 0, why, state);
@@ -265,13 +265,14 @@ impl Deliverer {
         }
         let endpoint = self.cache.get(store, tenant, &job.endpoint_id).await?;
         let Some(endpoint) = endpoint.filter(|e| !e.disabled) else {
-            let json = attempt_json(&job.endpoint_id, 0, now, None, 0, Some("endpoint deleted or disabled"), "dead");
+            let why = Some("endpoint deleted or disabled");
+            let json = attempt_json(&job.endpoint_id, 0, now, None, 0, why, WebhookOutcome::Dead);
             outcome.attempt_json = &json;
             return store.record_delivery(&outcome).await;
         };
         let Some((lane, slot)) = self.take_slot(&endpoint.id).await else {
             self.deps.metrics.webhook_deferred.inc();
-            outcome.outcome = "deferred";
+            outcome.outcome = WebhookOutcome::Deferred;
             outcome.due_ms = now + 1000;
             return store.record_delivery(&outcome).await;
         };
@@ -286,20 +287,20 @@ impl Deliverer {
         let schedule = &self.deps.settings.webhooks.retry_schedule_seconds;
         let attempt = done + 1;
         let (state, due) = match verdict {
-            Verdict::Delivered => ("delivered", now),
+            Verdict::Delivered => (WebhookOutcome::Delivered, now),
             Verdict::Gone => {
                 self.disable(tenant, &endpoint.id).await?;
-                ("dead", now)
+                (WebhookOutcome::Dead, now)
             }
-            Verdict::Retry { .. } if attempt as usize >= schedule.len() => ("dead", now),
+            Verdict::Retry { .. } if attempt as usize >= schedule.len() => (WebhookOutcome::Dead, now),
             Verdict::Retry { retry_after } => {
                 let planned = schedule[attempt as usize];
                 let cap = self.deps.settings.webhooks.max_retry_after_seconds;
                 let delay = planned.max(retry_after.unwrap_or(0).min(cap));
-                ("retrying", now + (delay as i64) * 1000)
+                (WebhookOutcome::Retrying, now + (delay as i64) * 1000)
             }
         };
-        let outcome_label = OutcomeLabels { outcome: state };
+        let outcome_label = OutcomeLabels { outcome: state.as_str() };
         self.deps.metrics.webhook_delivery.get_or_create(&outcome_label).observe(elapsed.as_secs_f64());
         let json = attempt_json(&endpoint.id, attempt, now, status, latency, error.as_deref(), state);
         outcome.outcome = state;
@@ -379,7 +380,7 @@ fn attempt_json(
     status: Option<u16>,
     latency_ms: u64,
     error: Option<&str>,
-    outcome: &str,
+    outcome: WebhookOutcome,
 ) -> String {
     let at = crate::evidence::record_at(now_ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -391,7 +392,7 @@ fn attempt_json(
         status_code: status,
         latency_ms,
         error: error.map(str::to_string),
-        outcome,
+        outcome: outcome.as_str(),
     })
     .unwrap_or_default()
 }

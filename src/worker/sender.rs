@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     channels::{self, CallInfo, ChannelError, MessageInputs, ProviderAttempt, Transports},
     config::Settings,
-    domain::{InitiatedBy, Locale, Method, ServerKey, ServerKeys, Status, TokenKind},
+    domain::{InitiatedBy, Locale, MessageState, Method, ServerKey, ServerKeys, Status, TokenKind},
     evidence::record_at,
     metrics::{ChannelLabels, Metrics},
     state::Tenants,
@@ -203,7 +203,7 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
     })?;
     let Some(transport) = deps.transports.for_channel(v.channel) else {
         // The API refuses such starts; one from an older configuration cannot be sent.
-        deps.store.record_delivery_state(&v.id, "failed", &[], now, None).await?;
+        deps.store.record_delivery_state(&v.id, MessageState::Failed, &[], now, None).await?;
         return Ok(ack().await?);
     };
     let report = transport.send(&message).await;
@@ -214,11 +214,11 @@ async fn handle(deps: &SenderDeps, stream: &str, job: &SendJob) -> Result<(), Se
         Ok(r) => r,
         Err(ChannelError::Permanent(_)) => {
             tracing::warn!(verification = %v.id, provider = report.attempts.last().map_or("", |a| a.provider), "message refused for good; verification failed");
-            deps.store.record_delivery_state(&v.id, "failed", &attempts, now, None).await?;
+            deps.store.record_delivery_state(&v.id, MessageState::Failed, &attempts, now, None).await?;
             return Ok(ack().await?);
         }
         Err(e) => {
-            deps.store.record_delivery_state(&v.id, "retrying", &attempts, now, None).await?;
+            deps.store.record_delivery_state(&v.id, MessageState::Retrying, &attempts, now, None).await?;
             return Err(e.into());
         }
     };

@@ -187,6 +187,29 @@ async fn a_call_before_the_announcement_went_out_is_refused() {
 }
 
 #[tokio::test]
+async fn a_person_who_says_no_on_the_call_is_declined_and_campaigns_keep_away() {
+    let app = spawn_with(any_time).await;
+    let now = Utc::now();
+    let body = call_body(now + Span::seconds(2), now + Span::minutes(30), CALLER);
+    let id = app.start(&body).await["id"].as_str().unwrap().to_string();
+    app.outbox_message(&id).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, v) = report(&app, &id, &outcome("declined")).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "declined");
+    assert_eq!(app.events_for(&id).await, vec!["consent.declined"]);
+    // As after a "not me": a campaign does not ask the number again for a while.
+    let mut campaign = start_body("code", "sms");
+    campaign["phone"] = body["phone"].clone();
+    campaign["initiated_by"] = json!("marketer");
+    campaign.as_object_mut().unwrap().remove("collection");
+    let r = app.post("/v1/verifications", &campaign).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["type"], "https://optin-verify.eu/problems/number-suppressed", "{p}");
+}
+
+#[tokio::test]
 async fn declining_through_the_announcement_link_blocks_the_outcome() {
     let app = spawn_with(any_time).await;
     let (id, text) = announced(&app).await;
@@ -279,9 +302,8 @@ async fn quiet_hours_hold_marketer_messages_and_start_the_clock_at_release() {
     assert!(exp > Utc::now() + Span::days(1), "it cannot expire while it waits");
     // The window opens: release it as the scheduler would at that moment.
     let mut c = app.redis().await;
-    let p = u16::from_str_radix(&held[3..7], 16).unwrap();
     let _: () = redis::cmd("ZADD")
-        .arg(format!("{{{}:p{p}}}:held", app.prefix))
+        .arg(app.store_keys().held(app.vid(&held).partition()))
         .arg(Utc::now().timestamp_millis())
         .arg(format!("{held}|held-initial"))
         .query_async(&mut c)

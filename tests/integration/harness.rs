@@ -4,8 +4,9 @@ use std::collections::HashSet;
 
 use optin_verify::{
     config::{Settings, TenantSettings},
-    domain::ApiKey,
+    domain::{ApiKey, VerificationId},
     startup::{Application, Role},
+    store::Keys,
 };
 use rand::RngCore;
 use redis::AsyncCommands;
@@ -21,6 +22,7 @@ pub struct TestApp {
     /// API key of tenant `other`.
     pub other_key: String,
     pub prefix: String,
+    partitions: u16,
     redis_url: String,
     cluster: bool,
 }
@@ -108,7 +110,7 @@ pub async fn spawn_role(role: Role, tweak: impl FnOnce(&mut Settings)) -> TestAp
     }
     let (s, listener, key, other) = settings(tweak);
     let port = listener.local_addr().unwrap().port();
-    let prefix = s.redis.key_prefix.clone();
+    let (prefix, partitions) = (s.redis.key_prefix.clone(), s.redis.partitions);
     let (redis_url, cluster) = (s.redis.url.clone(), s.redis.cluster);
     let app = Application::build_on(s, role, listener).await.expect("application starts");
     tokio::spawn(app.run_until_stopped());
@@ -119,9 +121,15 @@ pub async fn spawn_role(role: Role, tweak: impl FnOnce(&mut Settings)) -> TestAp
         key_hash: key.hash().as_str().to_string(),
         other_key: other.expose().to_string(),
         prefix,
+        partitions,
         redis_url,
         cluster,
     }
+}
+
+/// A key's `{hash tag}`, which decides its slot: keys a script touches share it.
+pub fn hash_tag(key: &str) -> &str {
+    key.split_once('}').map_or(key, |(tag, _)| tag).trim_start_matches('{')
 }
 
 /// A complete start request, as a real form would send it.
@@ -221,19 +229,27 @@ impl TestApp {
         assert!(gone.is_empty(), "{what}: {gone:?} went");
     }
 
+    /// The key names the service uses under this test's prefix: tests name keys only through it.
+    pub fn store_keys(&self) -> Keys {
+        Keys::new(&self.prefix, self.partitions)
+    }
+
+    /// A verification id as the service parses it (its partition comes from the id).
+    pub fn vid(&self, id: &str) -> VerificationId {
+        VerificationId::parse(id, self.partitions).unwrap_or_else(|| panic!("{id} is no verification id"))
+    }
+
     /// The verification hash as stored.
     pub async fn stored(&self, vid: &str) -> std::collections::HashMap<String, String> {
         let mut c = self.redis().await;
-        let p = u16::from_str_radix(&vid[3..7], 16).unwrap();
-        c.hgetall(format!("{{{}:p{p}}}:v:{vid}", self.prefix)).await.unwrap()
+        c.hgetall(self.store_keys().verification(&self.vid(vid))).await.unwrap()
     }
 
     /// Events written to the verification's partition stream, as (type, vid) pairs.
     pub async fn events_for(&self, vid: &str) -> Vec<String> {
         let mut c = self.redis().await;
-        let p = u16::from_str_radix(&vid[3..7], 16).unwrap();
         let reply: redis::streams::StreamRangeReply =
-            c.xrange_all(format!("{{{}:p{p}}}:events", self.prefix)).await.unwrap();
+            c.xrange_all(self.store_keys().events(self.vid(vid).partition())).await.unwrap();
         reply
             .ids
             .iter()

@@ -1,7 +1,16 @@
 -- The consumer pressed a button on the confirm page.
--- KEYS: verification, events
--- ARGV: id, token_hash, action ('confirmed'|'declined'), now, minid, keep_until_declined,
---       keep_until_confirmed, client_ip, user_agent, suppress_until
+-- KEYS[1] verification
+-- KEYS[2] events                the partition's event stream
+-- ARGV[1] id
+-- ARGV[2] token_hash            the confirm token's hash, compared in constant time
+-- ARGV[3] action                'confirmed' or 'declined'
+-- ARGV[4] now
+-- ARGV[5] minid                 the event stream's trim point
+-- ARGV[6] keep_until_declined
+-- ARGV[7] keep_until_confirmed
+-- ARGV[8] client_ip
+-- ARGV[9] user_agent
+-- ARGV[10] suppress_until       campaigns keep away from a number that declined until then
 -- Returns {'ok', status} or {'invalid'}: a wrong, used or expired token looks the same.
 local v = KEYS[1]
 local h = redis.call('HMGET', v, 'st', 'exp', 'ctk')

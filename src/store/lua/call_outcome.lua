@@ -1,8 +1,29 @@
 -- The marketer reports the announced verification call.
--- KEYS: verification, events, deadline buckets, send stream, retention reminders
--- ARGV: id, tenant, outcome, now, minid, keep_default, keep_confirmed, expected_window_start,
---       max_reschedules, called_at, agent_id, rec_uri, rec_sha, rec_dur, retain_until, remind_at,
---       new_start, new_end, new_exp, suppress_until
+-- KEYS[1] verification
+-- KEYS[2] events                 the partition's event stream
+-- KEYS[3] deadlines              the partition's deadline buckets
+-- KEYS[4] send_stream            where a rescheduled call's new announcement is queued
+-- KEYS[5] retention_reminders
+-- ARGV[1] id
+-- ARGV[2] tenant                 another tenant's id reads as missing
+-- ARGV[3] outcome                'confirmed', 'declined', 'unreachable' or 'failed'
+-- ARGV[4] now
+-- ARGV[5] minid                  the streams' trim point
+-- ARGV[6] keep_default
+-- ARGV[7] keep_confirmed
+-- ARGV[8] expected_window_start  the window the marketer saw: another one means it moved
+-- ARGV[9] max_reschedules
+-- ARGV[10] called_at
+-- ARGV[11] agent_id
+-- ARGV[12] rec_uri
+-- ARGV[13] rec_sha
+-- ARGV[14] rec_dur
+-- ARGV[15] retain_until
+-- ARGV[16] remind_at
+-- ARGV[17] new_start             a rescheduled call's window ('' = none given)
+-- ARGV[18] new_end
+-- ARGV[19] new_exp
+-- ARGV[20] suppress_until
 -- Returns {'missing'}, {'final', status}, {'moved'} (the window changed meanwhile), {'needs_window'},
 -- or the new status: {'confirmed'}, {'declined'}, {'failed'}, {'rescheduled'}.
 local v = KEYS[1]

@@ -1,5 +1,10 @@
--- KEYS: verification, events
--- ARGV: id, tenant, now, minid, keep_until
+-- KEYS[1] verification  the record
+-- KEYS[2] events        the partition's event stream
+-- ARGV[1] id
+-- ARGV[2] tenant        the caller's tenant: another tenant's id reads as missing
+-- ARGV[3] now
+-- ARGV[4] minid         the event stream's trim point
+-- ARGV[5] keep_until    when the canceled record is removed
 -- Returns {'missing'}, {'final', status} or {'canceled'}.
 local v = KEYS[1]
 local h = redis.call('HMGET', v, 't', 'st')

@@ -1,7 +1,17 @@
--- KEYS: verification, events
--- ARGV: id, tenant, code_mac, now, minid, keep_until_failed, keep_until_confirmed, source, ip, user_agent,
---       then (ARGV[11..]) the same code's mac under each previous server key: during a key
---       rotation's overlap a code made under an old key still matches. Keep these last.
+-- KEYS[1] verification
+-- KEYS[2] events                the partition's event stream
+-- ARGV[1] id
+-- ARGV[2] tenant                another tenant's id reads as missing
+-- ARGV[3] code_mac              the typed code's MAC under the current server key
+-- ARGV[4] now
+-- ARGV[5] minid                 the event stream's trim point
+-- ARGV[6] keep_until_failed
+-- ARGV[7] keep_until_confirmed
+-- ARGV[8] source                'api' or 'page'
+-- ARGV[9] ip
+-- ARGV[10] user_agent
+-- ARGV[11..] previous_mac       the same code's MAC under each previous server key: during a
+--                               key rotation's overlap a code made under an old key still matches
 -- Returns {outcome, status, attempts_remaining}; outcome is 'missing', 'final' or 'counted'.
 local v = KEYS[1]
 local h = redis.call('HMGET', v, 't', 'st', 'att', 'max', 'exp', 'cm', 'm')

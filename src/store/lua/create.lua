@@ -1,10 +1,21 @@
--- KEYS: verification, send stream, deadline buckets, consent index, then the destination's
---       rate counters when they share this slot (one per window)
--- ARGV: id, keep_until, minid, expires_ms, now, refuse_if_suppressed ('1' or ''), batch (or ''),
---       the purpose and the caller whose active consent refuses it ('' = none refuses),
---       then limit and window_end per rate counter, then the number n of the record's field/value
---       arguments and those n, then a SHA-1/text pair per value over 64 bytes (its field is
---       already among the n as `<field>@` = that SHA-1: see `blob` in the prelude).
+-- KEYS[1] verification          the new record
+-- KEYS[2] send_stream           where its first message is queued
+-- KEYS[3] deadlines             the partition's deadline buckets
+-- KEYS[4] consent_index         the number's consents and suppression
+-- KEYS[5..] rate_counter        the destination's counters, when they share this slot
+-- ARGV[1] id
+-- ARGV[2] keep_until            when the record goes, unless a later state keeps it longer
+-- ARGV[3] minid                 the send stream's trim point
+-- ARGV[4] expires_ms
+-- ARGV[5] now
+-- ARGV[6] refuse_if_suppressed  '1' for a campaign start, else ''
+-- ARGV[7] batch                 or ''
+-- ARGV[8] purpose               with ARGV[9]: an active consent for these refuses ('' = none does)
+-- ARGV[9] caller
+-- ARGV[10..] rest               limit and window_end per rate counter, then the number n of the
+--                               record's field/value arguments and those n, then a SHA-1/text
+--                               pair per value over 64 bytes (its field is already among the n
+--                               as `<field>@` = that SHA-1: see `blob` in the prelude).
 -- Returns {'created'}, {'exists', body_hash, tenant}, {'consented', id of that consent},
 -- {'suppressed'} or {'limited', wait_ms}.
 if redis.call('EXISTS', KEYS[1]) == 1 then

@@ -1,6 +1,19 @@
 -- Records one delivery attempt and decides what follows, then acknowledges the entry.
--- KEYS: deliver stream, message, attempt log, retry set, dead-letter set
--- ARGV: group, entry_id, event_id, endpoint_id, outcome, attempt_json, due_ms, now, keep_until, dead_min
+-- KEYS[1] deliver_stream
+-- KEYS[2] message
+-- KEYS[3] attempts             the message's attempt log
+-- KEYS[4] retries              the partition's retry set
+-- KEYS[5] dead_letters
+-- ARGV[1] group                the deliver stream's consumer group
+-- ARGV[2] entry_id             acknowledged and deleted here
+-- ARGV[3] event_id
+-- ARGV[4] endpoint_id
+-- ARGV[5] outcome
+-- ARGV[6] attempt_json         the attempt, for the log (not for 'deferred')
+-- ARGV[7] due_ms               when a retry or a deferred delivery comes due
+-- ARGV[8] now
+-- ARGV[9] keep_until
+-- ARGV[10] dead_min            dead letters older than this are trimmed
 -- outcome: 'delivered', 'retrying', 'dead', or 'deferred' (endpoint busy: no attempt counted).
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])

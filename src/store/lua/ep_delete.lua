@@ -1,2 +1,4 @@
--- KEYS: tenant's endpoints   ARGV: id   Returns 1 when it existed.
+-- KEYS[1] endpoints            the tenant's endpoints
+-- ARGV[1] id
+-- Returns 1 when it existed.
 return redis.call('HDEL', KEYS[1], ARGV[1])

@@ -1,7 +1,16 @@
 -- Quiet hours: park a marketer message until the tenant's send window opens.
 -- The verification cannot expire while it waits: its deadline moves past the release.
--- KEYS: send stream, held set, verification, deadline buckets
--- ARGV: group, entry_id, member, release_at, id, new_expiry (or '' to keep it), retention_ms
+-- KEYS[1] send_stream
+-- KEYS[2] held                   the partition's held set
+-- KEYS[3] verification
+-- KEYS[4] deadlines
+-- ARGV[1] group                  the send stream's consumer group
+-- ARGV[2] entry_id               the send-stream entry, acknowledged and deleted here
+-- ARGV[3] member                 `<id>|<kind>` in the held set
+-- ARGV[4] release_at
+-- ARGV[5] id
+-- ARGV[6] new_expiry             or '' to keep it
+-- ARGV[7] retention_ms
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])

@@ -1,5 +1,7 @@
 -- Idempotency-Key, step 1: claim the key, or return what it already holds.
--- KEYS: record   ARGV: request_hash, lock_ms
+-- KEYS[1] record               the Idempotency-Key's record
+-- ARGV[1] request_hash         method, path and body: another request under the key mismatches
+-- ARGV[2] lock_ms              how long a running request holds the key
 -- Returns {'new'}, {'running'}, {'mismatch'} or {'done', status, body}.
 local h = redis.call('HMGET', KEYS[1], 'req', 'st', 'body')
 if not h[1] then

@@ -1,6 +1,7 @@
 -- Reads a verification with its spilled values in place, and its number's suppression
 -- (`!sup`, from the consent index in the same slot): one round trip.
--- KEYS: verification. Returns field/value pairs, empty when it does not exist.
+-- KEYS[1] verification
+-- Returns field/value pairs, empty when it does not exist.
 local h = redis.call('HGETALL', KEYS[1])
 local tag = tag_of(KEYS[1])
 local tenant, pseudonym

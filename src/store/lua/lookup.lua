@@ -1,6 +1,8 @@
 -- The consent state of one number for one tenant, read in one round trip.
--- KEYS: the number's consent index
--- ARGV: purpose ('' = every purpose), caller ('' = every caller), now
+-- KEYS[1] consent_index        the number's consents with one tenant
+-- ARGV[1] purpose              '' = every purpose
+-- ARGV[2] caller               '' = every caller
+-- ARGV[3] now
 -- Returns one row per purpose and caller, for its newest consent still kept: purpose, caller,
 -- id, state ('active', 'withdrawn' or 'expired'), method, channel, confirmed (ms), withdrawn
 -- (ms or ''), expires (ms or ''), seed, receipt id ('' until signed), opt-out token hash.

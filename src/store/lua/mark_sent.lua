@@ -1,8 +1,18 @@
 -- A worker handed a message to its transport: records it and, in the same step, acknowledges
 -- and deletes the send-stream entry (one round trip; the stream shares the record's slot).
--- KEYS: verification, deadline buckets, send stream
--- ARGV: now, announcement_sha256 (or ''), new_expiry (or '', after quiet hours), id, provider,
---       provider reference, retention_ms, group, entry id, attempt lines...
+-- KEYS[1] verification
+-- KEYS[2] deadlines
+-- KEYS[3] send_stream
+-- ARGV[1] now
+-- ARGV[2] announcement_sha256    or ''
+-- ARGV[3] new_expiry             or '' (set after quiet hours)
+-- ARGV[4] id
+-- ARGV[5] provider
+-- ARGV[6] reference              the provider's reference for this send
+-- ARGV[7] retention_ms
+-- ARGV[8] group                  the send stream's consumer group
+-- ARGV[9] entry_id               acknowledged and deleted here
+-- ARGV[10..] attempt             one compact line per provider attempt, oldest first
 -- Never recreates a verification that expired meanwhile. Reads the record once and writes it
 -- with one HSET: each extra call costs more than the work it does.
 local v = KEYS[1]

@@ -3,9 +3,17 @@
 -- a pending verification is declined, and every active consent of the number with this tenant
 -- for the verification's purpose (scope 'purpose') or for every purpose (scope 'all') is
 -- withdrawn, each with its own `consent.withdrawn`, whichever of them the link came from.
--- KEYS: verification, events
--- ARGV: id, token_hash, now, minid, keep_until_declined, client_ip, user_agent, suppress_until,
---       scope ('purpose' | 'all')
+-- KEYS[1] verification
+-- KEYS[2] events                the partition's event stream
+-- ARGV[1] id
+-- ARGV[2] token_hash            the opt-out token's hash, compared in constant time
+-- ARGV[3] now
+-- ARGV[4] minid                 the event stream's trim point
+-- ARGV[5] keep_until_declined
+-- ARGV[6] client_ip
+-- ARGV[7] user_agent
+-- ARGV[8] suppress_until        campaigns keep away from the number until then
+-- ARGV[9] scope                 'purpose' or 'all'
 -- Returns {'declined', n}, {'withdrawn', n} (n consents withdrawn), {'already', 0} when nothing
 -- was left to stop, or {'invalid', 0}.
 local v = KEYS[1]

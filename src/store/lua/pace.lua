@@ -1,6 +1,10 @@
 -- The token bucket of one provider account, shared by every worker on this Redis.
 -- Holds `burst` tokens at most and refills `rate` per second, by Redis's own clock.
--- KEYS: bucket   ARGV: rate, burst, want, mode
+-- KEYS[1] bucket               the provider account's token bucket
+-- ARGV[1] rate                 tokens per second
+-- ARGV[2] burst                tokens at most
+-- ARGV[3] want
+-- ARGV[4] mode                 'take', 'debt' or 'give':
 -- mode 'take': grant up to `want` whole tokens now (campaign messages);
 --      'debt': take `want` tokens even below zero, down to -burst (a person waiting on a form
 --              never waits; campaigns get less afterwards);

@@ -1,5 +1,10 @@
 -- Sends a message again to every endpoint it went to, on a fresh retry schedule.
--- KEYS: message, deliver stream, retry set, dead-letter set   ARGV: event_id, minid
+-- KEYS[1] message
+-- KEYS[2] deliver_stream
+-- KEYS[3] retries
+-- KEYS[4] dead_letters
+-- ARGV[1] event_id
+-- ARGV[2] minid                the deliver stream's trim point
 -- Returns the number of deliveries queued, or -1 when the message is gone.
 local eps = redis.call('HGET', KEYS[1], 'eps')
 if not eps then return -1 end

@@ -1,5 +1,9 @@
 -- Moves up to `n` queued campaign messages, oldest first, onto the send stream, marked as
--- paced (their token is taken). KEYS: campaign queue, send stream   ARGV: n, minid
+-- paced (their token is taken).
+-- KEYS[1] campaign             the channel's campaign queue
+-- KEYS[2] send_stream
+-- ARGV[1] n
+-- ARGV[2] minid                the send stream's trim point
 -- Returns how many moved.
 local due = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[1]))
 local moved = 0

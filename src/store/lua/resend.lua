@@ -1,5 +1,11 @@
--- KEYS: verification, events, send stream
--- ARGV: id, tenant, now, minid, keep_until_expired
+-- KEYS[1] verification        the record
+-- KEYS[2] events              the partition's event stream
+-- KEYS[3] send_stream         where the message is queued again
+-- ARGV[1] id
+-- ARGV[2] tenant              the caller's tenant: another tenant's id reads as missing
+-- ARGV[3] now
+-- ARGV[4] minid               the streams' trim point
+-- ARGV[5] keep_until_expired  when the record is removed if it expired meanwhile
 -- Returns {'missing'}, {'final', status} or {'queued'}.
 local v = KEYS[1]
 local h = redis.call('HMGET', v, 't', 'st', 'exp')

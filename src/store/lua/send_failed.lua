@@ -7,9 +7,17 @@
 -- delivered, or the reverse), a duplicate or a replay changes nothing, not even the attempt log.
 -- A report naming the send after the last one recorded (CM.com's reference names it) arrived
 -- before the worker recorded that send: it is refused for now (3), and the provider retries.
--- KEYS: verification, events
--- ARGV: id, now, minid, keep_until, state, report_provider ('' = not a report), report_ref,
---       the send the report names ('' = not known), attempt lines...
+-- KEYS[1] verification
+-- KEYS[2] events
+-- ARGV[1] id
+-- ARGV[2] now
+-- ARGV[3] minid                  the event stream's trim point
+-- ARGV[4] keep_until
+-- ARGV[5] state                  the delivery state: 'failed', 'retrying' or 'delivered'
+-- ARGV[6] report_provider        '' = not a report
+-- ARGV[7] report_ref
+-- ARGV[8] report_send            the send the report names ('' = not known)
+-- ARGV[9..] attempt              one compact line per provider attempt, oldest first
 -- Returns 1 when recorded, 2 for a report that changed nothing, 3 for a report too early to
 -- record, 0 when the record is gone.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end

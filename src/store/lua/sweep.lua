@@ -2,7 +2,12 @@
 -- ended (`consent.expired`, once: `xpd` marks it), from the buckets that came due. Taking an
 -- entry and acting on it happen in this one script, so no deadline is lost; any number of
 -- sweepers may run, and each verification or consent expires once.
--- KEYS: deadline buckets, events   ARGV: now, limit, minid, keep_until
+-- KEYS[1] deadlines            the partition's deadline buckets
+-- KEYS[2] events
+-- ARGV[1] now
+-- ARGV[2] limit                at most this many entries
+-- ARGV[3] minid                the event stream's trim point
+-- ARGV[4] keep_until           when an expired record goes
 -- Returns how many entries it took (expired, moved to a later bucket, or no longer pending).
 local now, left = tonumber(ARGV[1]), tonumber(ARGV[2])
 local tag = tag_of(KEYS[1])

@@ -3,8 +3,15 @@
 -- `consent.withdrawn` event; campaigns may not ask the number again for a while. With no
 -- consent here to withdraw, one event names the number, so every partner still hears of it.
 -- The number comes sealed (it stays in the stream for the retention); the dispatcher opens it.
--- KEYS: the number's consent index, events
--- ARGV: tenant, purpose ('' = every purpose), now, minid, source, suppress_until, sealed phone
+-- KEYS[1] consent_index        the number's consents with this tenant
+-- KEYS[2] events
+-- ARGV[1] tenant
+-- ARGV[2] purpose              '' = every purpose
+-- ARGV[3] now
+-- ARGV[4] minid                the event stream's trim point
+-- ARGV[5] source
+-- ARGV[6] suppress_until
+-- ARGV[7] sealed_phone         named by the event when there is no consent to withdraw
 -- Returns the event stream ids, and the verification ids they withdraw ('' for the number).
 local ikey = KEYS[1]
 local tag = tag_of(ikey)

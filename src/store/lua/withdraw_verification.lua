@@ -1,5 +1,12 @@
 -- An opt-out the marketer received elsewhere, for a consent confirmed here.
--- KEYS: verification, events   ARGV: id, tenant, now, minid, source, suppress_until
+-- KEYS[1] verification
+-- KEYS[2] events
+-- ARGV[1] id
+-- ARGV[2] tenant               another tenant's id reads as missing
+-- ARGV[3] now
+-- ARGV[4] minid                the event stream's trim point
+-- ARGV[5] source               where the withdrawal came from ('api', ...)
+-- ARGV[6] suppress_until       campaigns keep away from the number until then
 -- Returns {'withdrawn', stream_id}, {'not_confirmed'}, {'already'} or {'missing'}.
 local h = redis.call('HMGET', KEYS[1], 't', 'st', 'wd', 'ps')
 if not h[1] or h[1] ~= ARGV[2] then return {'missing'} end
