@@ -42,6 +42,18 @@ impl Keys {
         format!("{}:exq", self.tag(p))
     }
 
+    /// `{ov:p17}:ex:<bucket>`: the ids whose deadline falls in one 10-second bucket (the
+    /// scripts build it from the bucket number they read in `:exq`).
+    pub fn deadline_bucket(&self, p: Partition, bucket: i64) -> String {
+        format!("{}:ex:{bucket}", self.tag(p))
+    }
+
+    /// `{ov:p17}:b:<sha1>`: a value over 64 bytes, shared by every record with the same text
+    /// (the scripts name it by the SHA-1 a record's `<field>@` holds).
+    pub fn blob(&self, p: Partition, sha1: &str) -> String {
+        format!("{}:b:{sha1}", self.tag(p))
+    }
+
     /// `{ov:p17}:camp:<channel>`: campaign messages on a paced channel, waiting (oldest
     /// first) for a token of the provider account before they go onto `:send`.
     pub fn campaign(&self, p: Partition, channel: &str) -> String {
@@ -184,6 +196,8 @@ mod tests {
             keys.send_stream(p),
             keys.events(p),
             keys.deadlines(p),
+            keys.deadline_bucket(p, 9).replace(":9", ":<bucket>"),
+            keys.blob(p, "<sha1>"),
             keys.campaign(p, "<channel>"),
             keys.consent_index(p, "<tenant>", "<pseudonym>"),
             keys.batch_counts(p, "<batch>"),

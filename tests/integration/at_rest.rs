@@ -16,7 +16,7 @@ const NEW_KEY: &str = "rotated-server-key-abcdef0123456789abcdef01";
 
 /// The tenant's endpoint hash exactly as Redis holds it.
 async fn raw_endpoints(app: &TestApp) -> HashMap<String, String> {
-    app.redis().await.hgetall(format!("{{{}:t:acme}}:ep", app.prefix)).await.unwrap()
+    app.redis().await.hgetall(app.store_keys().endpoints("acme")).await.unwrap()
 }
 
 /// A secret and its key material in every form it could be leaked in.
@@ -56,7 +56,7 @@ async fn a_plain_text_record_from_before_encryption_is_sealed_on_first_read() {
     let rx = Receiver::start().await;
     let (ep, secret) = app.endpoint(&rx.url("/store")).await;
     // Write the record back the way earlier versions stored it.
-    let key = format!("{{{}:t:acme}}:ep", app.prefix);
+    let key = app.store_keys().endpoints("acme");
     let mut stored: Value = serde_json::from_str(&raw_endpoints(&app).await[&ep]).unwrap();
     stored["secret"] = json!(secret);
     let _: () = app.redis().await.hset(&key, &ep, stored.to_string()).await.unwrap();

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::{
     campaign::always_open,
-    harness::{TestApp, code_in, csrf_in, fresh_phone, link_in, spawn_cluster, spawn_with, start_body},
+    harness::{TestApp, code_in, csrf_in, fresh_phone, hash_tag, link_in, spawn_cluster, spawn_with, start_body},
     receiver::Receiver,
 };
 
@@ -233,7 +233,7 @@ async fn when_retention_ends_no_key_of_the_verification_is_left() {
     })
     .await;
     let id = app.confirmed_by_code().await;
-    let partition = format!("{{{}:p{}}}", app.prefix, u16::from_str_radix(&id[3..7], 16).unwrap());
+    let partition = hash_tag(&app.store_keys().events(app.vid(&id).partition())).to_string();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let keys = app.keys().await;
     let mut c = app.redis().await;
@@ -254,7 +254,7 @@ async fn when_retention_ends_no_key_of_the_verification_is_left() {
             assert!(members.iter().all(|m| !m.contains(&id)), "{k} still lists it");
         }
     }
-    assert!(keys.iter().any(|k| k.starts_with(&partition)), "the partition's streams remain: {keys:?}");
+    assert!(keys.iter().any(|k| hash_tag(k) == partition), "the partition's streams remain: {keys:?}");
 }
 
 #[tokio::test]
@@ -302,9 +302,8 @@ async fn a_queued_campaign_message_is_not_sent_once_the_number_opted_out() {
     );
     // The window opens: the message comes due, and is dropped instead of sent.
     let mut c = app.redis().await;
-    let p = u16::from_str_radix(&id[3..7], 16).unwrap();
     let _: () = redis::cmd("ZADD")
-        .arg(format!("{{{}:p{p}}}:held", app.prefix))
+        .arg(app.store_keys().held(app.vid(&id).partition()))
         .arg(chrono::Utc::now().timestamp_millis())
         .arg(format!("{id}|held-initial"))
         .query_async(&mut c)

@@ -125,7 +125,7 @@ async fn a_batch_reference_refuses_them_and_writes_only_the_batch() {
         assert_eq!((body["accepted"].as_u64(), body["refused"].as_u64()), (Some(0), Some(1)), "{body}");
         // The batch record (its owner and size) is all that was written: no verification, no
         // counter, no reference.
-        let batch_key = format!("{{{}:b:{}}}", app.prefix, body["id"].as_str().unwrap());
+        let batch_key = app.store_keys().batch(body["id"].as_str().unwrap());
         let after = app.keys().await;
         let appeared: Vec<&String> = after.difference(&before).collect();
         assert_eq!(appeared, vec![&batch_key], "{bad:?}");

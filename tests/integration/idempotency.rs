@@ -58,7 +58,7 @@ async fn a_key_still_in_use_answers_409() {
     h.update(format!("POST {path}\n").as_bytes());
     h.update(body);
     let request_hash = hex::encode(h.finalize());
-    let key = format!("{{{}:idem:acme}}:{}", app.prefix, hex::encode(Sha256::digest(b"rs-1")));
+    let key = app.store_keys().idempotency("acme", &hex::encode(Sha256::digest(b"rs-1")));
     let mut c = app.redis().await;
     let _: () = redis::cmd("HSET")
         .arg(&key)

@@ -6,7 +6,7 @@
 use redis::AsyncCommands;
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, fresh_phone, spawn, spawn_with, start_body};
+use crate::harness::{TestApp, fresh_phone, hash_tag, spawn, spawn_with, start_body};
 
 const PROBLEM: &str = "https://optin-verify.eu/problems/rate-limited";
 
@@ -61,9 +61,9 @@ async fn a_number_has_one_limit_whether_it_is_the_phone_the_to_or_a_resend() {
     let counters = destination_counters(&app).await;
     assert_eq!(counters.len(), 4, "{counters:?}");
     assert_eq!(counters.iter().filter(|(k, _)| k.contains(":rl:destination:acme:")).count(), 2, "{counters:?}");
-    let partition = u16::from_str_radix(&first[3..7], 16).unwrap();
+    let partition = app.store_keys().verification(&app.vid(&first));
     for (k, v) in &counters {
-        assert!(k.starts_with(&format!("{{{}:p{partition}}}:rl:destination:", app.prefix)), "{k}");
+        assert_eq!(hash_tag(k), hash_tag(&partition), "{k} is not in the verification's slot");
         assert!(!k.contains("612000101"), "a key name holds the number: {k}");
         assert_eq!(v, "5", "{k}");
         // Set once, by the first use of the window: each counter ends with its window.
@@ -101,8 +101,7 @@ async fn a_sent_message_is_recorded_and_its_stream_entry_is_gone_in_the_same_ste
     assert_eq!(stored["prov"], "console");
     assert!(stored.contains_key("sent"));
 
-    let partition = u16::from_str_radix(&id[3..7], 16).unwrap();
-    let stream = format!("{{{}:p{partition}}}:send", app.prefix);
+    let stream = app.store_keys().send_stream(app.vid(&id).partition());
     let mut c = app.redis().await;
     let len: u64 = c.xlen(&stream).await.unwrap();
     assert_eq!(len, 0, "the sent entry is still in {stream}");

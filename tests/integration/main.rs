@@ -34,5 +34,6 @@ mod receiver;
 mod report_replay;
 mod rotation;
 mod smtp;
+mod store;
 mod store_cluster;
 mod webhooks;

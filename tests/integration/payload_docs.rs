@@ -88,7 +88,7 @@ async fn every_event_carries_exactly_the_fields_the_readme_documents() {
     // Its deadline passed: the next check finds it expired (the sweeper would too, later).
     let expired = started(app.start(&start("code")).await);
     app.outbox_message(&expired).await;
-    let key = app.keys().await.into_iter().find(|k| k.ends_with(&format!(":v:{expired}"))).unwrap();
+    let key = app.store_keys().verification(&app.vid(&expired));
     let _: () = redis::AsyncCommands::hset(&mut app.redis().await, key, "exp", 1).await.unwrap();
     app.post(&format!("/v1/verifications/{expired}/check"), &json!({"code": "000000"})).await;
 

@@ -58,8 +58,8 @@ async fn confirmed_consent_arrives_signed_with_a_receipt_that_verifies_from_the_
     // shared text it refers to (the consent text, say) at least as long.
     assert_eq!(v["delivery"]["attempts"][0]["outcome"], "accepted", "{v}");
     let mut c = app.redis().await;
-    let p = u16::from_str_radix(&id[3..7], 16).unwrap();
-    let vkey = format!("{{{}:p{p}}}:v:{id}", app.prefix);
+    let (keys, p) = (app.store_keys(), app.vid(&id).partition());
+    let vkey = keys.verification(&app.vid(&id));
     let record_ttl: i64 = redis::cmd("PTTL").arg(&vkey).query_async(&mut c).await.unwrap();
     assert!(record_ttl > 399 * 86_400_000, "{record_ttl}");
     let fields: std::collections::HashMap<String, String> =
@@ -67,7 +67,7 @@ async fn confirmed_consent_arrives_signed_with_a_receipt_that_verifies_from_the_
     let blobs: Vec<&String> = fields.iter().filter(|(k, _)| k.ends_with('@')).map(|(_, v)| v).collect();
     assert!(!blobs.is_empty(), "the notice text is kept once, outside the record");
     for b in blobs {
-        let bkey = format!("{{{}:p{p}}}:b:{b}", app.prefix);
+        let bkey = keys.blob(p, b);
         let ttl: i64 = redis::cmd("PTTL").arg(&bkey).query_async(&mut c).await.unwrap();
         assert!(ttl >= record_ttl - 60_000, "blob {b} lives {ttl} ms, the record {record_ttl} ms");
         // Named by its text's SHA-1 as Redis's own Lua spells it, whoever spilled it (the create
@@ -259,10 +259,10 @@ async fn expiry_is_driven_by_the_sweeper_and_happens_once_with_two_workers() {
     app.outbox_message(&id).await;
     // Move the deadline into the past, as time would.
     let mut c = app.redis().await;
-    let p = u16::from_str_radix(&id[3..7], 16).unwrap();
+    let (keys, p) = (app.store_keys(), app.vid(&id).partition());
     let past = chrono::Utc::now().timestamp_millis() - 1000;
     let _: () = redis::cmd("HSET")
-        .arg(format!("{{{}:p{p}}}:v:{id}", app.prefix))
+        .arg(keys.verification(&app.vid(&id)))
         .arg("exp")
         .arg(past)
         .query_async(&mut c)
@@ -270,19 +270,9 @@ async fn expiry_is_driven_by_the_sweeper_and_happens_once_with_two_workers() {
         .unwrap();
     // Its deadline entry goes into the 10-second bucket of the new deadline.
     let bucket = (past + 9_999) / 10_000;
-    let _: () = redis::cmd("RPUSH")
-        .arg(format!("{{{}:p{p}}}:ex:{bucket}", app.prefix))
-        .arg(&id)
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("ZADD")
-        .arg(format!("{{{}:p{p}}}:exq", app.prefix))
-        .arg(bucket * 10_000)
-        .arg(bucket)
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = redis::cmd("RPUSH").arg(keys.deadline_bucket(p, bucket)).arg(&id).query_async(&mut c).await.unwrap();
+    let _: () =
+        redis::cmd("ZADD").arg(keys.deadlines(p)).arg(bucket * 10_000).arg(bucket).query_async(&mut c).await.unwrap();
     rx.wait_for("/exp", "verification.expired", Some(&id), WAIT).await;
     assert_eq!(app.status_of(&id).await, "expired");
     tokio::time::sleep(Duration::from_millis(600)).await;
