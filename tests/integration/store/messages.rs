@@ -180,49 +180,24 @@ async fn ack_and_outbox_push_do_their_one_thing(f: Fixture) {
     let len: i64 = f.cmd(redis::cmd("LLEN").arg(f.keys.outbox())).await;
     assert_eq!(len, 2);
 }
+
 async fn fanout_stores_a_message_once_and_delivery_results_move_it(f: Fixture) {
     let id = f.confirmed(&pseudonym()).await;
     let p = id.partition();
-    let entries: redis::streams::StreamRangeReply =
-        f.cmd(redis::cmd("XRANGE").arg(f.keys.events(p)).arg("-").arg("+")).await;
-    let entry = entries.ids.last().unwrap().id.clone();
-    let eid = event_id(p, &entry);
-    let fan = Fanout {
-        partition: p,
-        entry_id: &entry,
-        event_id: &eid,
-        event_type: "consent.confirmed",
-        tenant: TENANT,
-        at_ms: now_ms(),
-        body: r#"{"type":"consent.confirmed"}"#,
-        seal: None,
-        verification_key: f.keys.verification(&id),
-        sealed_contact: None,
-        endpoint_ids: vec!["ep_a".into(), "ep_b".into()],
-    };
+    // The dispatcher's group, whose entry the fan-out acknowledges.
     let _: () = f.cmd(redis::cmd("XGROUP").arg("CREATE").arg(f.keys.events(p)).arg(DISPATCH_GROUP).arg("0")).await;
-    f.store.fanout(&fan).await.unwrap();
+    let (eid, _) = f.fanned_out(&id, &["ep_a", "ep_b"]).await;
     let deliver = f.keys.deliver_stream(p);
     assert_eq!(f.stream_len(&deliver).await, 2, "one delivery per endpoint");
     let msg = f.store.message(p, &eid).await.unwrap().unwrap();
     assert_eq!(msg.event_type, "consent.confirmed");
     assert_eq!(msg.deliveries.len(), 2);
     // Twice for the same event: nothing more.
-    f.store.fanout(&fan).await.unwrap();
+    f.fanned_out(&id, &["ep_a", "ep_b"]).await;
     assert_eq!(f.stream_len(&deliver).await, 2);
 
-    let outcome = |endpoint_id, outcome, due_ms| DeliveryOutcome {
-        partition: p,
-        entry_id: "0-1",
-        event_id: &eid,
-        endpoint_id,
-        outcome,
-        attempt_json: r#"{"status_code":500}"#,
-        due_ms,
-        now_ms: now_ms(),
-    };
-    f.store.record_delivery(&outcome("ep_a", WebhookOutcome::Retrying, now_ms() + 60_000)).await.unwrap();
-    f.store.record_delivery(&outcome("ep_b", WebhookOutcome::Dead, now_ms())).await.unwrap();
+    f.store.record_delivery(&f.outcome(p, &eid, "ep_a", WebhookOutcome::Retrying)).await.unwrap();
+    f.store.record_delivery(&f.outcome(p, &eid, "ep_b", WebhookOutcome::Dead)).await.unwrap();
     let retries: Vec<String> = f.cmd(redis::cmd("ZRANGE").arg(f.keys.retries(p)).arg(0).arg(-1)).await;
     assert_eq!(retries, [format!("{eid}|ep_a")]);
     let dead: Vec<String> = f.cmd(redis::cmd("ZRANGE").arg(f.keys.dead_letters(p)).arg(0).arg(-1)).await;
@@ -231,7 +206,7 @@ async fn fanout_stores_a_message_once_and_delivery_results_move_it(f: Fixture) {
     // The retry comes due and goes back onto the deliver stream.
     assert_eq!(f.store.release_due_retries(p, now_ms() + 61_000, 10).await.unwrap(), 1);
     assert_eq!(f.stream_len(&deliver).await, 3);
-    f.store.record_delivery(&outcome("ep_a", WebhookOutcome::Delivered, now_ms())).await.unwrap();
+    f.store.record_delivery(&f.outcome(p, &eid, "ep_a", WebhookOutcome::Delivered)).await.unwrap();
     let msg = f.store.message(p, &eid).await.unwrap().unwrap();
     let states: Vec<(&str, WebhookState, u32)> = msg.deliveries.iter().map(|(e, s, n)| (e.as_str(), *s, *n)).collect();
     assert_eq!(states, [("ep_a", WebhookState::Delivered, 2), ("ep_b", WebhookState::Dead, 1)]);
