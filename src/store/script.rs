@@ -16,6 +16,8 @@ pub struct Lua {
     #[cfg(test)]
     pub source: &'static str,
     script: Script,
+    /// Read by debug builds and tests only: release builds do not check calls.
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     spec: Spec,
 }
 
@@ -60,11 +62,13 @@ impl Spec {
     }
 
     /// The name the header gives the `i`th (0-based) key or argument.
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     fn name_at(fixed: &[&'static str], tail: Option<&'static str>, i: usize) -> Option<&'static str> {
         fixed.get(i).copied().or(tail.filter(|_| i >= fixed.len()))
     }
 
     /// Whether a call's names are the header's, in its order, with no fixed one left out.
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     fn check(&self, keys: &[&str], argv: &[&str]) -> Result<(), String> {
         for (kind, fixed, tail, names) in
             [("KEYS", &self.keys, self.keys_tail, keys), ("ARGV", &self.argv, self.argv_tail, argv)]
