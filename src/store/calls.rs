@@ -40,10 +40,7 @@ impl ScriptReply for CallOutcome {
     fn decode(r: &Reply) -> Result<Self, StoreError> {
         match r.tag().as_str() {
             "missing" => Ok(Self::Missing),
-            "final" => {
-                let st = r.str(0)?;
-                Status::parse(&st).map(Self::Final).ok_or(StoreError::Corrupt(format!("status {st:?}")))
-            }
+            "final" => Ok(Self::Final(r.status(0)?)),
             "moved" => Ok(Self::Moved),
             "needs_window" => Ok(Self::NeedsWindow),
             "confirmed" => Ok(Self::Done("confirmed")),

@@ -8,6 +8,7 @@
 use redis::{FromRedisValue, Script, ToRedisArgs, Value};
 
 use super::{Conn, StoreError};
+use crate::domain::Status;
 
 /// A compiled script and the names of its keys and arguments.
 pub struct Lua {
@@ -182,6 +183,17 @@ impl Reply {
     /// The `i`th value after the tag, as a number.
     pub fn int(&self, i: usize) -> Result<i64, StoreError> {
         self.str(i)?.parse().map_err(|_| StoreError::Corrupt(format!("{}.lua answered a non-number", self.script)))
+    }
+
+    /// The `i`th value after the tag, as a verification status.
+    pub fn status(&self, i: usize) -> Result<Status, StoreError> {
+        let s = self.str(i)?;
+        Status::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("{}.lua answered status {s:?}", self.script)))
+    }
+
+    /// The `i`th value after the tag, as a count (a negative one reads as 0).
+    pub fn count(&self, i: usize) -> Result<u32, StoreError> {
+        Ok(u32::try_from(self.int(i)?.max(0)).unwrap_or(u32::MAX))
     }
 
     fn short(&self, i: usize) -> StoreError {

@@ -102,10 +102,6 @@ pub enum SimpleOutcome {
     Done,
 }
 
-fn status(s: &str) -> Result<Status, StoreError> {
-    Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
-}
-
 impl ScriptReply for CreateOutcome {
     fn decode(r: &Reply) -> Result<Self, StoreError> {
         match r.tag().as_str() {
@@ -122,9 +118,7 @@ impl ScriptReply for CreateOutcome {
 impl ScriptReply for CheckOutcome {
     /// `{outcome, status, attempts_remaining}`; `missing` carries an empty status.
     fn decode(r: &Reply) -> Result<Self, StoreError> {
-        let counted = || -> Result<(Status, u32), StoreError> {
-            Ok((status(&r.str(0)?)?, u32::try_from(r.int(1)?).unwrap_or(0)))
-        };
+        let counted = || Ok::<_, StoreError>((r.status(0)?, r.count(1)?));
         match r.tag().as_str() {
             "missing" => Ok(Self::Missing),
             "final" => counted().map(|(status, attempts_remaining)| Self::Final { status, attempts_remaining }),
@@ -138,7 +132,7 @@ impl ScriptReply for LinkAnswer {
     /// A wrong, used or expired token all answer `invalid`.
     fn decode(r: &Reply) -> Result<Self, StoreError> {
         match r.tag().as_str() {
-            "ok" => Ok(Self::Done(status(&r.str(0)?)?)),
+            "ok" => Ok(Self::Done(r.status(0)?)),
             "invalid" => Ok(Self::Invalid),
             _ => r.unknown(),
         }
@@ -148,10 +142,9 @@ impl ScriptReply for LinkAnswer {
 impl ScriptReply for OptOutOutcome {
     /// `{outcome, n}`: n consents withdrawn.
     fn decode(r: &Reply) -> Result<Self, StoreError> {
-        let n = || r.int(0).map(|n| u32::try_from(n).unwrap_or(0));
         match r.tag().as_str() {
-            "declined" => Ok(Self::Declined { withdrawn: n()? }),
-            "withdrawn" => Ok(Self::Withdrawn(n()?)),
+            "declined" => Ok(Self::Declined { withdrawn: r.count(0)? }),
+            "withdrawn" => Ok(Self::Withdrawn(r.count(0)?)),
             "already" => Ok(Self::AlreadyDone),
             "invalid" => Ok(Self::Invalid),
             _ => r.unknown(),
@@ -164,7 +157,7 @@ impl ScriptReply for SimpleOutcome {
     fn decode(r: &Reply) -> Result<Self, StoreError> {
         match r.tag().as_str() {
             "missing" => Ok(Self::Missing),
-            "final" => Ok(Self::Final(status(&r.str(0)?)?)),
+            "final" => Ok(Self::Final(r.status(0)?)),
             "canceled" | "queued" => Ok(Self::Done),
             _ => r.unknown(),
         }

@@ -52,12 +52,12 @@ impl ScriptReply for WithdrawOutcome {
 
 /// What delivery_result.lua did: 0 when the message is gone (trimmed), else 1.
 #[derive(Debug)]
-enum Recorded {
+enum AttemptRecorded {
     Yes,
     MessageGone,
 }
 
-impl ScriptReply for Recorded {
+impl ScriptReply for AttemptRecorded {
     fn decode(r: &Reply) -> Result<Self, StoreError> {
         match r.tag().as_str() {
             "1" => Ok(Self::Yes),
@@ -250,7 +250,7 @@ impl Store {
     }
 
     pub async fn record_delivery(&self, o: &DeliveryOutcome<'_>) -> Result<(), StoreError> {
-        let _: Recorded = scripts::DELIVERY_RESULT
+        let _: AttemptRecorded = scripts::DELIVERY_RESULT
             .call()
             .key("deliver_stream", self.keys.deliver_stream(o.partition))
             .key("message", self.keys.message(o.partition, o.event_id))
@@ -382,6 +382,6 @@ mod tests {
     #[test]
     fn each_reply_decodes_every_tag_its_script_answers() {
         assert_decodes_every_tag::<WithdrawOutcome>(&scripts::WITHDRAW_VERIFICATION);
-        assert_decodes_every_tag::<Recorded>(&scripts::DELIVERY_RESULT);
+        assert_decodes_every_tag::<AttemptRecorded>(&scripts::DELIVERY_RESULT);
     }
 }
