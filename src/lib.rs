@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod hooks;
 pub mod http;
 pub mod metrics;
+pub mod offline;
 pub mod pages;
 pub mod startup;
 pub mod state;

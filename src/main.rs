@@ -1,4 +1,4 @@
-//! `optin-verify serve | keygen | check-config | healthcheck`.
+//! `optin-verify serve | keygen | check-config | healthcheck | verify-proof | verify-receipt`.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -45,6 +45,23 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
     },
+    /// Check a proof bundle offline: every receipt signature and every text hash. Exits 1 when
+    /// anything does not check out.
+    VerifyProof {
+        /// The bundle, as `GET /v1/consents/proof` returned it.
+        file: String,
+        /// The issuer's JWK Set (a file or an https URL) instead of the keys in the bundle.
+        #[arg(long)]
+        jwks: Option<String>,
+    },
+    /// Check one receipt (the JWS, or a file holding it) against a JWK Set. Exits 1 when it
+    /// does not check out.
+    VerifyReceipt {
+        /// A file or URL, such as https://<service>/.well-known/jwks.json.
+        #[arg(long)]
+        jwks: String,
+        receipt: String,
+    },
 }
 
 /// mimalloc instead of glibc malloc: glibc's malloc/free were about 10% of a `check` profile.
@@ -83,6 +100,12 @@ fn main() -> ExitCode {
             }
         },
         Command::Healthcheck { addr } => healthcheck(&addr),
+        Command::VerifyProof { file, jwks } => {
+            verdict(optin_verify::offline::verify_proof(&file, jwks.as_deref(), &mut std::io::stdout()))
+        }
+        Command::VerifyReceipt { jwks, receipt } => {
+            verdict(optin_verify::offline::verify_receipt(&jwks, &receipt, &mut std::io::stdout()))
+        }
         Command::Serve { config, role } => {
             let settings = match Settings::load(config.as_deref()) {
                 Ok(s) => s,
@@ -124,6 +147,18 @@ async fn serve(settings: Settings, role: Role) -> Result<(), Box<dyn std::error:
     }
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// 0 when everything checked out, 1 when something did not, 2 when it could not be checked.
+fn verdict(result: Result<bool, String>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("optin-verify: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn demo_key(settings: &Settings) -> Option<String> {

@@ -9,6 +9,8 @@ mod consents;
 mod events;
 mod openapi;
 mod ops;
+mod proof;
+mod proof_page;
 mod start;
 mod start_request;
 mod verifications;
@@ -37,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/verifications", web::post().to(verifications::start))
         .route("/v1/verifications/batch", web::post().to(batches::create))
         .route("/v1/batches/{id}", web::get().to(batches::get))
+        .route("/v1/consents/proof", web::get().to(proof::get))
         .route("/v1/consents", web::get().to(consents::lookup))
         .route("/v1/verifications/{id}", web::get().to(verifications::get))
         .route("/v1/verifications/{id}/resend", web::post().to(verifications::resend))

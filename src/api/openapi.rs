@@ -14,7 +14,7 @@ use utoipa::{
     },
 };
 
-use super::{batches, call_outcome, consents, events, ops, verifications, webhook_endpoints, withdrawals};
+use super::{batches, call_outcome, consents, events, ops, proof, verifications, webhook_endpoints, withdrawals};
 use crate::error::PROBLEM_BASE;
 
 #[derive(OpenApi)]
@@ -31,7 +31,7 @@ use crate::error::PROBLEM_BASE;
         (name = "verifications", description = "Start, check and follow verifications"),
         (name = "webhooks", description = "Endpoints of consent stores, events and their deliveries"),
         (name = "batches", description = "Re-permission campaigns: up to 1,000 starts at once, and their progress"),
-        (name = "consents", description = "A number's consent state, asked before every call"),
+        (name = "consents", description = "A number's consent state, asked before every call, and its proof on request"),
         (name = "withdrawals", description = "Opt-outs received elsewhere"),
         (name = "operations", description = "Health, receipt keys and the dev outbox; no API key"),
     ),
@@ -41,6 +41,7 @@ use crate::error::PROBLEM_BASE;
         batches::create,
         batches::get,
         consents::lookup,
+        proof::get,
         verifications::get,
         verifications::check,
         verifications::resend,
@@ -117,6 +118,7 @@ fn problem_types(operation_id: &str) -> &'static [(u16, &'static [&'static str])
         ],
         "create_batch" => &[(422, &["idempotency-key-reused"])],
         "get_consents" => &[(422, PHONE)],
+        "get_consent_proof" => &[(422, PHONE)],
         "resend_verification" => &[(409, &["verification-not-pending"]), (429, &["rate-limited"])],
         "cancel_verification" => &[(409, &["verification-not-pending"])],
         "report_call_outcome" => &[

@@ -65,6 +65,22 @@ pub struct PhoneWithdrawal {
     pub events: Vec<(String, Option<String>)>,
 }
 
+/// All a number's index holds with one tenant: every consent kept, per purpose, newest first,
+/// and until when campaigns keep away. Empty when the tenant holds nothing for the number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsentHistory {
+    /// Purpose id and its verification ids, newest first; purposes sorted by id.
+    pub purposes: Vec<(String, Vec<String>)>,
+    pub suppressed_until_ms: Option<i64>,
+}
+
+impl ConsentHistory {
+    /// Whether the tenant holds a consent or a suppression for the number at `now_ms`.
+    pub fn holds_anything(&self, now_ms: i64) -> bool {
+        self.purposes.iter().any(|(_, ids)| !ids.is_empty()) || self.suppressed_until_ms.is_some_and(|u| u > now_ms)
+    }
+}
+
 fn opt_ms(s: &str) -> Option<i64> {
     s.parse().ok()
 }
@@ -116,6 +132,25 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The index of a number as it stands: a read, so a plain `HGETALL` (no state changes).
+    pub async fn consent_history(&self, tenant: &str, pseudonym: &str) -> Result<ConsentHistory, StoreError> {
+        let p = self.partition_of_number(pseudonym);
+        let mut conn = self.conn.clone();
+        let fields: Vec<(String, String)> =
+            redis::cmd("HGETALL").arg(self.keys.consent_index(p, tenant, pseudonym)).query_async(&mut conn).await?;
+        let mut history = ConsentHistory::default();
+        for (field, value) in fields {
+            if field == "!" {
+                history.suppressed_until_ms = value.parse().ok();
+            } else if let Some(purpose) = field.strip_prefix("p:") {
+                let ids: Vec<String> = value.split_whitespace().rev().map(str::to_string).collect();
+                history.purposes.push((purpose.to_string(), ids));
+            }
+        }
+        history.purposes.sort();
+        Ok(history)
     }
 
     /// Withdraws every consent of a number (or of one purpose), one event each, and keeps

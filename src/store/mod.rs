@@ -29,7 +29,7 @@ use std::time::Duration;
 pub use batches::{BatchCounts, SKIPPED};
 pub use calls::{CallOutcome, CallReport};
 pub use conn::Conn;
-pub use consents::{ConsentRow, ConsentState, PhoneWithdrawal};
+pub use consents::{ConsentHistory, ConsentRow, ConsentState, PhoneWithdrawal};
 pub use delivery::{Recorded, Report, Sent};
 pub use endpoints::{EndpointChange, EndpointRecord};
 pub use error::StoreError;

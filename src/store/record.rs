@@ -274,6 +274,8 @@ pub struct VerificationRecord {
     pub confirm_ip: Option<String>,
     pub confirm_user_agent: Option<String>,
     pub withdrawn_ms: Option<i64>,
+    /// Where the withdrawal came from (`api`, `link`, `self_service`, ...).
+    pub withdrawn_source: Option<String>,
     /// A confirmed consent counts until then (`cx`); none before consents had a term.
     pub consent_expires_ms: Option<i64>,
     /// When the sweeper sent `consent.expired` (`xpd`).
@@ -350,6 +352,7 @@ impl VerificationRecord {
             confirm_ip: take(F::CONFIRM_IP),
             confirm_user_agent: take(F::CONFIRM_USER_AGENT),
             withdrawn_ms: opt_num(take(F::WITHDRAWN)),
+            withdrawn_source: take(F::WITHDRAWN_SOURCE),
             consent_expires_ms: opt_num(take(F::CONSENT_EXPIRES)),
             expired_ms: opt_num(take(F::CONSENT_EXPIRED)),
             seal: match (take(F::RECEIPT_KID), take(F::RECEIPT_SIG_1), take(F::RECEIPT_SIG_2), take(F::RECEIPT_ID)) {
@@ -433,6 +436,7 @@ impl From<&NewVerification> for VerificationRecord {
             confirm_ip: None,
             confirm_user_agent: None,
             withdrawn_ms: None,
+            withdrawn_source: None,
             consent_expires_ms: None,
             expired_ms: None,
             seal: None,

@@ -27,6 +27,7 @@ mod pages;
 mod parsers;
 mod payload_docs;
 mod pii_at_rest;
+mod proof;
 mod providers;
 mod proxies;
 mod receipt_access;
