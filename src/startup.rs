@@ -182,15 +182,17 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let (stop, stop_rx) = watch::channel(false);
 
+        // The worker sends verifications; the API sends only the codes that open the consents page.
+        let transports = Transports::from_settings(&settings, &store)
+            .map_err(|e| StartupError::Channel(e.to_string()))?
+            .instrumented(&metrics);
         let workers = if role != Role::Api {
             let deps = SenderDeps {
                 settings: settings.clone(),
                 store: store.clone(),
                 key: key.clone(),
                 tenants: tenants.clone(),
-                transports: Transports::from_settings(&settings, &store)
-                    .map_err(|e| StartupError::Channel(e.to_string()))?
-                    .instrumented(&metrics),
+                transports: transports.clone(),
                 metrics: metrics.clone(),
                 pacer: Pacer::from_settings(&settings, store.clone()),
             };
@@ -227,7 +229,7 @@ impl Application {
         };
 
         let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.http.bind.clone(), e))?.port();
-        let state = AppState { settings: settings.clone(), store, key, signer, tenants, metrics };
+        let state = AppState { settings: settings.clone(), store, key, signer, tenants, metrics, transports };
         let serve_api = role != Role::Worker;
         let dev_outbox = settings.dev.outbox;
         let server = HttpServer::new(move || {

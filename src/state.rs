@@ -3,6 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use crate::{
+    channels::Transports,
     config::{Settings, TenantSettings},
     domain::{ApiKeyHash, ServerKeys},
     evidence::ReceiptSigner,
@@ -48,6 +49,8 @@ pub struct AppState {
     pub signer: ReceiptSigner,
     pub tenants: Tenants,
     pub metrics: Arc<Metrics>,
+    /// For the codes that open the consents page; verifications go through the send worker.
+    pub transports: Transports,
 }
 
 impl AppState {

@@ -158,6 +158,7 @@ pub fn settings(redis_url: &str, key: &ApiKey, port: u16, prefix: &str) -> Setti
         email_reply_to: None,
         messages: Default::default(),
         legal_basis: optin_verify::config::default_legal_basis(),
+        self_service: Default::default(),
         evidence: Default::default(),
     }];
     s

@@ -9,6 +9,7 @@ use crate::{
     domain::{PhoneNumber, PhonePolicy, PlainText, VerificationId, mask_phone},
     error::{ApiError, Problem},
     http::ApiJson,
+    metrics::SourceLabels,
     state::AppState,
     store::WithdrawOutcome,
 };
@@ -109,6 +110,9 @@ pub async fn create(
                 .collect()
         }
     };
+    let withdrawn = events.iter().filter(|e| e.verification_id.is_some()).count() as u64;
+    state.metrics.withdrawals.get_or_create(&SourceLabels { source: "api" }).inc_by(withdrawn);
+    state.metrics.suppressions.get_or_create(&SourceLabels { source: "api" }).inc();
     tracing::info!(events = events.len(), tenant = %tenant.id, "withdrawal accepted");
     Ok(HttpResponse::Accepted().json(WithdrawalAccepted {
         event_id: events.first().map(|e| e.event_id.clone()).unwrap_or_default(),

@@ -62,6 +62,7 @@ pub struct Settings {
     pub calls: CallSettings,
     pub webhooks: WebhookSettings,
     pub receipts: ReceiptSettings,
+    pub self_service: SelfServiceSettings,
     #[serde(default)]
     pub tenants: Vec<TenantSettings>,
     /// Real transports; a channel left out goes to the console transport in dev mode.
@@ -116,6 +117,21 @@ pub struct LimitSettings {
     pub destination_all_tenants_per_day: u32,
     pub tenant_per_minute: u32,
     pub page_ip_per_minute: u32,
+}
+
+/// The consents page (`/t/<tenant>/consents`) of every tenant that has it on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfServiceSettings {
+    /// How long the code that opens the page is valid.
+    pub code_ttl_seconds: u64,
+    /// How long a session lasts after the right code.
+    pub session_minutes: u64,
+    /// Codes asked for one number (per tenant), and from one client IP, per hour.
+    pub codes_per_number_per_hour: u32,
+    pub codes_per_ip_per_hour: u32,
+    /// How long the person's own "don't ask me again" keeps marketer-initiated starts away.
+    pub suppression_days: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -329,6 +345,12 @@ impl Settings {
             }
             if t.name.trim().is_empty() {
                 return Err(ConfigError::invalid(key("name"), "must not be empty"));
+            }
+            if t.self_service.channel == crate::domain::Channel::Email {
+                return Err(ConfigError::invalid(
+                    key("self_service.channel"),
+                    "sms or whatsapp: the page is opened by a code sent to the number",
+                ));
             }
             if let Some(colour) = &t.branding.accent_color {
                 match contrast_with_white(colour) {

@@ -38,6 +38,34 @@ pub struct TenantSettings {
     /// What a start must carry as evidence.
     #[serde(default)]
     pub evidence: EvidencePolicy,
+    /// The person's own consents page, `/t/<id>/consents`.
+    #[serde(default)]
+    pub self_service: TenantSelfService,
+}
+
+/// A tenant's consents page: on unless switched off, with its codes sent by SMS or WhatsApp.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSelfService {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How the code that opens the page reaches the number: `sms` or `whatsapp`.
+    #[serde(default = "sms")]
+    pub channel: crate::domain::Channel,
+}
+
+impl Default for TenantSelfService {
+    fn default() -> Self {
+        Self { enabled: true, channel: crate::domain::Channel::Sms }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn sms() -> crate::domain::Channel {
+    crate::domain::Channel::Sms
 }
 
 /// The ground recorded when a tenant names none: consent, under the Telecommunicatiewet and

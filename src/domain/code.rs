@@ -23,6 +23,11 @@ impl Code {
         (4..=10).find_map(|len| Self::parse(input, len).ok()).ok_or(CodeError(6))
     }
 
+    /// A fresh random code, for codes not derived from a verification's seed.
+    pub fn random(len: u8) -> Self {
+        Self::from_uniform_words(len, rand::random)
+    }
+
     /// Draws `len` digits without modulo bias from a stream of uniform 64-bit words.
     pub(super) fn from_uniform_words(len: u8, mut next_word: impl FnMut() -> u64) -> Self {
         let modulus = 10u64.pow(u32::from(len));

@@ -18,6 +18,19 @@ use std::sync::atomic::AtomicU64;
 
 pub use redis::{RedisLabels, observe_gate_wait, observe_redis};
 
+/// Where a withdrawal or a suppression came from: `api`, `page` (a message's own links) or
+/// `self_service` (the consents page).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    pub source: &'static str,
+}
+
+/// A consents-page session: `started` (a number entered), `verified` (the right code).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    pub stage: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StartLabels {
     pub method: &'static str,
@@ -80,6 +93,7 @@ fn http_histogram() -> Histogram {
 /// What verifications end as; the started counter is the denominator of a conversion rate.
 pub const FINISHED_OUTCOMES: [&str; 5] = ["confirmed", "declined", "expired", "failed", "canceled"];
 pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retrying", "dead"];
+pub const WITHDRAWAL_SOURCES: [&str; 3] = ["api", "page", "self_service"];
 pub const QUEUES: [&str; 5] = ["send", "held", "retry", "dead", "deliver"];
 
 pub struct Metrics {
@@ -89,6 +103,9 @@ pub struct Metrics {
     pub checks: Family<OutcomeLabels, Counter>,
     pub page_answers: Family<OutcomeLabels, Counter>,
     pub rate_limited: Family<OutcomeLabels, Counter>,
+    pub page_sessions: Family<StageLabels, Counter>,
+    pub withdrawals: Family<SourceLabels, Counter>,
+    pub suppressions: Family<SourceLabels, Counter>,
     pub sent: Family<ChannelLabels, Counter>,
     pub provider_send: Hist<ProviderLabels>,
     pub webhook_delivery: Hist<OutcomeLabels>,
@@ -110,6 +127,9 @@ impl Metrics {
             checks: Family::default(),
             page_answers: Family::default(),
             rate_limited: Family::default(),
+            page_sessions: Family::default(),
+            withdrawals: Family::default(),
+            suppressions: Family::default(),
             sent: Family::default(),
             provider_send: Family::new_with_constructor(network_histogram),
             webhook_delivery: Family::new_with_constructor(network_histogram),
@@ -129,6 +149,9 @@ impl Metrics {
         r.register("checks", "Code checks by outcome", m.checks.clone());
         r.register("page_answers", "Answers on the consumer pages", m.page_answers.clone());
         r.register("rate_limited", "Requests refused by a rate limit, by scope", m.rate_limited.clone());
+        r.register("self_service_sessions", "Consents-page sessions, by stage", m.page_sessions.clone());
+        r.register("withdrawals", "Consents withdrawn, by where the withdrawal came from", m.withdrawals.clone());
+        r.register("suppressions", "Suppressions set or lifted, by source", m.suppressions.clone());
         r.register("messages_sent", "Messages handed to a transport", m.sent.clone());
         r.register(
             "provider_send_duration_seconds",
@@ -184,6 +207,13 @@ impl Metrics {
         }
         for outcome in WEBHOOK_OUTCOMES {
             let _ = self.webhook_delivery.get_or_create(&OutcomeLabels { outcome });
+        }
+        for stage in ["started", "verified"] {
+            let _ = self.page_sessions.get_or_create(&StageLabels { stage });
+        }
+        for source in WITHDRAWAL_SOURCES {
+            let _ = self.withdrawals.get_or_create(&SourceLabels { source });
+            let _ = self.suppressions.get_or_create(&SourceLabels { source });
         }
         for queue in QUEUES {
             let _ = self.queue_depth.get_or_create(&QueueLabels { queue });

@@ -4,6 +4,7 @@
 mod code;
 mod common;
 mod confirm;
+mod consents;
 mod optout;
 mod optout_form;
 mod receipt;
@@ -52,13 +53,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/v")
             .wrap(page_headers())
-            .app_data(form)
+            .app_data(form.clone())
             .route("/{token}", web::route().guard(get_or_head()).to(code::show))
             .route("/{token}", web::post().to(code::submit)),
     )
     .service(
         web::scope("/r").wrap(page_headers()).route("/{receipt}", web::route().guard(get_or_head()).to(receipt::show)),
     )
+    .service(web::scope("/t/{tenant}/consents").wrap(page_headers()).app_data(form.clone()).configure(consents::routes))
     .route("/static/app.css", web::get().to(stylesheet))
     .route("/static/t/{tenant}.css", web::get().to(tenant_stylesheet));
 }

@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 
 use crate::{
     domain::{LinkToken, Status, mask_phone},
-    metrics::OutcomeLabels,
+    metrics::{OutcomeLabels, SourceLabels},
     state::AppState,
     store::{ConsentState, OptOutOutcome, OptOutScope, VerificationRecord},
 };
@@ -129,6 +129,11 @@ pub async fn submit(
         OptOutOutcome::Invalid => return Err(PageError::invalid(lang.en)),
     };
     state.metrics.page_answers.get_or_create(&OutcomeLabels { outcome: label }).inc();
+    let withdrawn = match outcome {
+        OptOutOutcome::Withdrawn(n) | OptOutOutcome::Declined { withdrawn: n } => n,
+        _ => 0,
+    };
+    state.metrics.withdrawals.get_or_create(&SourceLabels { source: "page" }).inc_by(u64::from(withdrawn));
     let page = chrome(&state, &v, &lang);
     let (heading, body) = done_words(&page, &v.context.purpose.text, scope, &outcome, lang.en);
     Ok(done(page, heading, &body))

@@ -230,6 +230,10 @@ const OTHER_WORDS: &[&str] = &[
     "ts",
     "tok",
     "a",
+    // The consents page's challenges and sessions.
+    "ps",
+    "mac",
+    "left",
     // Lua's own words.
     "string",
     "table",

@@ -66,6 +66,18 @@ impl Keys {
         format!("{}:cs:{tenant}:{pseudonym}", self.tag(p))
     }
 
+    /// `{ov:p17}:sc:<hash>`: a code that opens a person's consents page, named by the hash of
+    /// its id (in the number's partition).
+    pub fn self_service_challenge(&self, p: Partition, id_hash: &str) -> String {
+        format!("{}:sc:{id_hash}", self.tag(p))
+    }
+
+    /// `{ov:p17}:ss:<hash>`: a consents-page session, named by the hash of its cookie, so a
+    /// copy of Redis cannot take one over.
+    pub fn self_service_session(&self, p: Partition, token_hash: &str) -> String {
+        format!("{}:ss:{token_hash}", self.tag(p))
+    }
+
     /// `{ov:p17}:bc:<batch>`: a batch's counts per state, for its verifications in this partition.
     pub fn batch_counts(&self, p: Partition, batch: &str) -> String {
         format!("{}:bc:{batch}", self.tag(p))

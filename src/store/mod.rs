@@ -21,6 +21,7 @@ mod rate_limit;
 mod record;
 mod script;
 mod scripts;
+mod self_service;
 mod verifications;
 mod webhooks;
 
@@ -42,6 +43,7 @@ pub use queue::{SEND_GROUP, SendJob, StreamEntry, StreamReader};
 pub use queue_stats::{QueueStat, QueueStats};
 pub use rate_limit::{Limit, RateDecision, RateSlot, RateSubject, RateWindows};
 pub use record::{CallPlan, CallState, NewVerification, ReceiptSeal, VerificationRecord};
+pub use self_service::{ChallengeOutcome, NewChallenge, PageSession};
 pub use verifications::{
     CheckOutcome, CheckSource, CreateOutcome, LinkAnswer, OptOutOutcome, OptOutScope, SimpleOutcome,
 };

@@ -102,6 +102,10 @@ scripts! {
     PACE = "pace",
     TO_CAMPAIGN = "to_campaign" with prelude,
     RELEASE_CAMPAIGN = "release_campaign",
+    SS_CHALLENGE = "ss_challenge",
+    SS_CHECK = "ss_check" with prelude,
+    SS_END = "ss_end",
+    SUPPRESSION = "suppression" with prelude,
 }
 
 #[cfg(test)]

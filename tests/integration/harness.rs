@@ -51,6 +51,7 @@ fn tenant(id: &str, name: &str, key: &ApiKey) -> TenantSettings {
         email_reply_to: None,
         messages: Default::default(),
         legal_basis: optin_verify::config::default_legal_basis(),
+        self_service: Default::default(),
         evidence: Default::default(),
     }
 }

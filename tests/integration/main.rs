@@ -34,6 +34,7 @@ mod receipt_access;
 mod receiver;
 mod report_replay;
 mod rotation;
+mod self_service;
 mod smtp;
 mod store;
 mod store_cluster;
