@@ -13,14 +13,24 @@ use crate::{
     harness::{TestApp, code_in, link_in, spawn, start_body, wrong},
 };
 
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: std::process::Child,
     _profile: PathBuf,
 }
 
 impl Browser {
-    async fn start() -> Self {
+    /// At phone width (360 px, mobile emulation).
+    pub(crate) async fn start() -> Self {
+        Self::start_at(true).await
+    }
+
+    /// At desktop width (1280 px).
+    pub(crate) async fn desktop() -> Self {
+        Self::start_at(false).await
+    }
+
+    async fn start_at(phone: bool) -> Self {
         let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -31,13 +41,16 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("{driver_bin} must be installed (scripts/test installs chromium-driver): {e}"));
         let profile = std::env::temp_dir().join(format!("optin-chromium-{port}"));
-        let caps = json!({"goog:chromeOptions": {"binary": chromium,
-            "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 780, "pixelRatio": 1.0}},
-            "args": [
+        let mut options = json!({"binary": chromium, "args": [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--window-size=360,800", format!("--user-data-dir={}", profile.display()),
-        ]}});
+            if phone { "--window-size=360,800" } else { "--window-size=1280,900" },
+            format!("--user-data-dir={}", profile.display()),
+        ]});
+        if phone {
+            options["mobileEmulation"] = json!({"deviceMetrics": {"width": 360, "height": 780, "pixelRatio": 1.0}});
+        }
+        let caps = json!({"goog:chromeOptions": options});
         let caps = caps.as_object().unwrap().clone();
         let url = format!("http://127.0.0.1:{port}");
         for _ in 0..100 {
@@ -49,11 +62,11 @@ impl Browser {
         panic!("chromedriver did not start a session");
     }
 
-    async fn open(&self, url: &str) {
+    pub(crate) async fn open(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         match self.client.find(Locator::Css(css)).await {
             Ok(e) => e.text().await.unwrap(),
             Err(e) => {
@@ -65,7 +78,7 @@ impl Browser {
     }
 
     /// Waits for the page (after a click, the next one) to show `expected` in `css`.
-    async fn shows(&self, css: &str, expected: &str) {
+    pub(crate) async fn shows(&self, css: &str, expected: &str) {
         for _ in 0..200 {
             if let Ok(e) = self.client.find(Locator::Css(css)).await
                 && e.text().await.is_ok_and(|t| t == expected)
@@ -77,16 +90,16 @@ impl Browser {
         assert_eq!(self.text(css).await, expected);
     }
 
-    async fn h1_is(&self, expected: &str) {
+    pub(crate) async fn h1_is(&self, expected: &str) {
         self.shows("h1", expected).await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     }
 
     /// Saves a screenshot and checks the page fits a 360 px screen without sideways scrolling.
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), self.client.screenshot().await.unwrap()).unwrap();
@@ -101,7 +114,7 @@ impl Browser {
 
     /// Runs axe-core (the accessibility engine browsers' own audits use) on the page, for WCAG
     /// 2.1 A and AA, and fails on any violation.
-    async fn accessible(&self, name: &str) {
+    pub(crate) async fn accessible(&self, name: &str) {
         let path = std::env::var("OPTIN_TEST_AXE")
             .expect("OPTIN_TEST_AXE names axe-core's axe.min.js: run the suite with scripts/test, which fetches it");
         let axe = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -120,7 +133,7 @@ impl Browser {
         assert_eq!(violations, json!([]), "{name}: axe-core found accessibility violations");
     }
 
-    async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();

@@ -4,6 +4,7 @@
 mod at_rest;
 mod bad_input;
 mod browser;
+mod browser_consents;
 mod calls;
 mod campaign;
 mod check_config;
