@@ -160,5 +160,6 @@ macro_rules! on_both {
 }
 
 mod messages;
+mod self_service;
 mod tenants;
 mod verifications;
