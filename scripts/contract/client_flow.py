@@ -1,19 +1,28 @@
 """Uses a client that openapi-python-client generated from /openapi.json, without hand edits:
 start -> read the code from the dev outbox -> check -> get -> list events -> create and list
-webhook endpoints. Every answer is parsed into the generated models; statuses are exact.
+webhook endpoints -> the number's proof bundle, whose receipts jwcrypto (an independent JOSE
+library) verifies with the bundle's JWKS. Every answer is parsed into the generated models;
+statuses are exact.
 
     python client_flow.py BASE_URL API_KEY   (the generated package `optin_client` on PYTHONPATH)
 """
 
+import hashlib
+import json
 import re
 import sys
 import time
 
+from jwcrypto import jwk, jws
+
 from optin_client import AuthenticatedClient, Client
+from optin_client.api.consents import get_consent_proof
 from optin_client.api.operations import list_dev_outbox
 from optin_client.api.verifications import check_verification, get_verification, start_verification
 from optin_client.api.webhooks import create_webhook_endpoint, list_events, list_webhook_endpoints
-from optin_client.models import CheckRequest, CreateEndpoint, EventList, Problem, StartRequest, VerificationView
+from optin_client.models import (
+    CheckRequest, CreateEndpoint, EventList, Problem, ProofBundle, StartRequest, VerificationView,
+)
 from optin_client.types import UNSET
 
 PHONE = "+31612345678"
@@ -74,7 +83,34 @@ def main(base, key):
     assert endpoint.secret.startswith("whsec_")
     listed = list_webhook_endpoints.sync_detailed(client=api)
     assert listed.status_code == 200 and endpoint.id in [e.id for e in listed.parsed], listed.status_code
-    print("generated client: start, check, get, list events, create and list endpoints: ok")
+    check_proof(api, started.id)
+    print("generated client: start, check, get, list events, create and list endpoints, proof: ok")
+
+
+def check_proof(api, verification_id):
+    """The proof bundle names the consent, and each receipt verifies under jwcrypto."""
+    for _ in range(100):
+        bundle = expect(get_consent_proof.sync_detailed(client=api, phone=PHONE), 200, ProofBundle)
+        mine = [c for c in bundle.consents if c.verification_id == verification_id]
+        if mine and isinstance(mine[0].receipt, str):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the proof bundle never held the signed consent")
+    keys = jwk.JWKSet.from_json(json.dumps(bundle.jwks.to_dict()))
+    for c in bundle.consents:
+        if not isinstance(c.receipt, str):
+            continue
+        token = jws.JWS()
+        token.deserialize(c.receipt)
+        kid = token.jose_header["kid"]
+        token.verify(keys.get_key(kid), alg="EdDSA")
+        claims = json.loads(token.payload)
+        assert claims["jti"] == c.receipt_id, (claims["jti"], c.receipt_id)
+        text = next(t for t in c.texts if t.name == "consent_text").text
+        assert claims["evidence"]["notice"]["consent_text_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    refused = expect(get_consent_proof.sync_detailed(client=api, phone="12"), 422, Problem)
+    assert refused.type_.endswith("/invalid-phone"), refused.type_
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ pub struct EvidenceRecord {
     pub legal_basis: String,
     pub notice: Notice,
     /// As sent by the marketer at start; `null` when it sent none.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub collection: serde_json::Value,
     pub verification: VerificationEvidence,
     /// When the consent stops counting (set when it is confirmed). Absent on consents given
