@@ -132,6 +132,33 @@ async fn happy_path_to_a_webhook_whose_receipt_verifies() {
 }
 
 #[tokio::test]
+async fn the_proof_of_a_call_names_its_recording_and_checks_out_offline() {
+    let app = spawn_with(any_time).await;
+    let (id, _) = announced(&app).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, v) = report(&app, &id, &outcome("confirmed")).await;
+    assert_eq!(status, 200, "{v}");
+    let phone = v["evidence"]["subject"]["phone"].as_str().unwrap().replace('+', "%2B");
+    crate::proof::signed(&app, &[&id]).await;
+    let (status, bundle) = app.get_json(&format!("/v1/consents/proof?phone={phone}")).await;
+    assert_eq!(status, 200, "{bundle}");
+    let c = &bundle["consents"][0];
+    assert_eq!(c["verification_id"], id.as_str());
+    let call = &c["evidence"]["verification"]["call"];
+    assert_eq!(call["recording"]["uri"], "s3://recordings/2026/11/call-1.wav");
+    assert_eq!(call["recording"]["sha256"], "ab".repeat(32));
+    assert_eq!(call["agent_id"], "agent-7");
+    assert!(!c["delivery"]["attempts"].as_array().unwrap().is_empty(), "the announcement's send");
+    let (code, out) = crate::proof::cli(&["verify-proof", &crate::proof::file("call", &bundle)]);
+    assert_eq!(code, 0, "{out}");
+    let mut moved = bundle.clone();
+    moved["consents"][0]["evidence"]["verification"]["call"]["recording"]["uri"] = json!("s3://elsewhere.wav");
+    let (code, out) = crate::proof::cli(&["verify-proof", &crate::proof::file("call-moved", &moved)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("evidence.verification.call.recording.uri differs"), "{out}");
+}
+
+#[tokio::test]
 async fn outcome_rules_refuse_and_leave_it_pending() {
     let app = spawn_with(any_time).await;
     let (id, _) = announced(&app).await;

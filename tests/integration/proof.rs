@@ -21,7 +21,7 @@ fn q(phone: &str) -> String {
 }
 
 /// Waits until every listed verification has its signed receipt.
-async fn signed(app: &TestApp, ids: &[&str]) {
+pub async fn signed(app: &TestApp, ids: &[&str]) {
     for id in ids {
         for i in 0.. {
             if app.get_json(&format!("/v1/verifications/{id}")).await.1["receipt"].is_string() {
@@ -40,13 +40,13 @@ async fn bundle(app: &TestApp, query: &str) -> Value {
 }
 
 /// Runs the real binary; its exit code and what it printed.
-fn cli(args: &[&str]) -> (i32, String) {
+pub fn cli(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_optin-verify")).args(args).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap(), text)
 }
 
-fn file(name: &str, v: &Value) -> String {
+pub fn file(name: &str, v: &Value) -> String {
     let path = std::env::temp_dir().join(format!("{name}-{}.json", rand::random::<u64>()));
     std::fs::write(&path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
     path.to_string_lossy().into_owned()

@@ -280,6 +280,27 @@ async fn a_number_the_tenant_holds_nothing_for_gets_the_same_pages_and_no_code()
 }
 
 #[tokio::test]
+async fn a_number_with_only_a_suppression_still_gets_in_and_can_lift_it() {
+    let app = spawn().await;
+    let phone = fresh_phone();
+    // An opt-out received elsewhere, for a number with no consent here: a suppression alone.
+    let r = app.post("/v1/withdrawals", &json!({"phone": phone, "source": "letter"})).await;
+    assert_eq!(r.status().as_u16(), 202);
+    let mut v = signed_in(&app, &phone).await;
+    let page = v.get("").await.body;
+    assert!(page.contains("U heeft Acme Energie B.V. geen toestemming gegeven"), "{page}");
+    assert!(page.contains("mag u tot") && page.contains("Ongedaan maken"), "{page}");
+    let csrf = csrf_in(&page);
+    let a = v.post("/suppress", &[("csrf", &csrf), ("action", "off")]).await;
+    assert_eq!(a.location, "/t/acme/consents?done=unsuppressed");
+    let mut body = start_body("link", "sms");
+    body["phone"] = json!(phone);
+    body["to"] = json!(phone);
+    body["initiated_by"] = json!("marketer");
+    assert_eq!(app.post("/v1/verifications", &body).await.status().as_u16(), 201);
+}
+
+#[tokio::test]
 async fn codes_are_limited_per_number_per_ip_and_per_challenge() {
     let app = spawn_with(|s| s.self_service.codes_per_ip_per_hour = 5).await;
     let phone = fresh_phone();
@@ -372,6 +393,7 @@ async fn a_tenant_can_switch_the_page_off_and_nothing_is_changed_by_a_get_or_bad
     consent(&app, &phone, "energy").await;
     let mut v = Visit::new(&app, "acme");
     let form = v.get("").await;
+    app.settle().await;
     let before = app.keys().await;
     for bad in [vec![("phone", phone.as_str())], vec![("csrf", "0123"), ("phone", phone.as_str())]] {
         assert_eq!(v.post("", &bad).await.status, 404, "{bad:?}");
