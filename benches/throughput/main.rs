@@ -80,6 +80,7 @@ fn new_verification(store: &Store, key: &ServerKey, n: u64, context_json: &str) 
             locale: Locale::Nl,
             initiated_by: InitiatedBy::Consumer,
             context: serde_json::from_value(ctx).unwrap(),
+            email_pseudonym: None,
             pseudonym,
             batch: None,
             body_hash: None,

@@ -169,7 +169,11 @@ pub async fn start_one(
     let now = AppState::now_ms();
     let seed = ServerKey::new_seed();
     let code = state.key.code_for(&id, &seed, cfg.code_length);
+    // An address's consents can open the consents page by e-mail.
+    let email_pseudonym =
+        (valid.channel == Channel::Email).then(|| state.key.pseudonym("email", &valid.to.to_lowercase()));
     let new = NewVerification {
+        email_pseudonym,
         code_mac: state.key.code_mac(&id, &code),
         confirm_token_hash: state.key.token_for(TokenKind::Confirm, &id, &seed).hash(),
         optout_token_hash: state.key.token_for(TokenKind::OptOut, &id, &seed).hash(),

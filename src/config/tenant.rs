@@ -52,11 +52,14 @@ pub struct TenantSelfService {
     /// How the code that opens the page reaches the number: `sms` or `whatsapp`.
     #[serde(default = "sms")]
     pub channel: crate::domain::Channel,
+    /// Also open it with an e-mail address that confirmed consents (the code goes by e-mail).
+    #[serde(default)]
+    pub email: bool,
 }
 
 impl Default for TenantSelfService {
     fn default() -> Self {
-        Self { enabled: true, channel: crate::domain::Channel::Sms }
+        Self { enabled: true, channel: crate::domain::Channel::Sms, email: false }
     }
 }
 

@@ -28,6 +28,9 @@ pub const TTL: &str = "ttl";
 pub const LOCALE: &str = "loc";
 pub const INITIATED_BY: &str = "ib";
 pub const PSEUDONYM: &str = "ps";
+/// The keyed pseudonym of the e-mail address a code or link went to: its consents page finds
+/// the consents it confirmed (`{p}:ce:<tenant>:<eps>`).
+pub const EMAIL_PSEUDONYM: &str = "eps";
 pub const BATCH: &str = "b";
 pub const BODY_HASH: &str = "bh";
 pub const REASK: &str = "rask";
@@ -107,6 +110,7 @@ pub const ALL: &[&str] = &[
     LOCALE,
     INITIATED_BY,
     PSEUDONYM,
+    EMAIL_PSEUDONYM,
     BATCH,
     BODY_HASH,
     REASK,
@@ -234,6 +238,8 @@ const OTHER_WORDS: &[&str] = &[
     "ps",
     "mac",
     "left",
+    "addr",
+    "email",
     // Lua's own words.
     "string",
     "table",

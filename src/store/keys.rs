@@ -66,6 +66,12 @@ impl Keys {
         format!("{}:cs:{tenant}:{pseudonym}", self.tag(p))
     }
 
+    /// `{ov:p17}:ce:<tenant>:<address pseudonym>`: the consents confirmed through one e-mail
+    /// address in this partition (an address's numbers may live in any partition).
+    pub fn email_consents(&self, p: Partition, tenant: &str, email_pseudonym: &str) -> String {
+        format!("{}:ce:{tenant}:{email_pseudonym}", self.tag(p))
+    }
+
     /// `{ov:p17}:sc:<hash>`: a code that opens a person's consents page, named by the hash of
     /// its id (in the number's partition).
     pub fn self_service_challenge(&self, p: Partition, id_hash: &str) -> String {
@@ -212,6 +218,9 @@ mod tests {
             keys.blob(p, "<sha1>"),
             keys.campaign(p, "<channel>"),
             keys.consent_index(p, "<tenant>", "<pseudonym>"),
+            keys.email_consents(p, "<tenant>", "<address pseudonym>"),
+            keys.self_service_challenge(p, "<hash>"),
+            keys.self_service_session(p, "<hash>"),
             keys.batch_counts(p, "<batch>"),
             keys.batch("<batch>"),
             keys.pace("<account>"),

@@ -43,7 +43,7 @@ pub use queue::{SEND_GROUP, SendJob, StreamEntry, StreamReader};
 pub use queue_stats::{QueueStat, QueueStats};
 pub use rate_limit::{Limit, RateDecision, RateSlot, RateSubject, RateWindows};
 pub use record::{CallPlan, CallState, NewVerification, ReceiptSeal, VerificationRecord};
-pub use self_service::{ChallengeOutcome, NewChallenge, PageSession};
+pub use self_service::{ChallengeOutcome, Holder, NewChallenge, PageSession};
 pub use verifications::{
     CheckOutcome, CheckSource, CreateOutcome, LinkAnswer, OptOutOutcome, OptOutScope, SimpleOutcome,
 };

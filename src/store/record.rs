@@ -38,6 +38,9 @@ pub struct NewVerification {
     pub context: Context,
     /// Keyed pseudonym of the phone number: names its consent index, never the number.
     pub pseudonym: String,
+    /// For a message to an e-mail address: the address's pseudonym (`eps`), so that the
+    /// address alone can open the consents page.
+    pub email_pseudonym: Option<String>,
     /// The batch it was started in, if any.
     pub batch: Option<String>,
     /// SHA-256 of the request body, when an Idempotency-Key named this verification.
@@ -206,6 +209,9 @@ impl NewVerification {
             f.push((F::TO, self.to.clone()));
         }
         context_fields(&self.context, &mut f);
+        if let Some(e) = &self.email_pseudonym {
+            f.push((F::EMAIL_PSEUDONYM, e.clone()));
+        }
         if let Some(b) = &self.batch {
             f.push((F::BATCH, b.clone()));
         }

@@ -1,5 +1,6 @@
-//! The consents page's challenges and sessions, and the person's own suppression. All live in
-//! the number's partition, beside its consent index.
+//! The consents page's challenges and sessions, and the person's own suppression. A number's
+//! live in its partition, beside its consent index; an e-mail address's in the partition of its
+//! pseudonym, and its consents are read from every partition.
 
 use std::collections::HashMap;
 
@@ -11,13 +12,32 @@ use super::{
     scripts,
 };
 
+/// What opened the page: a number, or an e-mail address (when the tenant allows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Phone,
+    Email,
+}
+
+impl Holder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Phone => "phone",
+            Self::Email => "email",
+        }
+    }
+}
+
 /// A new challenge: who it is for, and the MAC of its code (`None`: no code opens it).
 pub struct NewChallenge<'a> {
     pub id: &'a PageSecret,
     pub tenant: &'a str,
+    pub holder: Holder,
+    /// The pseudonym of the number or address.
     pub pseudonym: &'a str,
     pub code_mac: Option<&'a str>,
-    pub phone: &'a str,
+    /// The number (E.164) or the address.
+    pub address: &'a str,
     pub attempts: u32,
     pub ttl_ms: i64,
 }
@@ -52,9 +72,10 @@ impl ScriptReply for ChallengeOutcome {
 #[derive(Clone, PartialEq, Eq)]
 pub struct PageSession {
     pub tenant: String,
+    pub holder: Holder,
     pub pseudonym: String,
-    /// The number, E.164 (sealed at rest).
-    pub phone: String,
+    /// The number (E.164) or e-mail address (sealed at rest).
+    pub address: String,
 }
 
 /// Holds the number: never printed.
@@ -64,8 +85,8 @@ impl std::fmt::Debug for PageSession {
     }
 }
 
-/// The number is sealed under the tenant and pseudonym it belongs to.
-fn phone_context(tenant: &str, pseudonym: &str) -> String {
+/// The number or address is sealed under the tenant and pseudonym it belongs to.
+fn address_context(tenant: &str, pseudonym: &str) -> String {
     format!("self-service:{tenant}:{pseudonym}")
 }
 
@@ -78,9 +99,10 @@ impl Store {
             .arg("tenant", c.tenant)
             .arg("pseudonym", c.pseudonym)
             .arg("code_mac", c.code_mac.unwrap_or(""))
-            .arg("sealed_phone", self.seal(c.phone, &phone_context(c.tenant, c.pseudonym)))
+            .arg("sealed_address", self.seal(c.address, &address_context(c.tenant, c.pseudonym)))
             .arg("attempts", c.attempts)
             .arg("ttl_ms", c.ttl_ms)
+            .arg("kind", c.holder.as_str())
             .invoke(&self.conn)
             .await?;
         Ok(())
@@ -115,16 +137,20 @@ impl Store {
             .arg(self.keys.self_service_session(token.partition(), &token.hash()))
             .query_async(&mut conn)
             .await?;
-        let (Some(t), Some(ps), Some(sealed)) = (h.get("tenant"), h.get("ps"), h.get("phone")) else {
+        let (Some(t), Some(ps), Some(sealed)) = (h.get("tenant"), h.get("ps"), h.get("addr")) else {
             return Ok(None);
         };
         if t != tenant {
             return Ok(None);
         }
-        let phone = self
-            .open(sealed, &phone_context(t, ps))
-            .ok_or_else(|| StoreError::Corrupt("a consents-page session's number opens under no key".into()))?;
-        Ok(Some(PageSession { tenant: t.clone(), pseudonym: ps.clone(), phone }))
+        let holder = match h.get("kind").map(String::as_str) {
+            Some("email") => Holder::Email,
+            _ => Holder::Phone,
+        };
+        let address = self
+            .open(sealed, &address_context(t, ps))
+            .ok_or_else(|| StoreError::Corrupt("a consents-page session's address opens under no key".into()))?;
+        Ok(Some(PageSession { tenant: t.clone(), holder, pseudonym: ps.clone(), address }))
     }
 
     pub async fn end_page_session(&self, token: &PageSecret) -> Result<(), StoreError> {
@@ -151,6 +177,18 @@ impl Store {
             .invoke(&self.conn)
             .await?;
         Ok(())
+    }
+
+    /// The consents confirmed through one e-mail address with `tenant`, from every partition
+    /// (a read: plain `SMEMBERS`). Ids whose record is gone may be among them.
+    pub async fn email_consent_ids(&self, tenant: &str, email_pseudonym: &str) -> Result<Vec<String>, StoreError> {
+        let reads = self.keys.all_partitions().map(|p| {
+            let mut conn = self.conn.clone();
+            let key = self.keys.email_consents(p, tenant, email_pseudonym);
+            async move { redis::cmd("SMEMBERS").arg(key).query_async::<Vec<String>>(&mut conn).await }
+        });
+        let sets = futures_util::future::try_join_all(reads).await?;
+        Ok(sets.into_iter().flatten().collect())
     }
 
     /// Until when a withdrawal or decline keeps campaigns away, from `now_ms`.

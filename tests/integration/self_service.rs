@@ -274,7 +274,7 @@ async fn a_number_the_tenant_holds_nothing_for_gets_the_same_pages_and_no_code()
     };
     assert_eq!(macs.iter().filter(|m| m.is_empty()).count(), 1, "exactly the unknown number's has no code");
     for k in &challenges {
-        let phone_field: String = redis::cmd("HGET").arg(k.as_str()).arg("phone").query_async(&mut conn).await.unwrap();
+        let phone_field: String = redis::cmd("HGET").arg(k.as_str()).arg("addr").query_async(&mut conn).await.unwrap();
         assert!(!phone_field.contains(&known[1..]) && !phone_field.contains(&unknown[1..]), "the number is sealed");
     }
 }
@@ -298,6 +298,79 @@ async fn a_number_with_only_a_suppression_still_gets_in_and_can_lift_it() {
     body["to"] = json!(phone);
     body["initiated_by"] = json!("marketer");
     assert_eq!(app.post("/v1/verifications", &body).await.status().as_u16(), 201);
+}
+
+/// Confirms a code verification of `phone` sent to `address`; returns its id.
+async fn email_consent(app: &TestApp, phone: &str, address: &str, purpose: &str) -> String {
+    let mut body = start_body("code", "email");
+    body["phone"] = json!(phone);
+    body["to"] = json!(address);
+    body["purpose"]["id"] = json!(purpose);
+    body["purpose"]["text"] = json!(format!("Aanbiedingen over {purpose}"));
+    let id = app.start(&body).await["id"].as_str().unwrap().to_string();
+    let text = app.outbox_message(&id).await["text"].as_str().unwrap().to_string();
+    let code = crate::harness::code_in(&text, 6);
+    let r = app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code})).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "confirmed");
+    id
+}
+
+#[tokio::test]
+async fn a_tenant_that_takes_e_mail_opens_the_page_with_the_address_that_confirmed() {
+    let app = spawn_with(|s| s.tenants[0].self_service.email = true).await;
+    let (phone, other_phone) = (fresh_phone(), fresh_phone());
+    let n = rand::random::<u32>();
+    let address = format!("Jan.{n}@Example.NL");
+    let energy = email_consent(&app, &phone, &address, "energy").await;
+    let insurance = email_consent(&app, &other_phone, &address, "insurance").await;
+    // A consent of the same number, but not through this address, is not the address's to see.
+    let (by_sms, _, _) = consent(&app, &phone, "solar").await;
+
+    let mut v = Visit::new(&app, "acme");
+    let form = v.get("").await.body;
+    assert!(form.contains("Uw telefoonnummer of e-mailadres"), "{form}");
+    let typed = format!("jan.{n}@example.nl");
+    let path = v.enter(&typed).await;
+    let code = code_sent_to(&app, &typed).await;
+    let list: Vec<Value> = app.client.get(app.url("/dev/outbox")).send().await.unwrap().json().await.unwrap();
+    let mail = list.iter().find(|m| m["verification_id"] == "self-service").unwrap();
+    assert_eq!(
+        (mail["channel"].as_str(), mail["subject"].as_str()),
+        (Some("email"), Some("Uw code voor uw toestemmingen bij Acme Energie B.V."))
+    );
+    let a = v.type_code(&path, &code).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page = v.get("").await.body;
+    assert!(page.contains(&energy) && page.contains(&insurance), "{page}");
+    assert!(!page.contains(&by_sms), "a consent not confirmed through the address");
+    assert!(!page.contains(&typed) && page.contains("@e***e.nl"), "the address is masked: {page}");
+
+    let csrf = csrf_in(&page);
+    let a = v.post("/withdraw", &[("csrf", &csrf), ("verification_id", &by_sms)]).await;
+    assert_eq!(a.status, 404, "not the address's consent");
+    let a = v.post("/suppress", &[("csrf", &csrf), ("action", "on")]).await;
+    assert_eq!(a.location, "/t/acme/consents?done=suppressed");
+    assert!(v.get("").await.body.contains("Ongedaan maken"), "both numbers are suppressed");
+    let a = v.post("/withdraw", &[("csrf", &csrf), ("verification_id", "all")]).await;
+    assert_eq!(a.location, "/t/acme/consents?done=withdrawn_all");
+    assert!(!consented(&app, &phone, "energy").await && !consented(&app, &other_phone, "insurance").await);
+    assert!(consented(&app, &phone, "solar").await, "withdraw all is all of the address's");
+    for id in [&energy, &insurance] {
+        assert_eq!(app.events_for(id).await, ["consent.confirmed", "consent.withdrawn"]);
+    }
+
+    // An address that confirmed nothing here gets no code; a tenant without the option refuses one.
+    let stranger = format!("piet.{n}@example.nl");
+    let mut w = Visit::new(&app, "acme");
+    w.enter(&stranger).await;
+    let mut o = Visit::new(&app, "other");
+    let form = o.get("").await.body;
+    assert!(form.contains("Uw telefoonnummer") && !form.contains("e-mailadres"), "{form}");
+    let r = o.post("", &[("csrf", &csrf_in(&form)), ("phone", &typed)]).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("Vul een telefoonnummer in"), "{}", r.body);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(page_messages(&app, &stranger).await.is_empty());
 }
 
 #[tokio::test]

@@ -6,10 +6,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::{
-    domain::{Code, PageSecret, PhoneNumber, PhonePolicy},
+    domain::{Code, Email, PageSecret, PhoneNumber, PhonePolicy},
     metrics::{OutcomeLabels, StageLabels},
     state::AppState,
-    store::{ChallengeOutcome, Limit, NewChallenge, RateDecision, RateSlot, RateSubject},
+    store::{ChallengeOutcome, Holder, Limit, NewChallenge, RateDecision, RateSlot, RateSubject},
 };
 
 use super::{
@@ -28,6 +28,8 @@ pub struct EntryPage<'a> {
     pub action: String,
     pub csrf: String,
     pub phone: &'a str,
+    /// The tenant also takes an e-mail address.
+    pub email: bool,
     pub error: Option<&'static str>,
     /// A session that ended: say so before asking for the number again.
     pub ended: bool,
@@ -83,6 +85,7 @@ pub fn entry_page(
         action: base_path(&tenant.id),
         csrf: state.key.csrf_for(&entry_csrf(&tenant.id)),
         phone,
+        email: tenant.self_service.email,
         error,
         ended,
     };
@@ -131,26 +134,26 @@ pub async fn submit_phone(
     if !state.key.csrf_ok(&entry_csrf(&tenant.id), &form.csrf) {
         return Err(PageError::invalid(lang.en));
     }
-    let any = PhonePolicy { allowed_countries: &[], require_mobile: false };
-    let Ok(phone) = PhoneNumber::parse_any_country(&form.phone, &any) else {
-        let error = if lang.en {
-            "Enter a phone number, such as 06 12345678."
-        } else {
-            "Vul een telefoonnummer in, zoals 06 12345678."
+    let Some((holder, address)) = holder_of(&form.phone, tenant.self_service.email) else {
+        let error = match (tenant.self_service.email, lang.en) {
+            (false, true) => "Enter a phone number, such as 06 12345678.",
+            (false, false) => "Vul een telefoonnummer in, zoals 06 12345678.",
+            (true, true) => "Enter a phone number, such as 06 12345678, or an e-mail address.",
+            (true, false) => "Vul een telefoonnummer in, zoals 06 12345678, of een e-mailadres.",
         };
-        return Ok(entry_page(
-            &state,
-            &tenant,
-            &lang,
-            form.phone.chars().take(32).collect::<String>().as_str(),
-            Some(error),
-            false,
-        ));
+        let typed: String = form.phone.chars().take(254).collect();
+        return Ok(entry_page(&state, &tenant, &lang, &typed, Some(error), false));
     };
-    let pseudonym = state.key.pseudonym("phone", phone.e164());
+    let pseudonym = match holder {
+        Holder::Phone => state.key.pseudonym("phone", &address),
+        Holder::Email => state.key.pseudonym("email", &address.to_lowercase()),
+    };
     limit_codes(&state, &req, &tenant.id, &pseudonym, lang.en).await?;
     let now = AppState::now_ms();
-    let holds = state.store.consent_history(&tenant.id, &pseudonym).await?.holds_anything(now);
+    let holds = match holder {
+        Holder::Phone => state.store.consent_history(&tenant.id, &pseudonym).await?.holds_anything(now),
+        Holder::Email => !state.store.email_consent_ids(&tenant.id, &pseudonym).await?.is_empty(),
+    };
     let challenge = PageSecret::random(state.store.partition_of_number(&pseudonym));
     let code = Code::random(CODE_LENGTH);
     let mac = code_mac(&state, &challenge, code.expose());
@@ -160,18 +163,28 @@ pub async fn submit_phone(
         .create_challenge(NewChallenge {
             id: &challenge,
             tenant: &tenant.id,
+            holder,
             pseudonym: &pseudonym,
             code_mac: holds.then_some(mac.as_str()),
-            phone: phone.e164(),
+            address: &address,
             attempts: state.settings.verification.max_attempts,
             ttl_ms: (s.code_ttl_seconds * 1000) as i64,
         })
         .await?;
     if holds {
-        super::send::spawn(&state, &tenant, phone.e164().to_string(), code.expose().to_string(), lang.en);
+        super::send::spawn(&state, &tenant, holder, address, code.expose().to_string(), lang.en);
     }
     state.metrics.page_sessions.get_or_create(&StageLabels { stage: "started" }).inc();
     Ok(see_other(&format!("{}/code/{}{}", base_path(&tenant.id), challenge.expose(), lang.query)))
+}
+
+/// A number, or (when the tenant takes them) an e-mail address: `None` when it is neither.
+fn holder_of(input: &str, email: bool) -> Option<(Holder, String)> {
+    if email && input.contains('@') {
+        return Email::parse(input).ok().map(|e| (Holder::Email, e.as_str().to_string()));
+    }
+    let any = PhonePolicy { allowed_countries: &[], require_mobile: false };
+    PhoneNumber::parse_any_country(input, &any).ok().map(|p| (Holder::Phone, p.e164().to_string()))
 }
 
 fn code_mac(state: &AppState, challenge: &PageSecret, code: &str) -> String {

@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use crate::{
     config::TenantSettings,
-    domain::{Method, PageSecret, Status, VerificationId, mask_phone},
+    domain::{Channel, Method, PageSecret, Status, VerificationId, mask_email, mask_phone},
     evidence::{proof::status_of, record_at},
     metrics::SourceLabels,
     state::AppState,
-    store::{PageSession, VerificationRecord, WithdrawOutcome},
+    store::{Holder, PageSession, VerificationRecord, WithdrawOutcome},
 };
 
 use super::{
@@ -94,26 +94,63 @@ pub async fn show(
 /// The notices a redirect after a change may ask for.
 const DONE: [&str; 4] = ["withdrawn", "withdrawn_all", "suppressed", "unsuppressed"];
 
-/// The person's confirmed consents with this tenant, newest first.
+/// Whether a consent is the session holder's: given for their number, or confirmed through
+/// their e-mail address.
+fn owns(session: &PageSession, v: &VerificationRecord) -> bool {
+    v.tenant == session.tenant
+        && v.status == Status::Confirmed
+        && match session.holder {
+            Holder::Phone => v.pseudonym == session.pseudonym,
+            Holder::Email => v.channel == Channel::Email && v.to.eq_ignore_ascii_case(&session.address),
+        }
+}
+
+/// The person's confirmed consents with this tenant, newest first, and until when their
+/// number (for an address: every number of its consents) may not be asked again.
 async fn consents_of(
     state: &AppState,
     session: &PageSession,
 ) -> Result<(Vec<VerificationRecord>, Option<i64>), PageError> {
-    let history = state.store.consent_history(&session.tenant, &session.pseudonym).await?;
+    let now = AppState::now_ms();
+    let (ids, suppressed) = match session.holder {
+        Holder::Phone => {
+            let history = state.store.consent_history(&session.tenant, &session.pseudonym).await?;
+            let ids: Vec<String> = history.purposes.into_iter().flat_map(|(_, ids)| ids).collect();
+            (ids, history.suppressed_until_ms.filter(|u| *u > now))
+        }
+        Holder::Email => (state.store.email_consent_ids(&session.tenant, &session.pseudonym).await?, None),
+    };
     let partitions = state.settings.redis.partitions;
-    let ids: Vec<VerificationId> = history
-        .purposes
-        .iter()
-        .flat_map(|(_, ids)| ids.iter().filter_map(|id| VerificationId::parse(id, partitions)))
-        .collect();
+    let ids: Vec<VerificationId> = ids.iter().filter_map(|id| VerificationId::parse(id, partitions)).collect();
     let mut records: Vec<VerificationRecord> = try_join_all(ids.iter().map(|id| state.store.get(id)))
         .await?
         .into_iter()
         .flatten()
-        .filter(|v| v.tenant == session.tenant && v.status == Status::Confirmed && v.pseudonym == session.pseudonym)
+        .filter(|v| owns(session, v))
         .collect();
     records.sort_by_key(|v| std::cmp::Reverse(v.finished_ms));
-    Ok((records, history.suppressed_until_ms.filter(|u| *u > AppState::now_ms())))
+    let suppressed = match session.holder {
+        Holder::Phone => suppressed,
+        // Suppressed while every number is: the earliest end.
+        Holder::Email => {
+            let mut ends = Vec::new();
+            for ps in numbers_of(&records) {
+                ends.push(
+                    state.store.consent_history(&session.tenant, &ps).await?.suppressed_until_ms.filter(|u| *u > now),
+                );
+            }
+            if ends.is_empty() || ends.iter().any(Option::is_none) { None } else { ends.into_iter().flatten().min() }
+        }
+    };
+    Ok((records, suppressed))
+}
+
+/// The pseudonyms of the numbers these consents were given for, each once.
+fn numbers_of(records: &[VerificationRecord]) -> Vec<String> {
+    let mut out: Vec<String> = records.iter().map(|v| v.pseudonym.clone()).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn row(state: &AppState, v: &VerificationRecord, now: i64) -> Row {
@@ -164,7 +201,10 @@ async fn overview(
         lang_query: lang.query,
         base: base_path(&tenant.id),
         csrf: state.key.csrf_for(&session_csrf(token)),
-        phone_masked: mask_phone(&session.phone),
+        phone_masked: match session.holder {
+            Holder::Phone => mask_phone(&session.address),
+            Holder::Email => mask_email(&session.address),
+        },
         any_active: groups.iter().flat_map(|g| &g.rows).any(|r| r.status == "active"),
         groups,
         suppressed_until: suppressed.map(|u| human_time(record_at(u))),
@@ -212,8 +252,24 @@ pub async fn withdraw(
     let (_, session) = signed(&state, &req, &tenant.id, &form.csrf, &q).await?;
     let counter = state.metrics.withdrawals.get_or_create(&SourceLabels { source: SOURCE }).clone();
     if form.verification_id == "all" {
-        let done = state.store.withdraw_phone(&tenant.id, &session.pseudonym, &session.phone, None, SOURCE).await?;
-        counter.inc_by(done.events.iter().filter(|(_, vid)| vid.is_some()).count() as u64);
+        match session.holder {
+            Holder::Phone => {
+                let done =
+                    state.store.withdraw_phone(&tenant.id, &session.pseudonym, &session.address, None, SOURCE).await?;
+                counter.inc_by(done.events.iter().filter(|(_, vid)| vid.is_some()).count() as u64);
+            }
+            // An address's consents may be for several numbers: each is withdrawn on its own.
+            Holder::Email => {
+                let (records, _) = consents_of(&state, &session).await?;
+                for v in records.iter().filter(|v| v.withdrawn_ms.is_none()) {
+                    if let WithdrawOutcome::Withdrawn(_) =
+                        state.store.withdraw_verification(&v.id, &tenant.id, SOURCE).await?
+                    {
+                        counter.inc();
+                    }
+                }
+            }
+        }
         tracing::info!(tenant = %tenant.id, "consents withdrawn on the consents page");
         return Ok(back(&tenant.id, "withdrawn_all", &lang));
     }
@@ -221,7 +277,7 @@ pub async fn withdraw(
     let id = VerificationId::parse(&form.verification_id, state.settings.redis.partitions).ok_or_else(invalid)?;
     // Only a consent of this person with this tenant: an id from elsewhere changes nothing.
     let v = state.store.get(&id).await?.ok_or_else(invalid)?;
-    if v.tenant != tenant.id || v.pseudonym != session.pseudonym || v.status != Status::Confirmed {
+    if v.tenant != tenant.id || !owns(&session, &v) {
         return Err(invalid());
     }
     match state.store.withdraw_verification(&id, &tenant.id, SOURCE).await? {
@@ -257,7 +313,13 @@ pub async fn suppress(
         "off" => None,
         _ => return Err(PageError::invalid(lang.en)),
     };
-    state.store.set_suppression(&tenant.id, &session.pseudonym, until).await?;
+    let numbers = match session.holder {
+        Holder::Phone => vec![session.pseudonym.clone()],
+        Holder::Email => numbers_of(&consents_of(&state, &session).await?.0),
+    };
+    for ps in &numbers {
+        state.store.set_suppression(&tenant.id, ps, until).await?;
+    }
     state.metrics.suppressions.get_or_create(&SourceLabels { source: SOURCE }).inc();
     tracing::info!(tenant = %tenant.id, on = until.is_some(), "suppression set on the consents page");
     Ok(back(&tenant.id, if until.is_some() { "suppressed" } else { "unsuppressed" }, &lang))

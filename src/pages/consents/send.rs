@@ -4,8 +4,9 @@
 use crate::{
     channels::Message,
     config::TenantSettings,
-    domain::{Locale, Method},
+    domain::{Channel, Locale, Method},
     state::AppState,
+    store::Holder,
 };
 
 /// What the SMS or WhatsApp message says: the code, whose it is, and not to share it.
@@ -21,10 +22,22 @@ pub fn text(brand: &str, code: &str, minutes: u64, en: bool) -> String {
     }
 }
 
-/// Sends `code` to `phone` by the tenant's channel for the page. A failure is logged (without
-/// the number or the code) and the person can ask again.
-pub fn spawn(state: &AppState, tenant: &TenantSettings, phone: String, code: String, en: bool) {
-    let channel = tenant.self_service.channel;
+/// The e-mail's subject, when the page was opened with an address.
+pub fn subject(brand: &str, en: bool) -> String {
+    if en {
+        format!("Your code for your consents with {brand}")
+    } else {
+        format!("Uw code voor uw toestemmingen bij {brand}")
+    }
+}
+
+/// Sends `code` to the number by the tenant's channel for the page, or to the e-mail address.
+/// A failure is logged (without the address or the code) and the person can ask again.
+pub fn spawn(state: &AppState, tenant: &TenantSettings, holder: Holder, to: String, code: String, en: bool) {
+    let channel = match holder {
+        Holder::Phone => tenant.self_service.channel,
+        Holder::Email => Channel::Email,
+    };
     let Some(transport) = state.transports.for_channel(channel).cloned() else {
         tracing::warn!(tenant = %tenant.id, channel = channel.as_str(), "no transport for the consents page's codes");
         return;
@@ -36,9 +49,12 @@ pub fn spawn(state: &AppState, tenant: &TenantSettings, phone: String, code: Str
         channel,
         method: Method::Code,
         locale: if en { Locale::En } else { Locale::Nl },
-        to: phone,
-        subject: None,
-        text: crate::channels::gsm::to_gsm_friendly(&text(&brand, &code, minutes, en)),
+        to,
+        subject: (channel == Channel::Email).then(|| subject(&brand, en)),
+        text: match channel {
+            Channel::Email => text(&brand, &code, minutes, en),
+            _ => crate::channels::gsm::to_gsm_friendly(&text(&brand, &code, minutes, en)),
+        },
         html: None,
         headers: Vec::new(),
         code,

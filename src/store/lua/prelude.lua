@@ -232,12 +232,14 @@ local function deadline(exq, id, at)
 end
 
 -- Moves a pending verification to a final status and emits its event: once, atomically.
--- A confirmed consent enters its number's consent index, under its purpose. It counts until
+-- A confirmed consent enters its number's consent index, under its purpose, and, when its
+-- message went to an e-mail address, that address's set of consents in this partition
+-- (`<tag>:ce:<tenant>:<address pseudonym>`), which opens the consents page by e-mail. It counts until
 -- `expire_at` (`cx`), when the sweeper sends `consent.expired` (its deadline entry is set here);
 -- its record stays `linger` ms longer, so that the lookup can say it expired.
 local function finish(vkey, events, minid, id, status, evtype, now, expire_at, linger)
   local before = batch_of(vkey)
-  local h = redis.call('HMGET', vkey, 't', 'ps')
+  local h = redis.call('HMGET', vkey, 't', 'ps', 'eps')
   redis.call('HSET', vkey, 'st', status, 'done', now)
   if status == 'confirmed' then
     redis.call('HSET', vkey, 'cx', expire_at)
@@ -255,6 +257,11 @@ local function finish(vkey, events, minid, id, status, evtype, now, expire_at, l
     while #ids > 8 do table.remove(ids, 1) end
     redis.call('HSET', ikey, field, table.concat(ids, ' '))
     index_keep(ikey, expire_at)
+    if h[3] then
+      local ekey = tag_of(vkey) .. ':ce:' .. h[1] .. ':' .. h[3]
+      redis.call('SADD', ekey, id)
+      index_keep(ekey, expire_at)
+    end
   end
   batch_move(vkey, before)
   emit(events, minid, evtype, id, h[1], now)

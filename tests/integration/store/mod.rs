@@ -107,6 +107,7 @@ impl Fixture {
             initiated_by: by,
             context,
             pseudonym: pseudonym.into(),
+            email_pseudonym: None,
             batch: None,
             body_hash: None,
             call: None,

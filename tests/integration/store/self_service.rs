@@ -3,11 +3,13 @@
 //! a session is one tenant's; the suppression a person sets or lifts is what starts obey.
 
 use optin_verify::{
-    domain::{InitiatedBy, PageSecret},
+    domain::{Channel, InitiatedBy, PageSecret},
     store::{ChallengeOutcome, CreateOutcome, NewChallenge},
 };
 
 use super::{Fixture, RIGHT, TENANT, now_ms, pseudonym};
+use optin_verify::domain::Status;
+use optin_verify::store::{CheckOutcome, CheckSource, Holder};
 
 on_both!(
     a_challenge_opens_one_session_for_its_code_and_closes_after_its_attempts,
@@ -15,6 +17,7 @@ on_both!(
     a_session_is_one_tenants_and_ends,
     the_persons_suppression_refuses_marketer_starts_until_lifted,
     the_history_lists_every_consent_newest_first_and_the_suppression,
+    a_consent_confirmed_through_an_address_is_found_by_the_address,
 );
 
 async fn challenge(f: &Fixture, who: &str, mac: Option<&str>) -> PageSecret {
@@ -24,7 +27,8 @@ async fn challenge(f: &Fixture, who: &str, mac: Option<&str>) -> PageSecret {
         tenant: TENANT,
         pseudonym: who,
         code_mac: mac,
-        phone: "+31612345678",
+        holder: Holder::Phone,
+        address: "+31612345678",
         attempts: 3,
         ttl_ms: 600_000,
     };
@@ -38,7 +42,7 @@ async fn a_challenge_opens_one_session_for_its_code_and_closes_after_its_attempt
     let key = f.keys.self_service_challenge(c.partition(), &c.hash());
     let ttl: i64 = f.cmd(redis::cmd("PTTL").arg(&key)).await;
     assert!((590_000..=600_000).contains(&ttl), "{ttl}");
-    let stored_phone: String = f.cmd(redis::cmd("HGET").arg(&key).arg("phone")).await;
+    let stored_phone: String = f.cmd(redis::cmd("HGET").arg(&key).arg("addr")).await;
     assert_eq!(stored_phone, "+31612345678", "this fixture has no sealing key: stored as given");
 
     let s = PageSecret::random(c.partition());
@@ -57,7 +61,8 @@ async fn a_challenge_opens_one_session_for_its_code_and_closes_after_its_attempt
     let ttl: i64 = f.cmd(redis::cmd("PTTL").arg(&session)).await;
     assert!((890_000..=900_000).contains(&ttl), "{ttl}");
     let got = f.store.page_session(&s, TENANT).await.unwrap().unwrap();
-    assert_eq!((got.pseudonym.as_str(), got.phone.as_str()), (who.as_str(), "+31612345678"));
+    assert_eq!((got.pseudonym.as_str(), got.address.as_str()), (who.as_str(), "+31612345678"));
+    assert_eq!(got.holder, Holder::Phone);
     // The same code again: the challenge is gone.
     assert_eq!(open(RIGHT).await, ChallengeOutcome::Missing);
 
@@ -135,4 +140,30 @@ async fn the_history_lists_every_consent_newest_first_and_the_suppression(f: Fix
     let alone = pseudonym();
     f.store.set_suppression(TENANT, &alone, Some(now_ms() + 60_000)).await.unwrap();
     assert!(f.store.consent_history(TENANT, &alone).await.unwrap().holds_anything(now_ms()));
+}
+
+async fn a_consent_confirmed_through_an_address_is_found_by_the_address(f: Fixture) {
+    let address = pseudonym();
+    // Two numbers, most likely in two partitions, both confirmed through the one address.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let mut v = f.verification(&pseudonym(), InitiatedBy::Consumer, "energie");
+        v.channel = Channel::Email;
+        v.to = "jan@example.nl".into();
+        v.email_pseudonym = Some(address.clone());
+        assert_eq!(f.store.create(&v, None).await.unwrap(), CreateOutcome::Created);
+        assert!(f.store.email_consent_ids(TENANT, &address).await.unwrap().len() == ids.len(), "only once confirmed");
+        let got = f.store.check(&v.id, TENANT, &[RIGHT.to_string()], now_ms(), CheckSource::API).await.unwrap();
+        assert!(matches!(got, CheckOutcome::Final { status: Status::Confirmed, .. }), "{got:?}");
+        ids.push(v.id.to_string());
+    }
+    let mut found = f.store.email_consent_ids(TENANT, &address).await.unwrap();
+    found.sort();
+    ids.sort();
+    assert_eq!(found, ids);
+    assert!(f.store.email_consent_ids("other", &address).await.unwrap().is_empty());
+    // Kept as long as the consents: an expiry is set.
+    let p = optin_verify::domain::VerificationId::parse(&ids[0], 4).unwrap().partition();
+    let ttl: i64 = f.cmd(redis::cmd("PTTL").arg(f.keys.email_consents(p, TENANT, &address))).await;
+    assert!(ttl > 0, "{ttl}");
 }
