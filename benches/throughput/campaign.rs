@@ -119,13 +119,24 @@ pub async fn lookup_rate(
     let get: MakeRequest = Arc::new(move |n| {
         h.get(format!("{b}/v1/verifications/{}", c[(n as usize) % c.len()].0)).header("authorization", &auth)
     });
-    let (h, b, auth, c) = (http.clone(), base.to_string(), bearer.to_string(), confirmed);
+    let (h, b, auth, c) = (http.clone(), base.to_string(), bearer.to_string(), confirmed.clone());
     let lookup: MakeRequest = Arc::new(move |n| {
         let phone = c[(n as usize) % c.len()].1.replace('+', "%2B");
         h.get(format!("{b}/v1/consents?phone={phone}&purpose=energy-offers")).header("authorization", &auth)
     });
+    // A dialing list of 1,000 numbers in one request, from the same confirmed pool.
+    let (h, b, auth, c) = (http.clone(), base.to_string(), bearer.to_string(), confirmed.clone());
+    let bulk: MakeRequest = Arc::new(move |n| {
+        let start = (n as usize * 1000) % c.len();
+        let phones: Vec<&str> = (0..1000).map(|i| c[(start + i) % c.len()].1.as_str()).collect();
+        h.post(format!("{b}/v1/consents/lookup"))
+            .header("authorization", &auth)
+            .json(&serde_json::json!({"phones": phones, "purpose": "energy-offers"}))
+    });
     let g = closed_loop(conc, secs, get).await;
     let l = closed_loop(conc, secs, lookup).await;
+    // Few clients: each request is a thousand numbers' work.
+    let m = closed_loop(4, secs, bulk).await;
     println!(
         "lookup: GET /v1/consents {:.0} req/s (p99 {:.2} ms) vs GET /v1/verifications/{{id}} {:.0} req/s (p99 {:.2} ms) = {:.0}%, failed {}",
         l.rps(),
@@ -134,6 +145,14 @@ pub async fn lookup_rate(
         g.p(0.99),
         100.0 * l.rps() / g.rps(),
         l.failed + g.failed
+    );
+    println!(
+        "bulk:   POST /v1/consents/lookup {:.0} numbers/s (1,000 a request, p99 {:.1} ms a request) vs the single lookup's {:.0} numbers/s = {:.1}x, failed {}",
+        m.rps() * 1000.0,
+        m.p(0.99),
+        l.rps(),
+        m.rps() * 1000.0 / l.rps(),
+        m.failed
     );
 }
 

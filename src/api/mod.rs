@@ -40,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/verifications/batch", web::post().to(batches::create))
         .route("/v1/batches/{id}", web::get().to(batches::get))
         .route("/v1/consents/proof", web::get().to(proof::get))
+        .route("/v1/consents/lookup", web::post().to(consents::lookup_many))
         .route("/v1/consents", web::get().to(consents::lookup))
         .route("/v1/verifications/{id}", web::get().to(verifications::get))
         .route("/v1/verifications/{id}/resend", web::post().to(verifications::resend))

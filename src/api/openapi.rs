@@ -41,6 +41,7 @@ use crate::error::PROBLEM_BASE;
         batches::create,
         batches::get,
         consents::lookup,
+        consents::lookup_many,
         proof::get,
         verifications::get,
         verifications::check,
@@ -119,6 +120,7 @@ fn problem_types(operation_id: &str) -> &'static [(u16, &'static [&'static str])
         "create_batch" => &[(422, &["idempotency-key-reused"])],
         "get_consents" => &[(422, PHONE)],
         "get_consent_proof" => &[(422, PHONE)],
+        "lookup_consents" => &[(422, &["invalid-request"])],
         "resend_verification" => &[(409, &["verification-not-pending"]), (429, &["rate-limited"])],
         "cancel_verification" => &[(409, &["verification-not-pending"])],
         "report_call_outcome" => &[

@@ -85,6 +85,29 @@ fn opt_ms(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
+/// One row as `consent_rows` in the scripts' prelude answers it.
+fn decode_row(r: Vec<String>) -> Result<ConsentRow, StoreError> {
+    let n = r.len();
+    let [purpose, caller, id, state, method, channel, done, wd, cx, seed, rid, otk]: [String; 12] =
+        r.try_into().map_err(|_| StoreError::Corrupt(format!("lookup.lua answered a row of {n}")))?;
+    let state =
+        ConsentState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("lookup.lua answered state {state}")))?;
+    Ok(ConsentRow {
+        purpose,
+        caller,
+        verification_id: id,
+        state,
+        method,
+        channel,
+        confirmed_ms: opt_ms(&done),
+        withdrawn_ms: opt_ms(&wd),
+        expires_ms: opt_ms(&cx),
+        seed_hex: seed,
+        receipt_id: Some(rid).filter(|r| !r.is_empty()),
+        optout_token_hash: otk,
+    })
+}
+
 impl Store {
     /// The partition of a number (by its keyed pseudonym): all its verifications live there.
     pub fn partition_of_number(&self, pseudonym: &str) -> Partition {
@@ -109,29 +132,50 @@ impl Store {
             .arg("now", chrono::Utc::now().timestamp_millis())
             .invoke(&self.conn)
             .await?;
-        rows.into_iter()
-            .map(|r| {
-                let n = r.len();
-                let [purpose, caller, id, state, method, channel, done, wd, cx, seed, rid, otk]: [String; 12] =
-                    r.try_into().map_err(|_| StoreError::Corrupt(format!("lookup.lua answered a row of {n}")))?;
-                let state = ConsentState::parse(&state)
-                    .ok_or_else(|| StoreError::Corrupt(format!("lookup.lua answered state {state}")))?;
-                Ok(ConsentRow {
-                    purpose,
-                    caller,
-                    verification_id: id,
-                    state,
-                    method,
-                    channel,
-                    confirmed_ms: opt_ms(&done),
-                    withdrawn_ms: opt_ms(&wd),
-                    expires_ms: opt_ms(&cx),
-                    seed_hex: seed,
-                    receipt_id: Some(rid).filter(|r| !r.is_empty()),
-                    optout_token_hash: otk,
-                })
-            })
-            .collect()
+        rows.into_iter().map(decode_row).collect()
+    }
+
+    /// The consents of many numbers (pseudonyms), one list per number in order: one script
+    /// per partition, the partitions asked together.
+    pub async fn consents_many(
+        &self,
+        tenant: &str,
+        pseudonyms: &[String],
+        purpose: Option<&str>,
+        caller: Option<&str>,
+    ) -> Result<Vec<Vec<ConsentRow>>, StoreError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut by_partition: std::collections::BTreeMap<u16, Vec<usize>> = Default::default();
+        for (i, ps) in pseudonyms.iter().enumerate() {
+            by_partition.entry(self.partition_of_number(ps).0).or_default().push(i);
+        }
+        let calls = by_partition.into_iter().map(|(p, idx)| async move {
+            let mut call = scripts::LOOKUP_MANY.call();
+            for &i in &idx {
+                call.key("consent_index", self.keys.consent_index(Partition(p), tenant, &pseudonyms[i]));
+            }
+            let lists: Vec<Vec<Vec<String>>> = call
+                .arg("purpose", purpose.unwrap_or(""))
+                .arg("caller", caller.unwrap_or(""))
+                .arg("now", now)
+                .invoke(&self.conn)
+                .await?;
+            Ok::<_, StoreError>((idx, lists))
+        });
+        let mut out: Vec<Vec<ConsentRow>> = vec![Vec::new(); pseudonyms.len()];
+        for (idx, lists) in futures_util::future::try_join_all(calls).await? {
+            if lists.len() != idx.len() {
+                return Err(StoreError::Corrupt(format!(
+                    "lookup_many.lua answered {} lists for {}",
+                    lists.len(),
+                    idx.len()
+                )));
+            }
+            for (i, rows) in idx.into_iter().zip(lists) {
+                out[i] = rows.into_iter().map(decode_row).collect::<Result<_, _>>()?;
+            }
+        }
+        Ok(out)
     }
 
     /// The index of a number as it stands: a read, so a plain `HGETALL` (no state changes).

@@ -96,6 +96,7 @@ scripts! {
     IDEM_FINISH = "idem_finish",
     LOAD = "load" with prelude,
     LOOKUP = "lookup" with prelude,
+    LOOKUP_MANY = "lookup_many" with prelude,
     WITHDRAW_PHONE = "withdraw_phone" with prelude,
     BATCH_PUT = "batch_put",
     BATCH_SKIPPED = "batch_skipped",

@@ -5,6 +5,7 @@ mod at_rest;
 mod bad_input;
 mod browser;
 mod browser_consents;
+mod bulk_lookup;
 mod calls;
 mod campaign;
 mod check_config;

@@ -199,6 +199,37 @@ local function caller_of(vkey)
   return nil
 end
 
+-- One number's consents, as the lookup answers them: one row per purpose and caller, for its
+-- newest consent still kept (purpose '' = every purpose, caller '' = every caller). A row is
+-- purpose, caller, id, state, method, channel, confirmed (ms), withdrawn (ms or ''), expires
+-- (ms or ''), seed, receipt id ('' until signed), opt-out token hash. A record past its
+-- retention is gone, and skipped.
+local function consent_rows(ikey, want_purpose, want_caller, now)
+  local tag = tag_of(ikey)
+  local out = {}
+  local h = redis.call('HGETALL', ikey)
+  for i = 1, #h, 2 do
+    local purpose = string.match(h[i], '^p:(.*)$')
+    if purpose and (want_purpose == '' or want_purpose == purpose) then
+      local ids = {}
+      for v in string.gmatch(h[i + 1], '%S+') do ids[#ids + 1] = v end
+      local seen = {}
+      for j = #ids, 1, -1 do
+        local vkey = tag .. ':v:' .. ids[j]
+        local v = redis.call('HMGET', vkey, 'st', 'wd', 'cx', 'm', 'ch', 'done', 'seed', 'rid', 'otk')
+        local state = consent_state(v, now)
+        local caller = state and (caller_of(vkey) or '')
+        if state and not seen[caller] and (want_caller == '' or want_caller == caller) then
+          seen[caller] = true
+          out[#out + 1] = {purpose, caller, ids[j], state, v[4], v[5], v[6] or '', v[2] or '', v[3] or '',
+            v[7] or '', v[8] or '', v[9] or ''}
+        end
+      end
+    end
+  end
+  return out
+end
+
 -- The newest active consent of the number with `tenant` for `purpose` (and `caller`, unless
 -- ''), or nil.
 local function active_consent(ikey, tenant, purpose, caller, now)
