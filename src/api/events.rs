@@ -5,12 +5,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use futures_util::future::try_join_all;
+
 use crate::{
     domain::{Partition, WebhookState},
     error::{ApiError, Problem},
     evidence::record_at,
     state::AppState,
-    store::{StoredMessage, parse_event_id},
+    store::{EventPageQuery, StoredMessage, parse_event_id},
+    webhooks::EVENT_TYPES,
 };
 
 use super::AuthTenant;
@@ -38,6 +42,8 @@ pub struct EventView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventList {
     pub data: Vec<EventView>,
+    /// Pass as `cursor` for the next page; `null` when this page is the last.
+    pub next_cursor: Option<String>,
 }
 
 /// One delivery attempt.
@@ -69,6 +75,30 @@ pub struct ListQuery {
     /// 1 to 200, default 50.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
+    /// `next_cursor` of the page before; leave it out for the first page.
+    pub cursor: Option<String>,
+    /// Events at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Events before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+    /// Only events of this type.
+    #[serde(rename = "type")]
+    #[param(value_type = Option<super::webhook_endpoints::EventType>)]
+    pub event_type: Option<String>,
+    /// `desc` (newest first, the default) or `asc` (oldest first: catching up after downtime).
+    #[param(value_type = Option<String>, pattern = "^(asc|desc)$")]
+    pub order: Option<String>,
+}
+
+/// Where a page ended: its last event's time and id, opaque to the client.
+fn encode_cursor(at_ms: i64, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{at_ms}:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (at, id) = raw.split_once(':')?;
+    Some((at.parse().ok()?, id.to_string()))
 }
 
 fn view(id: &str, m: StoredMessage, with_payload: bool) -> EventView {
@@ -94,9 +124,16 @@ async fn own(state: &AppState, tenant: &str, id: &str) -> Result<(Partition, Sto
     }
 }
 
-/// The newest events, newest first.
+/// The most candidate pages one request reads when a type filter leaves pages empty: the
+/// answer then ends early, with a cursor that continues where the reading stopped.
+const MAX_SCANS: usize = 20;
+
+/// The tenant's events, newest first (or oldest first), a page at a time. Every event still
+/// kept can be reached by following `next_cursor` until it is `null`; the order is by time,
+/// then id, and the same event never appears on two pages.
 #[utoipa::path(get, path = "/v1/events", tag = "webhooks", operation_id = "list_events", params(ListQuery),
-    responses((status = 200, body = EventList)), security(("api_key" = [])))]
+    responses((status = 200, body = EventList), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     AuthTenant(tenant): AuthTenant,
@@ -106,15 +143,60 @@ pub async fn list(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be 1 to 200"));
     }
-    let mut data = Vec::new();
-    for (id, _) in state.store.tenant_event_ids(&tenant.id, limit).await? {
-        if let Some(p) = parse_event_id(&id, state.settings.redis.partitions)
-            && let Some(m) = state.store.message(p, &id).await?
-        {
-            data.push(view(&id, m, false));
-        }
+    let ascending = match q.order.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(_) => return Err(ApiError::invalid("order", "asc or desc")),
+    };
+    if let Some(t) = &q.event_type
+        && !EVENT_TYPES.contains(&t.as_str())
+    {
+        return Err(ApiError::invalid("type", format!("unknown event type {t:?}")));
     }
-    Ok(HttpResponse::Ok().json(EventList { data }))
+    let after = match &q.cursor {
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::invalid("cursor", "not a cursor this route gave"))?),
+        None => None,
+    };
+    let mut page = EventPageQuery {
+        since_ms: q.since.map(|t| t.timestamp_millis()),
+        until_ms: q.until.map(|t| t.timestamp_millis()),
+        ascending,
+        after,
+        limit,
+    };
+    let partitions = state.settings.redis.partitions;
+    let mut data = Vec::new();
+    let mut next = None;
+    for _ in 0..MAX_SCANS {
+        let ids = state.store.tenant_event_page(&tenant.id, &page).await?;
+        let full = ids.len() == page.limit;
+        let messages = try_join_all(ids.iter().map(|(id, _)| async {
+            match parse_event_id(id, partitions) {
+                Some(p) => state.store.message(p, id).await,
+                None => Ok(None),
+            }
+        }))
+        .await?;
+        for ((id, at), m) in ids.iter().zip(messages) {
+            let Some(m) = m else { continue };
+            if q.event_type.as_ref().is_none_or(|t| *t == m.event_type) && data.len() < limit {
+                data.push(view(id, m, false));
+            }
+            next = Some((*at, id.clone()));
+            if data.len() == limit {
+                break;
+            }
+        }
+        if !full || data.len() == limit {
+            // A short read means nothing is left; a full page may have more behind it.
+            if !full && data.len() < limit {
+                next = None;
+            }
+            break;
+        }
+        page.after = next.clone();
+    }
+    Ok(HttpResponse::Ok().json(EventList { data, next_cursor: next.map(|(at, id)| encode_cursor(at, &id)) }))
 }
 
 /// One event with the payload as delivered.

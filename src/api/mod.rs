@@ -15,6 +15,7 @@ mod start;
 mod start_request;
 mod verifications;
 mod view;
+mod webhook_endpoint_edit;
 mod webhook_endpoints;
 mod withdrawals;
 
@@ -50,6 +51,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/webhook-endpoints", web::get().to(webhook_endpoints::list))
         .route("/v1/webhook-endpoints/{id}", web::get().to(webhook_endpoints::get))
         .route("/v1/webhook-endpoints/{id}", web::delete().to(webhook_endpoints::delete))
+        .route("/v1/webhook-endpoints/{id}", web::patch().to(webhook_endpoint_edit::update))
+        .route("/v1/webhook-endpoints/{id}/test", web::post().to(webhook_endpoint_edit::test))
         .route("/v1/webhook-endpoints/{id}/rotate-secret", web::post().to(webhook_endpoints::rotate_secret))
         .route("/v1/events", web::get().to(events::list))
         .route("/v1/events/{id}", web::get().to(events::get))

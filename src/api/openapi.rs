@@ -14,7 +14,10 @@ use utoipa::{
     },
 };
 
-use super::{batches, call_outcome, consents, events, ops, proof, verifications, webhook_endpoints, withdrawals};
+use super::{
+    batches, call_outcome, consents, events, ops, proof, verifications, webhook_endpoint_edit, webhook_endpoints,
+    withdrawals,
+};
 use crate::error::PROBLEM_BASE;
 
 #[derive(OpenApi)]
@@ -52,6 +55,8 @@ use crate::error::PROBLEM_BASE;
         webhook_endpoints::list,
         webhook_endpoints::get,
         webhook_endpoints::delete,
+        webhook_endpoint_edit::update,
+        webhook_endpoint_edit::test,
         webhook_endpoints::rotate_secret,
         events::list,
         events::get,

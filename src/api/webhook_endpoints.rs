@@ -80,7 +80,7 @@ pub struct RotatedSecret {
 }
 
 impl EndpointView {
-    fn of(e: &EndpointRecord, with_secret: bool) -> Self {
+    pub(super) fn of(e: &EndpointRecord, with_secret: bool) -> Self {
         Self {
             id: e.id.clone(),
             url: e.url.clone(),
@@ -96,7 +96,7 @@ impl EndpointView {
 
 /// Endpoints must be public in production: no loopback, private, link-local or shared
 /// addresses, however they are written. Names are checked again when delivering (DNS).
-fn check_url(raw: &str, allow_private: bool) -> Result<(), ApiError> {
+pub(super) fn check_url(raw: &str, allow_private: bool) -> Result<(), ApiError> {
     let bad = || ApiError::invalid("url", "must be an absolute http(s) URL");
     if raw.len() > 2048 {
         return Err(bad());
@@ -120,6 +120,24 @@ fn check_url(raw: &str, allow_private: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A subscription names known types, at least one (leaving it out means every type).
+pub(super) fn check_event_types(types: &[String]) -> Result<(), ApiError> {
+    if types.is_empty() {
+        return Err(ApiError::invalid("event_types", "leave it out to receive every type"));
+    }
+    if let Some(bad) = types.iter().find(|t| !EVENT_TYPES.contains(&t.as_str())) {
+        return Err(ApiError::invalid("event_types", format!("unknown event type {bad:?}")));
+    }
+    Ok(())
+}
+
+pub(super) fn check_description(d: &str) -> Result<(), ApiError> {
+    if d.chars().count() > 200 {
+        return Err(ApiError::invalid("description", "at most 200 characters"));
+    }
+    Ok(())
+}
+
 fn not_found() -> ApiError {
     ApiError::NotFound
 }
@@ -139,15 +157,10 @@ pub async fn create(
     let cfg = &state.settings.webhooks;
     check_url(&body.url, cfg.allow_private_targets)?;
     if let Some(types) = &body.event_types {
-        if types.is_empty() {
-            return Err(ApiError::invalid("event_types", "leave it out to receive every type"));
-        }
-        if let Some(bad) = types.iter().find(|t| !EVENT_TYPES.contains(&t.as_str())) {
-            return Err(ApiError::invalid("event_types", format!("unknown event type {bad:?}")));
-        }
+        check_event_types(types)?;
     }
-    if body.description.as_ref().is_some_and(|d| d.chars().count() > 200) {
-        return Err(ApiError::invalid("description", "at most 200 characters"));
+    if let Some(d) = &body.description {
+        check_description(d)?;
     }
     let record = EndpointRecord {
         id: format!("ep_{}", hex::encode(&crate::domain::ServerKey::new_seed()[..12])),

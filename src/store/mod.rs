@@ -48,8 +48,8 @@ pub use verifications::{
     CheckOutcome, CheckSource, CreateOutcome, LinkAnswer, OptOutOutcome, OptOutScope, SimpleOutcome,
 };
 pub use webhooks::{
-    DELIVER_GROUP, DISPATCH_GROUP, DeliveryJob, DeliveryOutcome, EventEntry, Fanout, StoredMessage, WithdrawOutcome,
-    event_id, parse_event_id, to_delivery, to_event,
+    DELIVER_GROUP, DISPATCH_GROUP, DeliveryJob, DeliveryOutcome, EventEntry, EventPageQuery, Fanout, StoredMessage,
+    WithdrawOutcome, event_id, parse_event_id, to_delivery, to_event,
 };
 
 /// Time-to-live settings that scripts apply.

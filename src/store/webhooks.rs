@@ -29,6 +29,17 @@ pub fn parse_event_id(id: &str, partitions: u16) -> Option<Partition> {
     (digits(ms) && digits(seq)).then_some(Partition(p))
 }
 
+/// Which page of a tenant's events: a time range, an order, and where the page before ended.
+#[derive(Debug, Clone, Default)]
+pub struct EventPageQuery {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub ascending: bool,
+    /// The (time, id) of the last event of the page before.
+    pub after: Option<(i64, String)>,
+    pub limit: usize,
+}
+
 /// What withdrawing a verification did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum WithdrawOutcome {
@@ -309,19 +320,60 @@ impl Store {
         Ok(self.conn.clone().lrange(self.keys.attempts(p, event_id), 0, -1).await?)
     }
 
-    /// The newest `limit` events of a tenant, across all partitions, newest first.
-    pub async fn tenant_event_ids(&self, tenant: &str, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut all = Vec::new();
-        for p in self.keys.all_partitions() {
-            let part: Vec<(String, i64)> = self
-                .conn
-                .clone()
-                .zrevrange_withscores(self.keys.tenant_events(p, tenant), 0, limit as isize - 1)
-                .await?;
-            all.extend(part);
+    /// One page of a tenant's events across all partitions, ordered by (time, id): newest
+    /// first, or oldest first with `q.ascending`. `q.after` is the last (time, id) of the page
+    /// before. Each partition is asked for at most `limit` past the cursor (and the entries
+    /// that share the cursor's millisecond), so a page costs one read per partition.
+    pub async fn tenant_event_page(&self, tenant: &str, q: &EventPageQuery) -> Result<Vec<(String, i64)>, StoreError> {
+        // Scores are milliseconds: `since` is inclusive, `until` exclusive.
+        let (mut lo, mut hi) = (q.since_ms.unwrap_or(i64::MIN), q.until_ms.map_or(i64::MAX, |u| u - 1));
+        if let Some((at, _)) = &q.after {
+            if q.ascending { lo = lo.max(*at) } else { hi = hi.min(*at) }
         }
-        all.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        all.truncate(limit);
+        if lo > hi {
+            return Ok(Vec::new());
+        }
+        let bound = |v: i64| match v {
+            i64::MIN => "-inf".to_string(),
+            i64::MAX => "+inf".to_string(),
+            v => v.to_string(),
+        };
+        let (lo_s, hi_s) = (bound(lo), bound(hi));
+        let reads = self.keys.all_partitions().map(|p| {
+            let mut conn = self.conn.clone();
+            let key = self.keys.tenant_events(p, tenant);
+            let (lo_s, hi_s) = (lo_s.clone(), hi_s.clone());
+            async move {
+                let ties: usize = match &q.after {
+                    Some((at, _)) => redis::cmd("ZCOUNT").arg(&key).arg(at).arg(at).query_async(&mut conn).await?,
+                    None => 0,
+                };
+                let mut cmd = if q.ascending {
+                    let mut c = redis::cmd("ZRANGEBYSCORE");
+                    c.arg(&key).arg(&lo_s).arg(&hi_s);
+                    c
+                } else {
+                    let mut c = redis::cmd("ZREVRANGEBYSCORE");
+                    c.arg(&key).arg(&hi_s).arg(&lo_s);
+                    c
+                };
+                cmd.arg("WITHSCORES").arg("LIMIT").arg(0).arg(q.limit + ties);
+                cmd.query_async::<Vec<(String, i64)>>(&mut conn).await
+            }
+        });
+        let mut all: Vec<(String, i64)> =
+            futures_util::future::try_join_all(reads).await?.into_iter().flatten().collect();
+        let key = |e: &(String, i64)| (e.1, e.0.clone());
+        if q.ascending {
+            all.sort_by_key(key);
+        } else {
+            all.sort_by_key(|e| std::cmp::Reverse(key(e)));
+        }
+        if let Some((at, id)) = &q.after {
+            let cursor = (*at, id.clone());
+            all.retain(|e| if q.ascending { key(e) > cursor } else { key(e) < cursor });
+        }
+        all.truncate(q.limit);
         Ok(all)
     }
 

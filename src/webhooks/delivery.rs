@@ -24,7 +24,7 @@ use crate::{
     worker::stream_loop::{self, LoopConfig},
 };
 
-use super::{WebhookDeps, WebhookSecret, endpoint_cache::EndpointCache, signature_header};
+use super::{WebhookDeps, endpoint_cache::EndpointCache};
 
 /// One attempt as the attempt log shows it.
 #[derive(Debug, Serialize)]
@@ -109,19 +109,7 @@ impl Deliverer {
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, crate::startup::StartupError> {
         let w = deps.settings.webhooks.clone();
-        let mut builder = reqwest::Client::builder();
-        if !w.allow_private_targets {
-            // Names are checked where they resolve, so DNS cannot steer a delivery inward.
-            builder = builder.dns_resolver(Arc::new(super::ssrf::PublicOnly));
-        }
-        let http = builder
-            .timeout(Duration::from_secs(w.timeout_seconds))
-            .connect_timeout(Duration::from_secs(w.timeout_seconds.min(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("optin-verify/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(crate::startup::StartupError::HttpClient)?;
+        let http = super::request::client(&w).map_err(crate::startup::StartupError::HttpClient)?;
         let this = Arc::new(Self {
             slots: Arc::new(Semaphore::new(w.concurrency)),
             http,
@@ -310,25 +298,7 @@ impl Deliverer {
     }
 
     async fn post(&self, e: &EndpointRecord, event_id: &str, body: &[u8]) -> (Verdict, Option<u16>, Option<String>) {
-        let now = chrono::Utc::now();
-        let mut secrets = Vec::new();
-        let current = WebhookSecret::parse(&e.secret).ok();
-        let previous = e
-            .previous_secret
-            .as_deref()
-            .filter(|_| e.previous_until_ms.is_some_and(|until| until > now.timestamp_millis()))
-            .and_then(|s| WebhookSecret::parse(s).ok());
-        secrets.extend(current.iter());
-        secrets.extend(previous.iter());
-        let ts = now.timestamp();
-        let request = self
-            .http
-            .post(&e.url)
-            .header("content-type", "application/json")
-            .header("webhook-id", event_id)
-            .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", signature_header(&secrets, event_id, ts, body))
-            .body(body.to_vec());
+        let request = super::request::signed_post(&self.http, e, event_id, body);
         match request.send().await {
             Ok(resp) => {
                 let code = resp.status().as_u16();

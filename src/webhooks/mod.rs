@@ -4,7 +4,9 @@
 mod delivery;
 mod dispatcher;
 mod endpoint_cache;
+mod example;
 mod payload;
+mod request;
 mod scheduler;
 mod signer;
 mod ssrf;
@@ -13,6 +15,8 @@ use std::sync::Arc;
 
 pub use delivery::Deliverer;
 pub use dispatcher::spawn_dispatchers;
+pub use example::example_body;
+pub use request::{client, signed_post};
 pub use scheduler::spawn_schedulers;
 pub use signer::{WebhookSecret, signature_header};
 pub use ssrf::is_public;

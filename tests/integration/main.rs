@@ -17,6 +17,8 @@ mod crash;
 mod dev_secrets;
 mod email_and_misc;
 mod email_receivers;
+mod endpoint_admin;
+mod event_paging;
 mod evidence_policy;
 mod free_text;
 mod harness;
