@@ -1,4 +1,4 @@
-//! `optin-verify serve | keygen | check-config | healthcheck | verify-proof | verify-receipt`.
+//! `optin-verify serve | keygen | check-config | healthcheck | openapi | verify-proof | verify-receipt`.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -44,6 +44,12 @@ enum Command {
     Healthcheck {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
+    },
+    /// Print the OpenAPI document (with its `webhooks` section), as committed in `openapi.json`.
+    Openapi {
+        /// The `servers` entry: the deployment's public address.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
     },
     /// Check a proof bundle offline: every receipt signature and every text hash. Exits 1 when
     /// anything does not check out.
@@ -100,6 +106,11 @@ fn main() -> ExitCode {
             }
         },
         Command::Healthcheck { addr } => healthcheck(&addr),
+        Command::Openapi { server } => {
+            let doc = optin_verify::api::served(&server);
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
         Command::VerifyProof { file, jwks } => {
             verdict(optin_verify::offline::verify_proof(&file, jwks.as_deref(), &mut std::io::stdout()))
         }

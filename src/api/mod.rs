@@ -22,7 +22,7 @@ mod withdrawals;
 use actix_web::web;
 
 pub use auth::AuthTenant;
-pub use openapi::{ApiDoc, document};
+pub use openapi::{ApiDoc, document, served};
 pub use start_request::StartRequest;
 pub use view::{CheckResponse, VerificationView};
 

@@ -77,6 +77,21 @@ pub struct ApiDoc;
 pub fn document(public_base_url: &str) -> openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.servers = Some(vec![openapi::Server::new(public_base_url.trim_end_matches('/'))]);
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, schema) in crate::webhooks::schema::referenced_schemas() {
+        components.schemas.entry(name).or_insert(schema);
+    }
+    for (_, name, schema) in crate::webhooks::schema::event_schemas() {
+        components.schemas.insert(name.to_string(), schema);
+    }
+    doc
+}
+
+/// The document as served and committed (`openapi.json`): the API, and under `webhooks` (an
+/// OpenAPI 3.1 section utoipa does not model) one schema per event type consent stores receive.
+pub fn served(public_base_url: &str) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document(public_base_url)).unwrap_or_default();
+    doc["webhooks"] = crate::webhooks::schema::webhooks_section();
     doc
 }
 
@@ -174,7 +189,9 @@ impl Modify for Problems {
     fn modify(&self, doc: &mut openapi::OpenApi) {
         for (path, item) in doc.paths.paths.iter_mut() {
             let v1 = path.starts_with("/v1/");
-            for (is_post, op) in [(false, &mut item.get), (true, &mut item.post), (false, &mut item.delete)] {
+            let ops =
+                [(false, &mut item.get), (true, &mut item.post), (false, &mut item.patch), (false, &mut item.delete)];
+            for (is_post, op) in ops {
                 if let Some(op) = op.as_mut() {
                     complete(op, v1, is_post);
                 }
@@ -282,7 +299,7 @@ mod tests {
         let doc = ApiDoc::openapi();
         let mut out = Vec::new();
         for (path, item) in doc.paths.paths {
-            for (m, op) in [("get", item.get), ("post", item.post), ("delete", item.delete)] {
+            for (m, op) in [("get", item.get), ("post", item.post), ("patch", item.patch), ("delete", item.delete)] {
                 if let Some(op) = op {
                     out.push((m.to_string(), path.clone(), op));
                 }
@@ -333,5 +350,16 @@ mod tests {
         assert_eq!(json["security"], serde_json::json!([{"api_key": []}]));
         assert_eq!(json["paths"]["/health/live"]["get"]["security"], serde_json::json!([{}]));
         assert!(!json["info"]["description"].as_str().unwrap().contains("methods 1 and 2"));
+    }
+
+    /// The committed `openapi.json` is what the service serves: regenerate it with
+    /// `cargo run -- openapi > openapi.json` after changing the API.
+    #[test]
+    fn the_committed_document_is_the_served_one() {
+        let committed: serde_json::Value =
+            serde_json::from_str(include_str!("../../openapi.json")).expect("openapi.json is JSON");
+        let served = super::served("http://127.0.0.1:8080");
+        assert!(committed == served, "openapi.json is stale: run `cargo run -q -- openapi > openapi.json`");
+        assert_eq!(served["webhooks"].as_object().map(|w| w.len()), Some(crate::webhooks::EVENT_TYPES.len()));
     }
 }

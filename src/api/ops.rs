@@ -56,7 +56,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(super::document(&state.settings.http.public_base_url))
+    HttpResponse::Ok().json(super::served(&state.settings.http.public_base_url))
 }
 
 #[derive(Debug, Deserialize)]

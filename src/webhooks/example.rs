@@ -28,7 +28,8 @@ pub fn example_body(event_type: &str, now: chrono::DateTime<chrono::Utc>) -> Val
         "metadata": null,
         "occurred_at": at,
     });
-    if event_type.starts_with("consent.") {
+    // A declined request never became a consent: it has no term.
+    if matches!(event_type, "consent.confirmed" | "consent.withdrawn" | "consent.expired") {
         data["expires_at"] = json!(at);
     }
     match event_type {

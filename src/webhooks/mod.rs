@@ -8,6 +8,7 @@ mod example;
 mod payload;
 mod request;
 mod scheduler;
+pub mod schema;
 mod signer;
 mod ssrf;
 

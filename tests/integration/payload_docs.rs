@@ -119,3 +119,38 @@ async fn every_event_carries_exactly_the_fields_the_readme_documents() {
     };
     assert_eq!(sent(&number_only.body), documented("consent.withdrawn", true), "{}", number_only.body);
 }
+
+/// The `data` fields a schema of the served document names, through `allOf` and `$ref`.
+fn schema_fields(doc: &Value, schema: &Value, out: &mut BTreeSet<String>) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap();
+        return schema_fields(doc, &doc["components"]["schemas"][name], out);
+    }
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        schema_fields(doc, part, out);
+    }
+    out.extend(schema["properties"].as_object().into_iter().flatten().map(|(k, _)| k.clone()));
+}
+
+#[tokio::test]
+async fn the_readme_table_names_exactly_the_fields_of_each_webhook_schema() {
+    let app = spawn().await;
+    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let hooks = doc["webhooks"].as_object().unwrap();
+    assert_eq!(hooks.len(), optin_verify::webhooks::EVENT_TYPES.len());
+    for (event_type, item) in hooks {
+        let body = &item["post"]["requestBody"]["content"]["application/json"]["schema"];
+        let name = body["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+        let event = &doc["components"]["schemas"][name];
+        let mut envelope = BTreeSet::new();
+        schema_fields(&doc, event, &mut envelope);
+        assert_eq!(envelope, ["data", "test", "timestamp", "type"].map(String::from).into(), "{event_type}");
+        let mut fields = BTreeSet::new();
+        schema_fields(&doc, &event["properties"]["data"], &mut fields);
+        let mut documented = documented(event_type, false);
+        if event_type == "consent.withdrawn" {
+            documented.extend(self::documented(event_type, true));
+        }
+        assert_eq!(fields, documented, "{event_type}: the schema's data fields against the README's");
+    }
+}
