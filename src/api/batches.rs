@@ -119,7 +119,7 @@ impl BatchCountsView {
     }
 }
 
-fn parse_batch_id(raw: &str) -> Option<&str> {
+pub(super) fn parse_batch_id(raw: &str) -> Option<&str> {
     let hexpart = raw.strip_prefix("bt_")?;
     (hexpart.len() == 24 && hexpart.bytes().all(|b| b.is_ascii_hexdigit())).then_some(raw)
 }
@@ -271,6 +271,19 @@ pub async fn create(
         })
         .collect();
     state.store.batch_skipped(&batch_id, &skipped).await?;
+    // What each item became, for `GET /v1/batches/{id}/items`.
+    let rows: Vec<(usize, String)> = results
+        .iter()
+        .map(|r| {
+            let row = serde_json::json!({
+                "v": r.verification.as_ref().map(|v| v.id.as_str()),
+                "r": r.reference,
+                "p": r.error.as_ref().and_then(|e| e.type_.rsplit('/').next()),
+            });
+            (r.index, row.to_string())
+        })
+        .collect();
+    state.store.batch_items_put(&batch_id, &rows).await?;
     let accepted = results.iter().filter(|r| r.verification.is_some()).count();
     Ok(HttpResponse::Ok().json(BatchResponse { id: batch_id, accepted, refused: n - accepted, items: results }))
 }

@@ -2,6 +2,7 @@
 //! they never send.
 
 mod auth;
+mod batch_items;
 mod batches;
 mod call_outcome;
 mod call_rules;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/verifications", web::post().to(verifications::start))
         .route("/v1/verifications/batch", web::post().to(batches::create))
         .route("/v1/batches/{id}", web::get().to(batches::get))
+        .route("/v1/batches/{id}/items", web::get().to(batch_items::list))
         .route("/v1/consents/proof", web::get().to(proof::get))
         .route("/v1/consents/lookup", web::post().to(consents::lookup_many))
         .route("/v1/consents", web::get().to(consents::lookup))

@@ -15,8 +15,8 @@ use utoipa::{
 };
 
 use super::{
-    batches, call_outcome, consents, events, ops, proof, verifications, webhook_endpoint_edit, webhook_endpoints,
-    withdrawals,
+    batch_items, batches, call_outcome, consents, events, ops, proof, verifications, webhook_endpoint_edit,
+    webhook_endpoints, withdrawals,
 };
 use crate::error::PROBLEM_BASE;
 
@@ -43,6 +43,7 @@ use crate::error::PROBLEM_BASE;
         verifications::start,
         batches::create,
         batches::get,
+        batch_items::list,
         consents::lookup,
         consents::lookup_many,
         proof::get,

@@ -48,6 +48,39 @@ impl Store {
         Ok(())
     }
 
+    /// Records what each item became (index, row as JSON), once per index.
+    pub async fn batch_items_put(&self, batch: &str, rows: &[(usize, String)]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut call = scripts::BATCH_ITEMS.call();
+        call.key("batch", self.keys.batch(batch));
+        for (index, row) in rows {
+            call.arg("item", index).arg("item", row);
+        }
+        let _: i64 = call.invoke(&self.conn).await?;
+        Ok(())
+    }
+
+    /// The rows of items `from..from + count` (a read: plain `HMGET`); `None` for an index with
+    /// no row (beyond the batch, or a batch made before rows were kept).
+    pub async fn batch_item_rows(
+        &self,
+        batch: &str,
+        from: usize,
+        count: usize,
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.keys.batch(batch));
+        for i in from..from + count {
+            cmd.arg(format!("i:{i}"));
+        }
+        Ok(cmd.query_async(&mut self.conn.clone()).await?)
+    }
+
     /// Records the items (index, one of [`SKIPPED`]) that started nothing, once per index.
     pub async fn batch_skipped(&self, batch: &str, items: &[(usize, &'static str)]) -> Result<(), StoreError> {
         if items.is_empty() {

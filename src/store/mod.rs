@@ -27,7 +27,7 @@ mod webhooks;
 
 use std::time::Duration;
 
-pub use batches::{BatchCounts, SKIPPED};
+pub use batches::{BATCH_STATES, BatchCounts, SKIPPED};
 pub use calls::{CallOutcome, CallReport};
 pub use conn::Conn;
 pub use consents::{ConsentHistory, ConsentRow, ConsentState, PhoneWithdrawal};

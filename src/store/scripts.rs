@@ -100,6 +100,7 @@ scripts! {
     WITHDRAW_PHONE = "withdraw_phone" with prelude,
     BATCH_PUT = "batch_put",
     BATCH_SKIPPED = "batch_skipped",
+    BATCH_ITEMS = "batch_items",
     PACE = "pace",
     TO_CAMPAIGN = "to_campaign" with prelude,
     RELEASE_CAMPAIGN = "release_campaign",

@@ -3,6 +3,7 @@
 
 mod at_rest;
 mod bad_input;
+mod batch_items;
 mod browser;
 mod browser_consents;
 mod bulk_lookup;
