@@ -215,6 +215,7 @@ impl Application {
                 };
                 let mut handles = spawn_dispatchers(hooks.clone(), stop_rx.clone()).await?;
                 handles.extend(Deliverer::spawn(hooks.clone(), stop_rx.clone()).await?);
+                handles.push(crate::webhooks::spawn_recoverer(hooks.clone(), stop_rx.clone()));
                 handles.extend(spawn_schedulers(hooks, stop_rx));
                 Ok::<_, StartupError>(handles)
             };

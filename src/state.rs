@@ -39,6 +39,11 @@ impl Tenants {
     pub fn by_id(&self, id: &str) -> Option<Arc<TenantSettings>> {
         self.0.by_id.get(id).cloned()
     }
+
+    /// Every tenant's id.
+    pub fn ids(&self) -> Vec<String> {
+        self.0.by_id.keys().cloned().collect()
+    }
 }
 
 #[derive(Clone)]

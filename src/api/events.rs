@@ -163,6 +163,7 @@ pub async fn list(
         ascending,
         after,
         limit,
+        partition: None,
     };
     let partitions = state.settings.redis.partitions;
     let mut data = Vec::new();

@@ -55,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/webhook-endpoints/{id}", web::delete().to(webhook_endpoints::delete))
         .route("/v1/webhook-endpoints/{id}", web::patch().to(webhook_endpoint_edit::update))
         .route("/v1/webhook-endpoints/{id}/test", web::post().to(webhook_endpoint_edit::test))
+        .route("/v1/webhook-endpoints/{id}/recover", web::post().to(webhook_endpoint_edit::recover))
         .route("/v1/webhook-endpoints/{id}/rotate-secret", web::post().to(webhook_endpoints::rotate_secret))
         .route("/v1/events", web::get().to(events::list))
         .route("/v1/events/{id}", web::get().to(events::get))

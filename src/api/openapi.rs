@@ -58,6 +58,7 @@ use crate::error::PROBLEM_BASE;
         webhook_endpoints::delete,
         webhook_endpoint_edit::update,
         webhook_endpoint_edit::test,
+        webhook_endpoint_edit::recover,
         webhook_endpoints::rotate_secret,
         events::list,
         events::get,

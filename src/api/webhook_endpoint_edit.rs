@@ -10,7 +10,7 @@ use crate::{
     error::{ApiError, Problem},
     http::ApiJson,
     state::AppState,
-    store::EndpointChange,
+    store::{EndpointChange, Recovery},
     webhooks::{EVENT_TYPES, example_body},
 };
 
@@ -96,6 +96,56 @@ pub async fn update(
         EndpointChange::Done(e) => {
             tracing::info!(endpoint = %e.id, tenant = %tenant.id, "webhook endpoint updated");
             Ok(HttpResponse::Ok().json(EndpointView::of(&e, false)))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    /// Send again every event since this moment (RFC 3339) that the endpoint does not have.
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// Send the endpoint again every event since `since` that it does not have (by its state, not
+/// by guessing): after an outage, say. It runs in the background, a slice at a time beside new
+/// deliveries; `recovery` on the endpoint shows its progress. The same `since` again changes
+/// nothing; another one starts over from there. Each event keeps its `webhook-id`.
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/recover", tag = "webhooks", operation_id = "recover_webhook_endpoint",
+    params(("id" = String, Path)), request_body = RecoverRequest,
+    responses((status = 202, body = EndpointView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn recover(
+    state: web::Data<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    path: web::Path<String>,
+    ApiJson(body, _): ApiJson<RecoverRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = AppState::now_ms();
+    let since_ms = body.since.timestamp_millis();
+    if since_ms >= now {
+        return Err(ApiError::invalid("since", "must lie in the past"));
+    }
+    let e = state.store.endpoint(&tenant.id, &path).await?.ok_or(ApiError::NotFound)?;
+    if e.disabled {
+        return Err(ApiError::invalid("enabled", "re-enable the endpoint first (PATCH with \"enabled\": true)"));
+    }
+    let fresh =
+        Recovery { since_ms, until_ms: now, partition: 0, after: None, queued: 0, skipped: 0, finished_ms: None };
+    let change = state
+        .store
+        .endpoint_update(&tenant.id, &path, |x| {
+            if x.recovery.as_ref().is_none_or(|r| r.since_ms != since_ms) {
+                x.recovery = Some(fresh.clone());
+            }
+        })
+        .await?;
+    match change {
+        EndpointChange::Gone => Err(ApiError::NotFound),
+        EndpointChange::Done(e) => {
+            tracing::info!(endpoint = %e.id, tenant = %tenant.id, "webhook endpoint recovery asked for");
+            Ok(HttpResponse::Accepted().json(EndpointView::of(&e, false)))
         }
     }
 }

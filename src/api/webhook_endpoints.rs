@@ -65,9 +65,26 @@ pub struct EndpointView {
     pub disabled: bool,
     pub disabled_reason: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
+    /// The last recovery asked for (`POST .../recover`), and how far it got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryView>,
     /// Only in the answer to create: keep it, it is not shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryView {
+    pub since: Option<DateTime<Utc>>,
+    /// Events up to this moment (when it was asked for); later ones are delivered as usual.
+    pub until: Option<DateTime<Utc>>,
+    /// `running` or `done`.
+    pub state: &'static str,
+    /// Deliveries queued again so far.
+    pub queued: u64,
+    /// Events the endpoint had, or that were on their way already, or of types it does not take.
+    pub skipped: u64,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// No `Debug`: it carries the secret.
@@ -89,6 +106,14 @@ impl EndpointView {
             disabled: e.disabled,
             disabled_reason: e.disabled_reason.clone(),
             created_at: record_at(e.created_ms),
+            recovery: e.recovery.as_ref().map(|r| RecoveryView {
+                since: record_at(r.since_ms),
+                until: record_at(r.until_ms),
+                state: if r.finished_ms.is_some() { "done" } else { "running" },
+                queued: r.queued,
+                skipped: r.skipped,
+                finished_at: r.finished_ms.and_then(record_at),
+            }),
             secret: with_secret.then(|| e.secret.clone()),
         }
     }
@@ -173,6 +198,7 @@ pub async fn create(
         disabled: false,
         disabled_reason: None,
         created_ms: AppState::now_ms(),
+        recovery: None,
     };
     if !state.store.endpoint_create(&tenant.id, &record, cfg.max_endpoints_per_tenant).await? {
         return Err(ApiError::invalid("url", format!("at most {} endpoints per tenant", cfg.max_endpoints_per_tenant)));

@@ -31,6 +31,25 @@ pub struct EndpointRecord {
     pub disabled: bool,
     pub disabled_reason: Option<String>,
     pub created_ms: i64,
+    /// The last `recover` asked for, and how far it got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
+}
+
+/// Sending an endpoint again every event since a moment that it does not have yet. Events are
+/// read partition by partition, oldest first, up to `until_ms` (when the recovery was asked
+/// for: what came later is delivered as usual).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Recovery {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    /// The partition being read, and the (time, event id) it was read up to.
+    pub partition: u16,
+    pub after: Option<(i64, String)>,
+    /// Deliveries queued, and events it had (or was already on its way to) and skipped.
+    pub queued: u64,
+    pub skipped: u64,
+    pub finished_ms: Option<i64>,
 }
 
 impl EndpointRecord {
@@ -56,6 +75,7 @@ impl std::fmt::Debug for EndpointRecord {
             .field("disabled", &self.disabled)
             .field("disabled_reason", &self.disabled_reason)
             .field("created_ms", &self.created_ms)
+            .field("recovery", &self.recovery)
             .finish()
     }
 }
@@ -254,6 +274,7 @@ mod tests {
             disabled: false,
             disabled_reason: None,
             created_ms: 0,
+            recovery: None,
         };
         let shown = format!("{e:?} {e:#?}");
         assert!(!shown.contains("c2VjcmV0"), "{shown}");

@@ -238,6 +238,8 @@ const OTHER_WORDS: &[&str] = &[
     "ps",
     "mac",
     "left",
+    "had",
+    "skipped",
     "addr",
     "email",
     // Lua's own words.

@@ -19,6 +19,7 @@ mod queue;
 mod queue_stats;
 mod rate_limit;
 mod record;
+mod recovery;
 mod script;
 mod scripts;
 mod self_service;
@@ -32,7 +33,7 @@ pub use calls::{CallOutcome, CallReport};
 pub use conn::Conn;
 pub use consents::{ConsentHistory, ConsentRow, ConsentState, PhoneWithdrawal};
 pub use delivery::{Recorded, Report, Sent};
-pub use endpoints::{EndpointChange, EndpointRecord};
+pub use endpoints::{EndpointChange, EndpointRecord, Recovery};
 pub use error::StoreError;
 pub use idempotency::IdemClaim;
 pub use keys::Keys;
@@ -43,6 +44,7 @@ pub use queue::{SEND_GROUP, SendJob, StreamEntry, StreamReader};
 pub use queue_stats::{QueueStat, QueueStats};
 pub use rate_limit::{Limit, RateDecision, RateSlot, RateSubject, RateWindows};
 pub use record::{CallPlan, CallState, NewVerification, ReceiptSeal, VerificationRecord};
+pub use recovery::RecoverOne;
 pub use self_service::{ChallengeOutcome, Holder, NewChallenge, PageSession};
 pub use verifications::{
     CheckOutcome, CheckSource, CreateOutcome, LinkAnswer, OptOutOutcome, OptOutScope, SimpleOutcome,

@@ -83,6 +83,7 @@ scripts! {
     DELIVERY_RESULT = "delivery_result",
     DUE_RETRIES = "due_retries",
     REDELIVER = "redeliver",
+    RECOVER_ONE = "recover_one",
     EP_CREATE = "ep_create",
     EP_DELETE = "ep_delete",
     EP_REPLACE = "ep_replace",

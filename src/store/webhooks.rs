@@ -38,6 +38,8 @@ pub struct EventPageQuery {
     /// The (time, id) of the last event of the page before.
     pub after: Option<(i64, String)>,
     pub limit: usize,
+    /// Read this partition only.
+    pub partition: Option<Partition>,
 }
 
 /// What withdrawing a verification did.
@@ -339,7 +341,7 @@ impl Store {
             v => v.to_string(),
         };
         let (lo_s, hi_s) = (bound(lo), bound(hi));
-        let reads = self.keys.all_partitions().map(|p| {
+        let reads = self.keys.all_partitions().filter(|p| q.partition.is_none_or(|only| only == *p)).map(|p| {
             let mut conn = self.conn.clone();
             let key = self.keys.tenant_events(p, tenant);
             let (lo_s, hi_s) = (lo_s.clone(), hi_s.clone());

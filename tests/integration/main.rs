@@ -37,6 +37,7 @@ mod providers;
 mod proxies;
 mod receipt_access;
 mod receiver;
+mod recover;
 mod report_replay;
 mod rotation;
 mod self_service;

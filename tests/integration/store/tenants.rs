@@ -67,6 +67,7 @@ fn endpoint(id: &str) -> EndpointRecord {
         disabled: false,
         disabled_reason: None,
         created_ms: now_ms(),
+        recovery: None,
     }
 }
 
