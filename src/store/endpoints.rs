@@ -33,7 +33,7 @@ pub struct EndpointRecord {
     pub created_ms: i64,
     /// The last `recover` asked for, and how far it got.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery: Option<Recovery>,
+    pub recovery: Option<Box<Recovery>>,
 }
 
 /// Sending an endpoint again every event since a moment that it does not have yet. Events are
