@@ -137,7 +137,7 @@ pub async fn recover(
         .store
         .endpoint_update(&tenant.id, &path, |x| {
             if x.recovery.as_ref().is_none_or(|r| r.since_ms != since_ms) {
-                x.recovery = Some(Box::new(fresh.clone()));
+                x.recovery = Some(fresh.clone());
             }
         })
         .await?;

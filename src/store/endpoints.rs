@@ -33,7 +33,7 @@ pub struct EndpointRecord {
     pub created_ms: i64,
     /// The last `recover` asked for, and how far it got.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery: Option<Box<Recovery>>,
+    pub recovery: Option<Recovery>,
 }
 
 /// Sending an endpoint again every event since a moment that it does not have yet. Events are
@@ -82,7 +82,7 @@ impl std::fmt::Debug for EndpointRecord {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum EndpointChange {
-    Done(EndpointRecord),
+    Done(Box<EndpointRecord>),
     Gone,
 }
 
@@ -241,7 +241,7 @@ impl Store {
                 .reply(&self.conn)
                 .await?;
             match r {
-                Replaced::Ok => return Ok(EndpointChange::Done(e)),
+                Replaced::Ok => return Ok(EndpointChange::Done(Box::new(e))),
                 Replaced::Gone => return Ok(EndpointChange::Gone),
                 Replaced::Conflict => continue,
             }

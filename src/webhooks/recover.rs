@@ -36,7 +36,7 @@ async fn run_once(deps: &WebhookDeps) -> Result<(), StoreError> {
     for tenant in deps.tenants.ids() {
         for e in deps.store.endpoints(&tenant).await? {
             if let Some(r) = e.recovery.as_ref().filter(|r| r.finished_ms.is_none()) {
-                step(deps, &tenant, &e, (**r).clone()).await?;
+                step(deps, &tenant, &e, r.clone()).await?;
             }
         }
     }
@@ -81,7 +81,7 @@ async fn step(deps: &WebhookDeps, tenant: &str, e: &EndpointRecord, mut r: Recov
     deps.store
         .endpoint_update(tenant, &e.id, |x| {
             if x.recovery.as_ref().is_some_and(|cur| cur.since_ms == r.since_ms && cur.until_ms == r.until_ms) {
-                x.recovery = Some(Box::new(r.clone()));
+                x.recovery = Some(r.clone());
             }
         })
         .await?;
