@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, fresh_phone, spawn};
+use crate::harness::{TestApp, fresh_phone, spawn, spawn_with, standalone_db};
 
 const PROBLEM: &str = "https://optin-verify.eu/problems/";
 
@@ -31,7 +31,7 @@ async fn walk(app: &TestApp, query: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn paging_through_ten_thousand_events_returns_each_once_in_order() {
-    let app = spawn().await;
+    let app = spawn_with(|s| s.redis.url = standalone_db(2)).await;
     // Opt-outs for numbers with no consent here: one consent.withdrawn event each.
     let made = stream::iter(0..10_000)
         .map(|_| {

@@ -31,6 +31,12 @@ pub fn standalone_url() -> String {
     std::env::var("OPTIN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
+/// The standalone Redis's database `db`: for the tests that write tens of thousands of keys, so
+/// that the others' key scans (`keys()`) do not walk them too.
+pub fn standalone_db(db: u8) -> String {
+    format!("{}/{db}", standalone_url().trim_end_matches('/'))
+}
+
 pub fn cluster_urls() -> String {
     std::env::var("OPTIN_TEST_REDIS_CLUSTER")
         .expect("OPTIN_TEST_REDIS_CLUSTER is not set: run the suite with scripts/test, which starts the cluster")

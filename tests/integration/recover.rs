@@ -7,7 +7,7 @@ use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 
 use crate::{
-    harness::{TestApp, fresh_phone, spawn_with},
+    harness::{TestApp, fresh_phone, spawn_with, standalone_db},
     receiver::{Behaviour, Receiver},
 };
 
@@ -34,7 +34,11 @@ async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
 #[tokio::test]
 async fn a_recovery_sends_each_missed_event_once_more_and_nothing_the_receiver_had() {
     // A failed delivery is retried only after an hour: what the outage left is for the recovery.
-    let app = spawn_with(|s| s.webhooks.retry_schedule_seconds = vec![0, 3600]).await;
+    let app = spawn_with(|s| {
+        s.webhooks.retry_schedule_seconds = vec![0, 3600];
+        s.redis.url = standalone_db(3);
+    })
+    .await;
     let rx = Receiver::start().await;
     let (ep, secret) = app.endpoint(&rx.url("/store")).await;
     rx.trust("/store", &secret);

@@ -65,7 +65,14 @@ async fn cluster_webhooks_events_and_withdrawals_work_across_masters() {
     let (_, list) = app.get_json("/v1/events?limit=50").await;
     assert_eq!(list["data"].as_array().unwrap().len(), 5);
     let first = list["data"][0]["id"].as_str().unwrap().to_string();
-    let (status, log) = app.get_json(&format!("/v1/events/{first}/deliveries")).await;
-    assert_eq!(status, 200);
-    assert_eq!(log["data"][0]["status_code"], 200);
+    // The attempt is logged just after the receiver answered: wait for it.
+    for i in 0.. {
+        let (status, log) = app.get_json(&format!("/v1/events/{first}/deliveries")).await;
+        assert_eq!(status, 200);
+        if log["data"][0]["status_code"] == 200 {
+            break;
+        }
+        assert!(i < 200, "no delivery logged for {first}: {log}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }
