@@ -1,5 +1,6 @@
 pub mod api;
 pub mod background;
+pub mod campaign;
 pub mod channels;
 pub mod config;
 pub mod dev_redis;

@@ -45,6 +45,11 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
     },
+    /// Run a re-permission campaign from a CSV export, or follow one (README "Re-permission campaign").
+    Campaign {
+        #[command(subcommand)]
+        command: CampaignCommand,
+    },
     /// Print the OpenAPI document (with its `webhooks` section), as committed in `openapi.json`.
     Openapi {
         /// The `servers` entry: the deployment's public address.
@@ -67,6 +72,43 @@ enum Command {
         #[arg(long)]
         jwks: String,
         receipt: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CampaignCommand {
+    /// Send every row through the batch route; safe to run again after a crash or Ctrl-C.
+    Run {
+        /// The service, e.g. https://verify.example.nl
+        #[arg(long)]
+        api: String,
+        /// A JSON start body without `phone`: the fields every row shares.
+        #[arg(long)]
+        template: PathBuf,
+        /// The customer export: a header with at least `phone`; `,` or `;` separated.
+        #[arg(long)]
+        csv: PathBuf,
+        /// The results file, one line per row (rewritten on every run).
+        #[arg(long)]
+        out: PathBuf,
+        /// A file holding the API key; otherwise `OPTIN_API_KEY`.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Only the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Sum the counts of the batches a run made; `--watch` until none is open.
+    Status {
+        #[arg(long)]
+        api: String,
+        /// A results file that `campaign run` wrote; give it more than once to sum several runs.
+        #[arg(long, required = true)]
+        results: Vec<PathBuf>,
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        #[arg(long)]
+        watch: bool,
     },
 }
 
@@ -106,6 +148,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Healthcheck { addr } => healthcheck(&addr),
+        Command::Campaign { command } => campaign(command),
         Command::Openapi { server } => {
             let doc = optin_verify::api::served(&server);
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -158,6 +201,33 @@ async fn serve(settings: Settings, role: Role) -> Result<(), Box<dyn std::error:
     }
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// 0 when every row has its result; 2 when nothing could start, 3 when the key was refused, 4
+/// when the service kept failing (README, "Re-permission campaign").
+fn campaign(command: CampaignCommand) -> ExitCode {
+    use optin_verify::campaign::{RunArgs, api_key, run, status};
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("optin-verify: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        CampaignCommand::Run { api, template, csv, out, key_file, quiet } => api_key(key_file.as_deref())
+            .and_then(|key| rt.block_on(run(RunArgs { api, key, template, csv, out, quiet }))),
+        CampaignCommand::Status { api, results, key_file, watch } => {
+            api_key(key_file.as_deref()).and_then(|key| rt.block_on(status(&api, key, &results, watch)))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("optin-verify campaign: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }
 
 /// 0 when everything checked out, 1 when something did not, 2 when it could not be checked.

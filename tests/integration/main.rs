@@ -9,6 +9,7 @@ mod browser_consents;
 mod bulk_lookup;
 mod calls;
 mod campaign;
+mod campaign_cli;
 mod check_config;
 mod code_flow;
 mod concurrency;
