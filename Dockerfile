@@ -14,6 +14,14 @@ RUN cargo build --release --locked
 
 # ---- runtime -------------------------------------------------------------
 FROM debian:bookworm-slim
+# `docker build --build-arg VERSION=$(cargo pkgid | cut -d'#' -f2) --build-arg SOURCE=<your repository URL>`
+ARG VERSION=0.1.0
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="optin-verify" \
+      org.opencontainers.image.description="Verified opt-in for telephone marketing" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \

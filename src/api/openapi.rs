@@ -361,6 +361,9 @@ mod tests {
         let committed: serde_json::Value =
             serde_json::from_str(include_str!("../../openapi.json")).expect("openapi.json is JSON");
         let served = super::served("http://127.0.0.1:8080");
+        if committed != served {
+            let _ = std::fs::write(std::env::temp_dir().join("served-openapi.json"), served.to_string());
+        }
         assert!(committed == served, "openapi.json is stale: run `cargo run -q -- openapi > openapi.json`");
         assert_eq!(served["webhooks"].as_object().map(|w| w.len()), Some(crate::webhooks::EVENT_TYPES.len()));
     }
