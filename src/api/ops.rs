@@ -13,6 +13,16 @@ pub struct Health {
     status: String,
 }
 
+/// `{"status": "ok", "version": "0.1.0"}`: ready, and which release answers.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ok")]
+    status: String,
+    /// The crate version of the running binary.
+    #[schema(example = "0.1.0")]
+    version: String,
+}
+
 /// The process is up.
 #[utoipa::path(get, path = "/health/live", tag = "operations", operation_id = "get_liveness",
     responses((status = 200, body = Health)), security(()))]
@@ -22,10 +32,10 @@ pub async fn live() -> HttpResponse {
 
 /// Redis answers.
 #[utoipa::path(get, path = "/health/ready", tag = "operations", operation_id = "get_readiness",
-    responses((status = 200, body = Health)), security(()))]
+    responses((status = 200, body = Readiness)), security(()))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"})))
+    Ok(HttpResponse::Ok().json(Readiness { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() }))
 }
 
 /// The public keys that verify receipts.

@@ -129,6 +129,12 @@ async fn operations_endpoints_answer() {
     assert_eq!(live.status().as_u16(), 200);
     let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
+    let v: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(v, serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}));
+    let doc: serde_json::Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"), "the document's version is the crate's");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_optin-verify")).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("optin-verify {}", env!("CARGO_PKG_VERSION")));
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("optin_verify_build_info{version="), "{metrics}");
     app.start(&start_body("code", "sms")).await;
