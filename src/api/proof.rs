@@ -113,11 +113,7 @@ pub async fn get(
 }
 
 fn consent(state: &AppState, v: &VerificationRecord, now: i64) -> ConsentProof {
-    let receipt_id = match &v.seal {
-        Some(seal) => seal.receipt_id.clone(),
-        None => state.key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash),
-    };
-    proof::consent_proof(v, &state.signer, receipt_id, now)
+    proof::consent_proof(v, &state.signer, v.receipt_id(&state.key), now)
 }
 
 /// A browser asks for HTML before JSON; an API client sends `application/json` or `*/*`.

@@ -120,10 +120,7 @@ impl VerificationView {
                 reschedules: c.reschedules,
                 announced_at: c.announced_at_ms.and_then(record_at),
             }),
-            receipt_id: evidence.as_ref().map(|_| match &v.seal {
-                Some(seal) => seal.receipt_id.clone(),
-                None => key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash),
-            }),
+            receipt_id: evidence.as_ref().map(|_| v.receipt_id(key)),
             evidence,
             receipt: evidence::receipt(v, signer),
             code_page_url: None,

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::{
-    domain::{Controller, LinkToken, Method, Status, TokenKind, mask_phone},
+    domain::{Controller, LinkToken, Status, TokenKind, mask_phone},
     evidence::record_at,
     state::AppState,
     store::VerificationRecord,
@@ -107,11 +107,7 @@ pub async fn show(
         withdrawn_at: v.withdrawn_ms.map(|ms| human_time(record_at(ms))),
         expires_at: v.consent_expires_ms.map(|ms| human_time(record_at(ms))),
         expired: v.consent_expires_ms.is_some_and(|ms| ms <= AppState::now_ms()),
-        how: match (v.method, v.confirm_source.as_deref()) {
-            (Method::Call, _) => "call",
-            (_, Some("link")) => "link",
-            _ => "code",
-        },
+        how: v.confirmed_how(),
         pre_ticked: v.active_act.as_deref() == Some("confirmation_page"),
         receipt_id: &path,
         consent_version: &ctx.consent_text.version,

@@ -399,6 +399,24 @@ impl VerificationRecord {
     pub fn seed(&self) -> Vec<u8> {
         hex::decode(&self.seed_hex).unwrap_or_default()
     }
+
+    /// The receipt id: the one its seal names once signed, else derived under the key the
+    /// verification was made under.
+    pub fn receipt_id(&self, key: &crate::domain::ServerKeys) -> String {
+        match &self.seal {
+            Some(seal) => seal.receipt_id.clone(),
+            None => key.receipt_id(&self.id, &self.seed(), &self.optout_token_hash),
+        }
+    }
+
+    /// How the person confirmed: `call`, `link` (the confirm page) or `code`.
+    pub fn confirmed_how(&self) -> &'static str {
+        match (self.method, self.confirm_source.as_deref()) {
+            (Method::Call, _) => "call",
+            (_, Some("link")) => "link",
+            _ => "code",
+        }
+    }
 }
 
 impl From<&NewVerification> for VerificationRecord {

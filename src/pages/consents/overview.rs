@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::{
     config::TenantSettings,
-    domain::{Channel, Method, PageSecret, Status, VerificationId, mask_email, mask_phone},
+    domain::{Channel, PageSecret, Status, VerificationId, mask_email, mask_phone},
     evidence::{proof::status_of, record_at},
     metrics::SourceLabels,
     state::AppState,
@@ -154,26 +154,18 @@ fn numbers_of(records: &[VerificationRecord]) -> Vec<String> {
 }
 
 fn row(state: &AppState, v: &VerificationRecord, now: i64) -> Row {
-    let receipt_id = match &v.seal {
-        Some(s) => s.receipt_id.clone(),
-        None => state.key.receipt_id(&v.id, &v.seed(), &v.optout_token_hash),
-    };
     Row {
         verification_id: v.id.to_string(),
         caller: v.context.caller.clone(),
         text: v.context.consent_text.text.clone(),
         version: v.context.consent_text.version.clone(),
-        how: match (v.method, v.confirm_source.as_deref()) {
-            (Method::Call, _) => "call",
-            (_, Some("link")) => "link",
-            _ => "code",
-        },
+        how: v.confirmed_how(),
         channel: v.channel.as_str(),
         confirmed_at: human_time(v.finished_ms.and_then(record_at)),
         withdrawn_at: v.withdrawn_ms.map(|ms| human_time(record_at(ms))),
         expires_at: v.consent_expires_ms.map(|ms| human_time(record_at(ms))),
         status: status_of(v, now),
-        receipt_url: format!("/r/{receipt_id}"),
+        receipt_url: format!("/r/{}", v.receipt_id(&state.key)),
     }
 }
 
