@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 pub mod offline;
 pub mod pages;
+pub mod preflight;
 pub mod startup;
 pub mod state;
 pub mod store;

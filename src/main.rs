@@ -1,4 +1,5 @@
-//! `optin-verify serve | keygen | check-config | healthcheck | openapi | verify-proof | verify-receipt`.
+//! `optin-verify serve | keygen | check-config | store-info | healthcheck | campaign | openapi |
+//! verify-proof | verify-receipt`.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -31,7 +32,7 @@ enum Command {
     },
     /// Print a fresh API key and the SHA-256 hash to put in `tenants.api_key_sha256`.
     Keygen {
-        /// Print a receipt signing key pair and its kid instead (see README "Rotating keys").
+        /// Print a receipt signing key pair and its kid instead (see docs/OPERATIONS.md, "Rotating keys").
         #[arg(long, conflicts_with = "server")]
         receipt: bool,
         /// Print a fresh server key instead (for `secrets.server_key`).
@@ -40,12 +41,19 @@ enum Command {
     },
     /// Validate a configuration file (with the defaults and environment) and exit.
     CheckConfig { file: PathBuf },
+    /// Print the store's layout stamp, key count, Redis memory and policy, and whether this
+    /// release would start on it. Reads only (README, "Upgrading").
+    StoreInfo {
+        /// The same file `serve --config` takes.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Exit 0 when the local service answers /health/live (for container healthchecks).
     Healthcheck {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
     },
-    /// Run a re-permission campaign from a CSV export, or follow one (README "Re-permission campaign").
+    /// Run a re-permission campaign from a CSV export, or follow one (docs/CAMPAIGNS.md).
     Campaign {
         #[command(subcommand)]
         command: CampaignCommand,
@@ -147,6 +155,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::StoreInfo { config } => store_info(config.as_deref()),
         Command::Healthcheck { addr } => healthcheck(&addr),
         Command::Campaign { command } => campaign(command),
         Command::Openapi { server } => {
@@ -203,8 +212,40 @@ async fn serve(settings: Settings, role: Role) -> Result<(), Box<dyn std::error:
     Ok(())
 }
 
+/// 0 when the store could be read, 1 when Redis did not answer, 2 for a refused setting.
+fn store_info(config: Option<&std::path::Path>) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("optin-verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("optin-verify: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = rt.block_on(async {
+        let store = optin_verify::startup::open_store(&settings).await?;
+        optin_verify::preflight::store_info(&store, &settings).await
+    });
+    match report {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("optin-verify store-info: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// 0 when every row has its result; 2 when nothing could start, 3 when the key was refused, 4
-/// when the service kept failing (README, "Re-permission campaign").
+/// when the service kept failing (docs/CAMPAIGNS.md).
 fn campaign(command: CampaignCommand) -> ExitCode {
     use optin_verify::campaign::{RunArgs, api_key, run, status};
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -53,9 +53,12 @@ pub enum StartupError {
         "configuration key `secrets.pseudonym_key`: this store was written under another pseudonym key \
          (the oldest server key when `secrets.pseudonym_key` is empty). Under this one every number's \
          consents and suppression would read as absent. Configure the key the store was written under \
-         (see README, \"Rotating keys\"), or start over on an empty store (another `redis.key_prefix`)"
+         (see docs/OPERATIONS.md, \"Rotating keys\"), or start over on an empty store (another `redis.key_prefix`)"
     )]
     PseudonymKeyChanged,
+    /// The store or its Redis is not one this release may start on; the message says why.
+    #[error("{0}")]
+    Refused(#[from] crate::preflight::Refusal),
 }
 
 pub struct Application {
@@ -131,6 +134,12 @@ fn dev_secrets(settings: &Settings) -> Result<Option<crate::dev_secrets::DevSecr
 
 /// The store as the settings describe it. The webhook pipeline connects its own on its thread.
 async fn connect_store(settings: &Settings, key: &ServerKeys) -> Result<Store, StartupError> {
+    Ok(open_store(settings).await?.with_secret_box(SecretBox::new(key)))
+}
+
+/// The store without the server key: enough to read it (`optin-verify store-info`), not to
+/// open endpoint secrets.
+pub async fn open_store(settings: &Settings) -> Result<Store, StoreError> {
     let r = &settings.redis;
     let v = &settings.verification;
     let retention = Retention {
@@ -139,8 +148,7 @@ async fn connect_store(settings: &Settings, key: &ServerKeys) -> Result<Store, S
         suppression_ms: (v.suppression_days * 86_400_000) as i64,
     };
     let keys = Keys::new(&r.key_prefix, r.partitions);
-    let store = Store::connect(&r.url, r.cluster, Duration::from_millis(r.timeout_ms), keys, retention).await?;
-    Ok(store.with_secret_box(SecretBox::new(key)))
+    Store::connect(&r.url, r.cluster, Duration::from_millis(r.timeout_ms), keys, retention).await
 }
 
 /// Each HTTP worker thread gets the state with a Redis connection of its own, made on that
@@ -174,6 +182,7 @@ impl Application {
         let key = server_keys(&settings)?;
         let signer = receipt_signer(&settings)?;
         let store = connect_store(&settings, &key).await?;
+        crate::preflight::check(&store, settings.mode, AppState::now_ms()).await?;
         if store.stamp_pseudonym_key(&key.pseudonym_fingerprint()).await? == Stamp::Other {
             return Err(StartupError::PseudonymKeyChanged);
         }

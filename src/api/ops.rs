@@ -4,7 +4,11 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::{error::ApiError, metrics::QueueLabels, state::AppState};
+use crate::{
+    error::ApiError,
+    metrics::{NodeLabels, QueueLabels},
+    state::AppState,
+};
 
 /// `{"status": "ok"}`.
 #[derive(serde::Serialize, ToSchema)]
@@ -45,7 +49,7 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(state.signer.jwks())
 }
 
-/// Prometheus text. Queue gauges and readiness are sampled from Redis now, so they are true
+/// Prometheus text. Queue gauges, Redis memory and readiness are sampled from Redis now, so they are true
 /// whichever instance is scraped; when Redis does not answer they keep their last value.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let m = &state.metrics;
@@ -59,6 +63,16 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             }
         }
         Err(e) => tracing::warn!(error = %e, "queue stats unavailable for this scrape"),
+    }
+    match state.store.redis_nodes().await {
+        Ok(nodes) => {
+            for n in nodes {
+                let labels = NodeLabels { node: n.node };
+                m.redis_used.get_or_create(&labels).set(i64::try_from(n.used_memory).unwrap_or(i64::MAX));
+                m.redis_max.get_or_create(&labels).set(i64::try_from(n.maxmemory).unwrap_or(i64::MAX));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "Redis memory unavailable for this scrape"),
     }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

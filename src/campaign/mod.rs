@@ -25,7 +25,7 @@ use progress::Progress;
 /// Rows per batch: the batch route's limit.
 const BATCH: usize = 1000;
 
-/// Why a run stopped; each has its exit code (README, "Re-permission campaign").
+/// Why a run stopped; each has its exit code (docs/CAMPAIGNS.md).
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
     /// The file, the template or the key cannot be used: nothing was sent.

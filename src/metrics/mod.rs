@@ -72,6 +72,12 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
+/// A Redis master, by `host:port`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NodeLabels {
+    pub node: String,
+}
+
 /// One of `send`, `held`, `retry`, `dead`, `deliver`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabels {
@@ -114,6 +120,8 @@ pub struct Metrics {
     pub queue_depth: Family<QueueLabels, Gauge>,
     pub queue_oldest: Family<QueueLabels, Gauge<f64, AtomicU64>>,
     pub ready: Gauge,
+    pub redis_used: Family<NodeLabels, Gauge>,
+    pub redis_max: Family<NodeLabels, Gauge>,
 }
 
 impl Metrics {
@@ -138,6 +146,8 @@ impl Metrics {
             queue_depth: Family::default(),
             queue_oldest: Family::default(),
             ready: Gauge::default(),
+            redis_used: Family::default(),
+            redis_max: Family::default(),
             registry: Registry::default(),
         };
         r.register("verifications_started", "Verifications started", m.started.clone());
@@ -181,6 +191,16 @@ impl Metrics {
             m.queue_oldest.clone(),
         );
         r.register("ready", "1 when Redis answered the last scrape's readiness ping, else 0", m.ready.clone());
+        r.register(
+            "redis_memory_used_bytes",
+            "Memory each Redis master uses (INFO used_memory, sampled at scrape)",
+            m.redis_used.clone(),
+        );
+        r.register(
+            "redis_memory_max_bytes",
+            "Each Redis master's maxmemory; 0 is no limit (sampled at scrape)",
+            m.redis_max.clone(),
+        );
         r.register("redis_command_duration_seconds", "Redis commands by name and outcome", redis::family());
         r.register(
             "redis_gate_wait_seconds",

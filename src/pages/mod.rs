@@ -15,7 +15,7 @@ pub use common::PageError;
 
 use crate::state::AppState;
 
-/// The security headers every page response carries, errors included (README, Consumer pages).
+/// The security headers every page response carries, errors included (docs/CONSUMERS.md).
 fn page_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((

@@ -8,10 +8,11 @@ use std::{
 use tokio::sync::Semaphore;
 
 use redis::{
-    Cmd, Pipeline, RedisFuture, Value,
+    Cmd, FromRedisValue, Pipeline, RedisFuture, Value,
     aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig},
     cluster::ClusterClientBuilder,
     cluster_async::ClusterConnection,
+    cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo},
 };
 
 /// A cheap-to-clone multiplexed connection that reconnects by itself.
@@ -24,7 +25,8 @@ pub struct Conn {
 
 #[derive(Clone)]
 enum Link {
-    Single(ConnectionManager),
+    /// The connection and the node's `host:port`, as metrics and `store-info` name it.
+    Single(ConnectionManager, Arc<str>),
     Cluster(ClusterConnection),
 }
 
@@ -45,7 +47,8 @@ impl Conn {
                 .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(timeout))
                 .set_number_of_retries(1);
-            Ok(Self { link: Link::Single(client.get_connection_manager_with_config(cfg).await?), gate: None })
+            let node = node_of(url).into();
+            Ok(Self { link: Link::Single(client.get_connection_manager_with_config(cfg).await?, node), gate: None })
         }
     }
 
@@ -55,6 +58,52 @@ impl Conn {
     pub fn gated(self, in_flight: usize) -> Self {
         Self { gate: Some(Arc::new(Semaphore::new(in_flight.max(1)))), ..self }
     }
+}
+
+impl Conn {
+    /// `cmd`'s reply from every master (the one node of a standalone Redis), by `host:port`:
+    /// memory, eviction and persistence are settings of each node, not of the cluster.
+    pub async fn each_master(&self, cmd: &Cmd) -> redis::RedisResult<Vec<(String, Value)>> {
+        match &self.link {
+            Link::Single(c, node) => Ok(vec![(node.to_string(), cmd.query_async(&mut c.clone()).await?)]),
+            Link::Cluster(c) => {
+                let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                match c.clone().route_command(cmd.clone(), routing).await? {
+                    Value::Map(replies) => {
+                        replies.into_iter().map(|(node, reply)| Ok((String::from_redis_value(node)?, reply))).collect()
+                    }
+                    other => Err(redis::RedisError::from((
+                        redis::ErrorKind::UnexpectedReturnType,
+                        "a reply per master",
+                        format!("{other:?}"),
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// `cmd` on the node `each_master` named (a SCAN walks one node's keys).
+    pub async fn on_node(&self, node: &str, cmd: &Cmd) -> redis::RedisResult<Value> {
+        match &self.link {
+            Link::Single(c, _) => cmd.query_async(&mut c.clone()).await,
+            Link::Cluster(c) => {
+                let (host, port) =
+                    node.rsplit_once(':').and_then(|(h, p)| Some((h, p.parse().ok()?))).ok_or_else(|| {
+                        redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "not host:port", node.into()))
+                    })?;
+                let routing = SingleNodeRoutingInfo::ByAddress { host: host.into(), port };
+                c.clone().route_command(cmd.clone(), RoutingInfo::SingleNode(routing)).await
+            }
+        }
+    }
+}
+
+/// `host:port` of a `redis://[user:password@]host[:port][/db]` URL, without the credentials.
+fn node_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    if host.contains(':') && !host.ends_with(']') { host.to_string() } else { format!("{host}:6379") }
 }
 
 /// Waits for a free place in `gate`, if any, before the command goes out.
@@ -88,7 +137,7 @@ impl ConnectionLike for Conn {
         };
         let gate = self.gate.clone();
         let fut = match &mut self.link {
-            Link::Single(c) => c.req_packed_command(cmd),
+            Link::Single(c, _) => c.req_packed_command(cmd),
             Link::Cluster(c) => c.req_packed_command(cmd),
         };
         through(gate, timed(name, fut))
@@ -102,7 +151,7 @@ impl ConnectionLike for Conn {
     ) -> RedisFuture<'a, Vec<Value>> {
         let gate = self.gate.clone();
         let fut = match &mut self.link {
-            Link::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Link::Single(c, _) => c.req_packed_commands(pipeline, offset, count),
             Link::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
         };
         through(gate, timed(b"pipeline", fut))
@@ -110,7 +159,7 @@ impl ConnectionLike for Conn {
 
     fn get_db(&self) -> i64 {
         match &self.link {
-            Link::Single(c) => c.get_db(),
+            Link::Single(c, _) => c.get_db(),
             Link::Cluster(c) => c.get_db(),
         }
     }
@@ -121,6 +170,15 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+
+    #[test]
+    fn a_node_is_named_by_host_and_port_without_credentials() {
+        assert_eq!(node_of("redis://127.0.0.1:6391/"), "127.0.0.1:6391");
+        assert_eq!(node_of("rediss://user:p%40ss@redis.example:6380/2"), "redis.example:6380");
+        assert_eq!(node_of("redis://:secret@cache"), "cache:6379");
+        assert_eq!(node_of("redis://[::1]"), "[::1]:6379");
+        assert_eq!(node_of("redis://[::1]:7000/0"), "[::1]:7000");
+    }
 
     #[tokio::test]
     async fn a_gate_holds_commands_in_flight_to_its_size() {

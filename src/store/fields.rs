@@ -219,6 +219,11 @@ const OTHER_WORDS: &[&str] = &[
     "paced",
     "already-consented",
     "duplicate-in-batch",
+    "look",
+    "stamped",
+    "unstamped",
+    "same",
+    "other",
     // Stream entries, webhook messages, batches, the meta record, the pacing bucket.
     "vid",
     "type",
@@ -234,6 +239,9 @@ const OTHER_WORDS: &[&str] = &[
     "ts",
     "tok",
     "a",
+    "layout",
+    "written_by",
+    "stamped_at",
     // The consents page's challenges and sessions.
     "ps",
     "mac",

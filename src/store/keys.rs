@@ -13,6 +13,10 @@ impl Keys {
         Self { prefix: prefix.to_string(), partitions }
     }
 
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub fn partitions(&self) -> u16 {
         self.partitions
     }
@@ -201,11 +205,11 @@ mod tests {
         assert!(keys.send_stream(id.partition()).starts_with(&tag));
     }
 
-    /// The README's key table is what an operator reads to find their data: every key this
+    /// The key table in docs/ARCHITECTURE.md is what an operator reads to find their data: every key this
     /// module names is in it, spelled as it is built (placeholders in `<...>`).
     #[test]
-    fn the_readme_key_table_names_every_key() {
-        let readme = include_str!("../../README.md");
+    fn the_documented_key_table_names_every_key_and_script() {
+        let readme = include_str!("../../docs/ARCHITECTURE.md");
         let keys = Keys::new("ov", 16);
         let p = Partition(7);
         let id = VerificationId::random(16).with_partition(p);
@@ -244,13 +248,13 @@ mod tests {
             .map(|k| k.replace("{ov:p7}", "{ov:p<N>}"))
             .filter(|k| !readme.contains(&format!("`{k}`")))
             .collect();
-        assert!(missing.is_empty(), "README's key table lacks {missing:?}");
+        assert!(missing.is_empty(), "docs/ARCHITECTURE.md's key table lacks {missing:?}");
         // And every script is listed.
         let scripts =
             std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/lua")).unwrap();
         for entry in scripts {
             let name = entry.unwrap().file_name().to_string_lossy().trim_end_matches(".lua").to_string();
-            assert!(readme.contains(&format!("`{name}`")), "README's script list lacks {name}");
+            assert!(readme.contains(&format!("`{name}`")), "docs/ARCHITECTURE.md's script list lacks {name}");
         }
     }
 }

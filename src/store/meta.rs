@@ -1,6 +1,8 @@
 //! The store's meta record, `{ov:meta}`: facts about the store that a start must agree with.
-//! Today that is the pseudonym key's fingerprint: every number's partition, consent index and
-//! suppression are named by pseudonyms under that key, so another key reads an empty store.
+//! - The layout stamp: which layout of keys and records the store holds, and which release last
+//!   started on it. A build reads one layout; any other reads as missing data, not as an error.
+//! - The pseudonym key's fingerprint: every number's partition, consent index and suppression
+//!   are named by pseudonyms under that key, so another key reads an empty store.
 
 use super::{
     Store, StoreError,
@@ -9,6 +11,43 @@ use super::{
 };
 
 const PSEUDONYM_KEY: &str = "pseudonym_key_fp";
+
+/// The layout of keys and records this build reads and writes. Raise it, with a migration from
+/// the one before, when a change leaves stored records unreadable to the code on either side.
+pub const LAYOUT: u32 = 1;
+
+/// How a store's layout stamp compares with this build's.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// The store held no data; it is stamped with this layout now.
+    Stamped,
+    /// The store has this layout; `previous` is the release that started on it before.
+    Same { previous: String },
+    /// The store holds data and no stamp: written before releases stamped their stores.
+    Unstamped,
+    /// The store has another layout, written by release `written_by`.
+    Other { layout: String, written_by: String },
+}
+
+/// What layout_stamp.lua answers.
+#[derive(Debug)]
+enum LayoutReply {
+    Look,
+    Decided(Layout),
+}
+
+impl ScriptReply for LayoutReply {
+    fn decode(r: &Reply) -> Result<Self, StoreError> {
+        Ok(Self::Decided(match r.tag().as_str() {
+            "look" => return Ok(Self::Look),
+            "stamped" => Layout::Stamped,
+            "unstamped" => Layout::Unstamped,
+            "same" => Layout::Same { previous: r.str(0)? },
+            "other" => Layout::Other { layout: r.str(0)?, written_by: r.str(1)? },
+            _ => return r.unknown(),
+        }))
+    }
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stamp {
@@ -38,6 +77,37 @@ impl ScriptReply for Kept {
 }
 
 impl Store {
+    /// Compares the store's layout stamp with [`LAYOUT`]: stamps an empty store, notes `release`
+    /// on a store of this layout, and changes nothing on any other.
+    pub async fn stamp_layout(&self, release: &str, now_ms: i64) -> Result<Layout, StoreError> {
+        let mut holds_data = "?";
+        loop {
+            let reply: LayoutReply = scripts::LAYOUT_STAMP
+                .call()
+                .key("meta", self.keys.meta())
+                .arg("layout", LAYOUT)
+                .arg("version", release)
+                .arg("holds_data", holds_data)
+                .arg("now", now_ms)
+                .reply(&self.conn)
+                .await?;
+            match reply {
+                LayoutReply::Decided(layout) => return Ok(layout),
+                // Looked once already: the script asks only when it has no stamp and no answer.
+                LayoutReply::Look if holds_data != "?" => return Err(StoreError::Corrupt("layout stamp".into())),
+                LayoutReply::Look => holds_data = if self.holds_data().await? { "1" } else { "0" },
+            }
+        }
+    }
+
+    /// The meta record as it is (field, value), read only.
+    pub async fn meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut fields: Vec<(String, String)> =
+            redis::cmd("HGETALL").arg(self.keys.meta()).query_async(&mut self.conn.clone()).await?;
+        fields.sort();
+        Ok(fields)
+    }
+
     /// Records the pseudonym key's fingerprint on the first start, and compares it on later ones.
     pub async fn stamp_pseudonym_key(&self, fingerprint: &str) -> Result<Stamp, StoreError> {
         let kept: Kept = scripts::META_STAMP
@@ -58,6 +128,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_stamp_replies_decode_every_tag_the_script_answers() {
+        crate::store::script::assert_decodes_every_tag::<LayoutReply>(&scripts::LAYOUT_STAMP);
+    }
 
     #[test]
     fn meta_stamp_replies_decode_every_tag_the_script_answers() {

@@ -11,6 +11,7 @@ mod endpoints;
 mod error;
 pub mod fields;
 mod idempotency;
+mod inspect;
 mod keys;
 mod meta;
 mod outbox;
@@ -36,8 +37,9 @@ pub use delivery::{Recorded, Report, Sent};
 pub use endpoints::{EndpointChange, EndpointRecord, Recovery};
 pub use error::StoreError;
 pub use idempotency::IdemClaim;
+pub use inspect::NodeInfo;
 pub use keys::Keys;
-pub use meta::Stamp;
+pub use meta::{LAYOUT, Layout, Stamp};
 pub use outbox::OutboxMessage;
 pub use pacing::PaceMode;
 pub use queue::{SEND_GROUP, SendJob, StreamEntry, StreamReader};
@@ -135,6 +137,10 @@ impl Store {
     }
 
     /// Readiness: Redis answers a PING.
+    pub fn prefix(&self) -> &str {
+        self.keys.prefix()
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         let _: String = redis::cmd("PING").query_async(&mut c).await?;

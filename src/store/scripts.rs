@@ -93,6 +93,7 @@ scripts! {
     HOLD = "hold" with prelude,
     SEND_FAILED = "send_failed" with prelude,
     META_STAMP = "meta_stamp",
+    LAYOUT_STAMP = "layout_stamp",
     IDEM_BEGIN = "idem_begin",
     IDEM_FINISH = "idem_finish",
     LOAD = "load" with prelude,

@@ -301,7 +301,7 @@ async fn a_retention_reminder_is_emitted_before_retain_until() {
     let got = rx.wait_for("/dpo", "recording.retention_due", Some(&id), Duration::from_secs(10)).await;
     assert_eq!(got.body["data"]["recording"]["uri"], "s3://recordings/2026/11/call-1.wav");
     let documented = crate::payload_docs::documented("recording.retention_due", false);
-    assert_eq!(crate::payload_docs::sent(&got.body), documented, "as the README says");
+    assert_eq!(crate::payload_docs::sent(&got.body), documented, "as docs/WEBHOOKS.md says");
     assert!(got.body["data"]["retain_until"].is_string());
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(app.events_for(&id).await, vec!["consent.confirmed", "recording.retention_due"], "exactly once");

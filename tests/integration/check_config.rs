@@ -9,21 +9,31 @@ use std::{
     time::{Duration, Instant},
 };
 
-const SERVER_KEY: &str = "44927b8bcfb1e83c2157262a77176f33bdb5c761199ab774f26f6439e9452aa6";
+pub const SERVER_KEY: &str = "44927b8bcfb1e83c2157262a77176f33bdb5c761199ab774f26f6439e9452aa6";
 const RECEIPT_KEY: &str = "d7116941e80fd40ec6ee93fa666bcb6c012e212178209003e37a86bf06a80235";
 
-/// A production file that passes, with `extra` settings in `[secrets]` and `[http]`.
-fn production_file(dir: &Path, name: &str, server_key: &str, secrets: &str, http: &str) -> PathBuf {
-    let prefix = format!("t{}", rand::random::<u32>());
-    let toml = format!(
-        r#"mode = "production"
+/// A configuration for `mode` on this Redis and key prefix that passes, with `server_key` and
+/// extra lines in `[secrets]` and `[http]`.
+pub fn config_toml(
+    mode: &str,
+    (redis, cluster, prefix): (&str, bool, &str),
+    server_key: &str,
+    secrets: &str,
+    http: &str,
+) -> String {
+    format!(
+        r#"mode = "{mode}"
 [http]
 bind = "127.0.0.1:0"
 public_base_url = "https://verify.example.nl"
 {http}
 [redis]
 url = "{redis}"
+cluster = {cluster}
 key_prefix = "{prefix}"
+[dev]
+spawn_redis = false
+secrets_file = ""
 [secrets]
 server_key = "{server_key}"
 {secrets}
@@ -34,11 +44,16 @@ id = "acme"
 name = "Acme Energie B.V."
 kvk = "12345678"
 api_key_sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
-"#,
-        redis = crate::harness::standalone_url(),
-    );
+"#
+    )
+}
+
+/// A production file that passes, with `extra` settings in `[secrets]` and `[http]`.
+fn production_file(dir: &Path, name: &str, server_key: &str, secrets: &str, http: &str) -> PathBuf {
+    let prefix = format!("t{}", rand::random::<u32>());
+    let redis = crate::harness::standalone_url();
     let file = dir.join(name);
-    std::fs::write(&file, toml).unwrap();
+    std::fs::write(&file, config_toml("production", (&redis, false, &prefix), server_key, secrets, http)).unwrap();
     file
 }
 

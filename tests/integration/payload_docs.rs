@@ -1,4 +1,4 @@
-//! The README's table of webhook payloads is what consent stores build on: each event type's
+//! The table of webhook payloads in docs/WEBHOOKS.md is what consent stores build on: each event type's
 //! `data` is compared here with a body actually delivered, field for field.
 
 use std::{collections::BTreeSet, time::Duration};
@@ -10,7 +10,7 @@ use crate::{
     receiver::Receiver,
 };
 
-const README: &str = include_str!("../../README.md");
+const DOC: &str = include_str!("../../docs/WEBHOOKS.md");
 const WAIT: Duration = Duration::from_secs(10);
 
 /// The backticked names in `text`, leaving out what stands in parentheses (values, shapes).
@@ -28,14 +28,14 @@ fn names(text: &str) -> BTreeSet<String> {
     plain.split('`').skip(1).step_by(2).map(str::to_string).collect()
 }
 
-/// The `data` fields the README documents for `event_type` about a verification (the
+/// The `data` fields docs/WEBHOOKS.md documents for `event_type` about a verification (the
 /// number-only withdrawal is `number_only`).
 pub fn documented(event_type: &str, number_only: bool) -> BTreeSet<String> {
-    let common = README.split("Every event about a verification carries").nth(1).unwrap().split(';').next().unwrap();
-    let row = README
+    let common = DOC.split("Every event about a verification carries").nth(1).unwrap().split(';').next().unwrap();
+    let row = DOC
         .lines()
         .find(|l| l.starts_with(&format!("| `{event_type}` |")))
-        .unwrap_or_else(|| panic!("README documents no `{event_type}`"));
+        .unwrap_or_else(|| panic!("docs/WEBHOOKS.md documents no `{event_type}`"));
     let data = row.rsplit(" | ").next().unwrap().trim_end_matches(" |");
     let (own, number) = data.split_once("For a number with no consent here:").unwrap_or((data, ""));
     if number_only {
@@ -53,7 +53,7 @@ pub fn sent(body: &Value) -> BTreeSet<String> {
 }
 
 #[tokio::test]
-async fn every_event_carries_exactly_the_fields_the_readme_documents() {
+async fn every_event_carries_exactly_the_documented_fields() {
     let app = spawn().await;
     let rx = Receiver::start().await;
     app.endpoint(&rx.url("/store")).await;
@@ -133,7 +133,7 @@ fn schema_fields(doc: &Value, schema: &Value, out: &mut BTreeSet<String>) {
 }
 
 #[tokio::test]
-async fn the_readme_table_names_exactly_the_fields_of_each_webhook_schema() {
+async fn the_documented_table_names_exactly_the_fields_of_each_webhook_schema() {
     let app = spawn().await;
     let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     let hooks = doc["webhooks"].as_object().unwrap();
@@ -151,6 +151,6 @@ async fn the_readme_table_names_exactly_the_fields_of_each_webhook_schema() {
         if event_type == "consent.withdrawn" {
             documented.extend(self::documented(event_type, true));
         }
-        assert_eq!(fields, documented, "{event_type}: the schema's data fields against the README's");
+        assert_eq!(fields, documented, "{event_type}: the schema's data fields against docs/WEBHOOKS.md's");
     }
 }

@@ -73,7 +73,7 @@ const OLD_KEY: &str = "test-server-key-0123456789abcdef0123456789";
 const NEW_KEY: &str = "rotated-server-key-abcdef0123456789abcdef01";
 
 /// The app after a server-key rotation, on the same Redis data as `before`. Without the old
-/// key among the previous ones, it stays on as the pseudonym key (README: "Rotating keys").
+/// key among the previous ones, it stays on as the pseudonym key (docs/OPERATIONS.md, "Rotating keys").
 async fn rotated(before: &TestApp, previous: &[&str]) -> TestApp {
     let (prefix, previous): (String, Vec<String>) =
         (before.prefix.clone(), previous.iter().map(|s| s.to_string()).collect());
@@ -173,7 +173,7 @@ async fn a_start_under_another_pseudonym_key_is_refused_and_the_store_keeps_its_
     );
 
     // A new server key with neither the old one as previous nor a pseudonym key: refused, in
-    // production as in dev, naming the setting and the README section.
+    // production as in dev, naming the setting and the section of docs/OPERATIONS.md.
     for mode in [optin_verify::config::Mode::Dev, optin_verify::config::Mode::Production] {
         let prefix = before.prefix.clone();
         let e = crate::harness::refused_start(move |s| {
@@ -192,7 +192,10 @@ async fn a_start_under_another_pseudonym_key_is_refused_and_the_store_keeps_its_
         .await;
         let message = e.to_string();
         assert!(matches!(e, optin_verify::startup::StartupError::PseudonymKeyChanged), "{mode:?}: {message}");
-        assert!(message.contains("secrets.pseudonym_key") && message.contains("Rotating keys"), "{message}");
+        assert!(
+            message.contains("secrets.pseudonym_key") && message.contains("docs/OPERATIONS.md, \"Rotating keys\""),
+            "{message}"
+        );
     }
     assert_eq!(before.dump().await, meta_before, "a refused start changes nothing");
 

@@ -1,0 +1,144 @@
+//! What the store can tell about its Redis without changing anything: each master's memory,
+//! eviction policy and persistence, read from `INFO` (which managed services allow where they
+//! refuse `CONFIG GET`), and whether the key prefix holds data.
+
+use redis::{FromRedisValue, InfoDict, Value};
+
+use super::{Store, StoreError};
+
+/// One master's settings and memory, as `INFO` reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// `host:port`.
+    pub node: String,
+    pub redis_version: String,
+    pub used_memory: u64,
+    /// 0: no limit.
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub aof_enabled: bool,
+}
+
+impl NodeInfo {
+    /// Reads an `INFO` reply; a field a managed service leaves out reads as Redis's default.
+    pub fn parse(node: String, info: &str) -> Self {
+        let dict = InfoDict::new(info);
+        Self {
+            node,
+            redis_version: dict.get("redis_version").unwrap_or_default(),
+            used_memory: dict.get("used_memory").unwrap_or(0),
+            maxmemory: dict.get("maxmemory").unwrap_or(0),
+            maxmemory_policy: dict.get("maxmemory_policy").unwrap_or_else(|| "noeviction".into()),
+            aof_enabled: dict.get::<u8>("aof_enabled") == Some(1),
+        }
+    }
+
+    /// Anything but `noeviction` lets Redis drop keys (evidence, queue entries, deadlines)
+    /// when memory runs out.
+    pub fn evicts(&self) -> bool {
+        self.maxmemory_policy != "noeviction"
+    }
+}
+
+/// SCAN's reply: the next cursor and a page of keys.
+type ScanPage = (u64, Vec<String>);
+
+impl Store {
+    /// Every master's `INFO`, in node order.
+    pub async fn redis_nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
+        let replies = self.conn.each_master(&redis::cmd("INFO")).await?;
+        let mut nodes = replies
+            .into_iter()
+            .map(|(node, reply)| Ok(NodeInfo::parse(node, &info_text(reply)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        Ok(nodes)
+    }
+
+    /// Whether any key under the prefix but the meta record exists. SCAN stops at the first,
+    /// so a store that holds data answers at once; an empty one costs one walk of the keyspace.
+    pub async fn holds_data(&self) -> Result<bool, StoreError> {
+        Ok(self.scan_prefix(true).await? > 0)
+    }
+
+    /// The keys under the prefix, the meta record included, counted by SCAN over every master.
+    pub async fn count_keys(&self) -> Result<u64, StoreError> {
+        Ok(self.scan_prefix(false).await? + u64::from(self.meta_exists().await?))
+    }
+
+    async fn meta_exists(&self) -> Result<bool, StoreError> {
+        let exists: bool = redis::cmd("EXISTS").arg(self.keys.meta()).query_async(&mut self.conn.clone()).await?;
+        Ok(exists)
+    }
+
+    /// Counts keys under the prefix other than the meta record; with `first`, stops at one.
+    async fn scan_prefix(&self, first: bool) -> Result<u64, StoreError> {
+        let pattern = format!("{{{}:*", glob_escape(self.keys.prefix()));
+        let meta = self.keys.meta();
+        let mut count = 0;
+        for (node, _) in self.conn.each_master(&redis::cmd("PING")).await? {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
+                let (next, keys) = ScanPage::from_redis_value(self.conn.on_node(&node, &scan).await?)
+                    .map_err(redis::RedisError::from)?;
+                count += keys.iter().filter(|k| **k != meta).count() as u64;
+                if (first && count > 0) || next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            if first && count > 0 {
+                break;
+            }
+        }
+        Ok(count)
+    }
+}
+
+/// INFO answers a bulk string, or a verbatim string over RESP3.
+fn info_text(reply: Value) -> Result<String, StoreError> {
+    match reply {
+        Value::VerbatimString { text, .. } => Ok(text),
+        Value::ServerError(e) => Err(StoreError::Corrupt(format!("INFO refused: {e:?}"))),
+        other => Ok(String::from_redis_value(other).map_err(redis::RedisError::from)?),
+    }
+}
+
+/// A key prefix as a literal in a SCAN pattern.
+fn glob_escape(s: &str) -> String {
+    s.chars().fold(String::new(), |mut out, c| {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_fields_are_read_and_missing_ones_read_as_the_defaults() {
+        let text = "# Server\r\nredis_version:7.0.15\r\n# Memory\r\nused_memory:1048576\r\n\
+                    maxmemory:104857600\r\nmaxmemory_policy:allkeys-lru\r\n# Persistence\r\naof_enabled:1\r\n";
+        let n = NodeInfo::parse("127.0.0.1:6379".into(), text);
+        assert_eq!(
+            (n.redis_version.as_str(), n.used_memory, n.maxmemory, n.maxmemory_policy.as_str(), n.aof_enabled),
+            ("7.0.15", 1_048_576, 104_857_600, "allkeys-lru", true)
+        );
+        assert!(n.evicts());
+        let bare = NodeInfo::parse("x:1".into(), "# Memory\r\nused_memory:5\r\n");
+        assert_eq!((bare.maxmemory, bare.maxmemory_policy.as_str(), bare.aof_enabled), (0, "noeviction", false));
+        assert!(!bare.evicts());
+    }
+
+    #[test]
+    fn a_prefix_is_a_literal_in_a_scan_pattern() {
+        assert_eq!(glob_escape("ov"), "ov");
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+    }
+}
