@@ -181,12 +181,26 @@ fn main() -> ExitCode {
             match actix_web::rt::System::new().block_on(serve(settings, role)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("optin-verify: {e}");
+                    eprintln!("optin-verify: {}", with_causes(e.as_ref()));
                     ExitCode::FAILURE
                 }
             }
         }
     }
+}
+
+/// An error and the causes its message does not already say (Redis's own words, say).
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 async fn serve(settings: Settings, role: Role) -> Result<(), Box<dyn std::error::Error>> {
@@ -238,7 +252,7 @@ fn store_info(config: Option<&std::path::Path>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("optin-verify store-info: {e}");
+            eprintln!("optin-verify store-info: {}", with_causes(&e));
             ExitCode::FAILURE
         }
     }

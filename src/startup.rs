@@ -58,7 +58,7 @@ pub enum StartupError {
     PseudonymKeyChanged,
     /// The store or its Redis is not one this release may start on; the message says why.
     #[error("{0}")]
-    Refused(#[from] crate::preflight::Refusal),
+    Refused(crate::preflight::Refusal),
 }
 
 pub struct Application {
@@ -182,7 +182,7 @@ impl Application {
         let key = server_keys(&settings)?;
         let signer = receipt_signer(&settings)?;
         let store = connect_store(&settings, &key).await?;
-        crate::preflight::check(&store, settings.mode, AppState::now_ms()).await?;
+        let checked = crate::preflight::check(&store, settings.mode, AppState::now_ms()).await?;
         if store.stamp_pseudonym_key(&key.pseudonym_fingerprint()).await? == Stamp::Other {
             return Err(StartupError::PseudonymKeyChanged);
         }
@@ -195,6 +195,8 @@ impl Application {
         let transports = Transports::from_settings(&settings, &store)
             .map_err(|e| StartupError::Channel(e.to_string()))?
             .instrumented(&metrics);
+        // Nothing below refuses a start for what the store or the settings hold: stamp it now.
+        crate::preflight::stamp(&store, checked, AppState::now_ms()).await?;
         let workers = if role != Role::Api {
             let deps = SenderDeps {
                 settings: settings.clone(),
@@ -287,4 +289,14 @@ impl Application {
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
+}
+
+impl From<crate::preflight::Refusal> for StartupError {
+    /// Redis failing during the checks is a store error, reported as one.
+    fn from(r: crate::preflight::Refusal) -> Self {
+        match r {
+            crate::preflight::Refusal::Store(e) => Self::Store(e),
+            r => Self::Refused(r),
+        }
+    }
 }

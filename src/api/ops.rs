@@ -65,8 +65,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         Err(e) => tracing::warn!(error = %e, "queue stats unavailable for this scrape"),
     }
     match state.store.redis_nodes().await {
-        Ok(nodes) => {
-            for n in nodes {
+        Ok(redis) => {
+            // A node gone after a failover must not keep its last value (and its alert).
+            m.redis_used.clear();
+            m.redis_max.clear();
+            for n in redis.nodes {
                 let labels = NodeLabels { node: n.node };
                 m.redis_used.get_or_create(&labels).set(i64::try_from(n.used_memory).unwrap_or(i64::MAX));
                 m.redis_max.get_or_create(&labels).set(i64::try_from(n.maxmemory).unwrap_or(i64::MAX));

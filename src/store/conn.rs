@@ -68,17 +68,29 @@ impl Conn {
             Link::Single(c, node) => Ok(vec![(node.to_string(), cmd.query_async(&mut c.clone()).await?)]),
             Link::Cluster(c) => {
                 let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
-                match c.clone().route_command(cmd.clone(), routing).await? {
-                    Value::Map(replies) => {
-                        replies.into_iter().map(|(node, reply)| Ok((String::from_redis_value(node)?, reply))).collect()
-                    }
-                    other => Err(redis::RedisError::from((
-                        redis::ErrorKind::UnexpectedReturnType,
-                        "a reply per master",
-                        format!("{other:?}"),
-                    ))),
+                let replies: Vec<(String, Value)> = match c.clone().route_command(cmd.clone(), routing).await? {
+                    Value::Map(replies) => replies
+                        .into_iter()
+                        .map(|(node, reply)| Ok((String::from_redis_value(node)?, reply)))
+                        .collect::<redis::RedisResult<_>>()?,
+                    other => return Err(unexpected("a reply per master", format!("{other:?}"))),
+                };
+                // The client leaves out masters it is still connecting to: a partial answer
+                // would read as "no data there" or "no such setting".
+                let masters = masters_owning_slots(&mut c.clone()).await?;
+                if replies.len() < masters {
+                    return Err(unexpected("every master to answer", format!("{} of {masters}", replies.len())));
                 }
+                Ok(replies)
             }
+        }
+    }
+
+    /// How `each_master` names the node of a standalone Redis; `cluster` for a cluster.
+    pub fn node_name(&self) -> String {
+        match &self.link {
+            Link::Single(_, node) => node.to_string(),
+            Link::Cluster(_) => "cluster".into(),
         }
     }
 
@@ -98,8 +110,30 @@ impl Conn {
     }
 }
 
-/// `host:port` of a `redis://[user:password@]host[:port][/db]` URL, without the credentials.
+/// The masters that own slots, by `CLUSTER SLOTS` (each range names its master first).
+async fn masters_owning_slots(c: &mut ClusterConnection) -> redis::RedisResult<usize> {
+    let ranges: Vec<Value> = redis::cmd("CLUSTER").arg("SLOTS").query_async(c).await?;
+    let mut masters = std::collections::HashSet::new();
+    for range in ranges {
+        if let Value::Array(parts) = range
+            && let Some(Value::Array(master)) = parts.get(2)
+        {
+            masters.insert(format!("{:?}:{:?}", master.first(), master.get(1)));
+        }
+    }
+    Ok(masters.len())
+}
+
+fn unexpected(expected: &'static str, got: String) -> redis::RedisError {
+    redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, expected, got))
+}
+
+/// `host:port` of a `redis://[user:password@]host[:port][/db]` URL, without the credentials;
+/// the socket's path for a `unix://` URL.
 fn node_of(url: &str) -> String {
+    if let Some((_, path)) = url.split_once("unix://") {
+        return path.split('?').next().unwrap_or(path).to_string();
+    }
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
     let host = rest.split(['/', '?']).next().unwrap_or(rest);
@@ -178,6 +212,8 @@ mod tests {
         assert_eq!(node_of("redis://:secret@cache"), "cache:6379");
         assert_eq!(node_of("redis://[::1]"), "[::1]:6379");
         assert_eq!(node_of("redis://[::1]:7000/0"), "[::1]:7000");
+        assert_eq!(node_of("unix:///run/redis.sock?db=2"), "/run/redis.sock");
+        assert_eq!(node_of("redis+unix:///run/redis.sock"), "/run/redis.sock");
     }
 
     #[tokio::test]

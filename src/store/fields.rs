@@ -220,6 +220,7 @@ const OTHER_WORDS: &[&str] = &[
     "already-consented",
     "duplicate-in-batch",
     "look",
+    "empty",
     "stamped",
     "unstamped",
     "same",

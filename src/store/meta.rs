@@ -19,6 +19,8 @@ pub const LAYOUT: u32 = 1;
 /// How a store's layout stamp compares with this build's.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Layout {
+    /// The store holds no data and no stamp (compared only, nothing written).
+    Empty,
     /// The store held no data; it is stamped with this layout now.
     Stamped,
     /// The store has this layout; `previous` is the release that started on it before.
@@ -40,6 +42,7 @@ impl ScriptReply for LayoutReply {
     fn decode(r: &Reply) -> Result<Self, StoreError> {
         Ok(Self::Decided(match r.tag().as_str() {
             "look" => return Ok(Self::Look),
+            "empty" => Layout::Empty,
             "stamped" => Layout::Stamped,
             "unstamped" => Layout::Unstamped,
             "same" => Layout::Same { previous: r.str(0)? },
@@ -77,10 +80,25 @@ impl ScriptReply for Kept {
 }
 
 impl Store {
-    /// Compares the store's layout stamp with [`LAYOUT`]: stamps an empty store, notes `release`
-    /// on a store of this layout, and changes nothing on any other.
-    pub async fn stamp_layout(&self, release: &str, now_ms: i64) -> Result<Layout, StoreError> {
-        let mut holds_data = "?";
+    /// Compares the store's layout stamp with [`LAYOUT`] and changes nothing: a start checks
+    /// first, and writes only when nothing else refuses it.
+    pub async fn check_layout(&self, release: &str, now_ms: i64) -> Result<Layout, StoreError> {
+        self.layout_call(release, now_ms, "?", "0").await
+    }
+
+    /// Stamps an empty store (`empty`: the check found no data), or notes `release` on a store
+    /// of this layout; changes nothing on any other.
+    pub async fn stamp_layout(&self, release: &str, now_ms: i64, empty: bool) -> Result<Layout, StoreError> {
+        self.layout_call(release, now_ms, if empty { "0" } else { "?" }, "1").await
+    }
+
+    async fn layout_call(
+        &self,
+        release: &str,
+        now_ms: i64,
+        mut holds_data: &str,
+        write: &str,
+    ) -> Result<Layout, StoreError> {
         loop {
             let reply: LayoutReply = scripts::LAYOUT_STAMP
                 .call()
@@ -89,12 +107,15 @@ impl Store {
                 .arg("version", release)
                 .arg("holds_data", holds_data)
                 .arg("now", now_ms)
+                .arg("write", write)
                 .reply(&self.conn)
                 .await?;
             match reply {
                 LayoutReply::Decided(layout) => return Ok(layout),
-                // Looked once already: the script asks only when it has no stamp and no answer.
-                LayoutReply::Look if holds_data != "?" => return Err(StoreError::Corrupt("layout stamp".into())),
+                // The script asks only when it has no stamp and no answer: never twice.
+                LayoutReply::Look if holds_data != "?" => {
+                    return Err(StoreError::UnexpectedReply { script: "layout_stamp", tag: "look".into(), values: 1 });
+                }
                 LayoutReply::Look => holds_data = if self.holds_data().await? { "1" } else { "0" },
             }
         }

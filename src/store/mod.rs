@@ -37,7 +37,7 @@ pub use delivery::{Recorded, Report, Sent};
 pub use endpoints::{EndpointChange, EndpointRecord, Recovery};
 pub use error::StoreError;
 pub use idempotency::IdemClaim;
-pub use inspect::NodeInfo;
+pub use inspect::{NodeInfo, RedisNodes};
 pub use keys::Keys;
 pub use meta::{LAYOUT, Layout, Stamp};
 pub use outbox::OutboxMessage;
@@ -137,10 +137,6 @@ impl Store {
     }
 
     /// Readiness: Redis answers a PING.
-    pub fn prefix(&self) -> &str {
-        self.keys.prefix()
-    }
-
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         let _: String = redis::cmd("PING").query_async(&mut c).await?;

@@ -10,8 +10,8 @@ use std::{
 use optin_verify::{config::Mode, preflight::Refusal, startup::StartupError};
 
 use crate::{
-    harness::{refused_start, spawn_cluster, spawn_with, start_body},
-    store_stamp::{conn, fresh_prefix, meta},
+    harness::{refused_start, spawn_cluster, spawn_with},
+    store_stamp::{all_keys, fresh_prefix},
 };
 
 /// Redis servers of one test, stopped when it ends.
@@ -31,6 +31,22 @@ impl Drop for OwnRedis {
     }
 }
 
+/// Whether the server `child` answers on `port` (and not another process that holds it).
+async fn serves(child: &mut Child, port: u16) -> bool {
+    let url = format!("redis://127.0.0.1:{port}/");
+    for _ in 0..50 {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if let Ok(mut c) = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await {
+            let info: String = redis::cmd("INFO").arg("server").query_async(&mut c).await.unwrap_or_default();
+            return info.contains(&format!("process_id:{}\r\n", child.id()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// A free port whose cluster bus port (port + 10000) is a port too.
 fn free_port() -> u16 {
     loop {
@@ -48,25 +64,25 @@ impl OwnRedis {
         std::fs::create_dir_all(&dir).unwrap();
         let mut own = Self { children: Vec::new(), ports: Vec::new(), dir };
         for extra in args {
-            let port = free_port();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--dir", &own.dir.to_string_lossy()])
-                .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
-                .args(*extra)
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("redis-server on PATH");
-            own.children.push(child);
-            own.ports.push(port);
-        }
-        for port in &own.ports {
-            let url = format!("redis://127.0.0.1:{port}/");
-            for _ in 0..50 {
-                if redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.is_ok() {
+            // A port found free may be taken before the server binds it: then try another.
+            for attempt in 0.. {
+                assert!(attempt < 5, "no free port for redis-server");
+                let port = free_port();
+                let mut child = Command::new("redis-server")
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                    .args(["--dir", &own.dir.to_string_lossy()])
+                    .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+                    .args(*extra)
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("redis-server on PATH");
+                if serves(&mut child, port).await {
+                    own.children.push(child);
+                    own.ports.push(port);
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = child.kill();
+                let _ = child.wait();
             }
         }
         own
@@ -88,8 +104,9 @@ impl OwnRedis {
         for _ in 0..100 {
             let mut ok = 0;
             for p in &own.ports {
-                let mut c = redis::Client::open(format!("redis://127.0.0.1:{p}/")).unwrap();
-                let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c).unwrap_or_default();
+                let client = redis::Client::open(format!("redis://127.0.0.1:{p}/")).unwrap();
+                let mut c = client.get_multiplexed_async_connection().await.unwrap();
+                let info: String = redis::cmd("CLUSTER").arg("INFO").query_async(&mut c).await.unwrap_or_default();
                 ok += usize::from(info.contains("cluster_state:ok"));
             }
             if ok == 3 {
@@ -139,20 +156,22 @@ async fn production_refuses_an_evicting_redis_naming_the_setting_and_changes_not
         let StartupError::Refused(e @ Refusal::Evicting { .. }) = e else { panic!("cluster {is_cluster}: {e}") };
         let message = e.to_string();
         // Only the evicting master is named.
-        assert!(message.contains(&format!("maxmemory-policy is `allkeys-lru` on 127.0.0.1:{node}. ")), "{message}");
+        let named = format!("maxmemory-policy is not `noeviction` on 127.0.0.1:{node} (`allkeys-lru`). ");
+        assert!(message.contains(&named), "{message}");
         assert!(message.contains("Set `maxmemory-policy noeviction`"), "{message}");
-        let mut c = conn(&url, is_cluster).await;
-        assert!(meta(&mut c, &prefix).await.is_empty(), "a refused start stamps nothing");
+        assert!(all_keys(&url, is_cluster, &prefix).await.is_empty(), "a refused start wrote to the store");
     }
 }
 
 #[tokio::test]
-async fn dev_starts_on_an_evicting_redis() {
+async fn dev_starts_on_an_evicting_redis_with_a_warning() {
     let own = OwnRedis::start(&[EVICTING]).await;
-    let url = own.url();
-    let app = spawn_with(move |s| s.redis.url = url).await;
-    let r = app.post("/v1/verifications", &start_body("code", "sms")).await;
-    assert_eq!(r.status().as_u16(), 201);
+    let file = crate::store_info_cli::config("dev", &own.url(), false, &fresh_prefix());
+    let (code, out) = crate::store_info_cli::serve(&file, "optin-verify listening").await;
+    assert_eq!(code, None, "it started: {out}");
+    let warned = format!("DEV MODE: redis: maxmemory-policy is not `noeviction` on 127.0.0.1:{}", own.ports[0]);
+    assert!(out.contains(&warned), "{out}");
+    assert!(out.contains("Production refuses to start on it"), "{out}");
 }
 
 /// `name{node="…"} value` from a scrape, as a number.

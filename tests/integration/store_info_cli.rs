@@ -9,45 +9,38 @@ use tokio::{
     process::Command,
 };
 
+use optin_verify::store::LAYOUT;
+
 use crate::{
     harness::{spawn_with, start_body},
     redis_settings::OwnRedis,
-    store_stamp::{conn, fresh_prefix, topologies},
+    store_stamp::{all_keys, conn, fresh_prefix, topologies},
 };
 
-/// A config file for `mode` on this Redis and prefix.
-fn config(mode: &str, url: &str, cluster: bool, prefix: &str) -> PathBuf {
-    let toml = crate::check_config::config_toml(mode, (url, cluster, prefix), crate::check_config::SERVER_KEY, "", "");
-    let file = std::env::temp_dir().join(format!("ov-{prefix}-{mode}.toml"));
-    std::fs::write(&file, toml).unwrap();
-    file
+/// A config file for `mode` on this Redis and prefix, deleted when dropped.
+pub struct ConfigFile(PathBuf);
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
-async fn store_info(file: &PathBuf) -> (i32, String) {
+pub fn config(mode: &str, url: &str, cluster: bool, prefix: &str) -> ConfigFile {
+    let toml = crate::check_config::config_toml(mode, (url, cluster, prefix), crate::check_config::SERVER_KEY, "", "");
+    let file = std::env::temp_dir().join(format!("ov-{prefix}-{mode}-{:x}.toml", rand::random::<u32>()));
+    std::fs::write(&file, toml).unwrap();
+    ConfigFile(file)
+}
+
+async fn store_info(file: &ConfigFile) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_optin-verify"))
         .args(["store-info", "--config"])
-        .arg(file)
+        .arg(&file.0)
         .output()
         .await
         .unwrap();
     (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).to_string())
-}
-
-/// Every key under `prefix`, on every master.
-async fn keys(url: &str, cluster: bool, prefix: &str) -> BTreeSet<String> {
-    let mut all = BTreeSet::new();
-    for node in url.split(',') {
-        let mut c = redis::Client::open(node.trim()).unwrap().get_multiplexed_async_connection().await.unwrap();
-        let mut it: redis::AsyncIter<String> =
-            redis::AsyncCommands::scan_match(&mut c, format!("{{{prefix}:*")).await.unwrap();
-        while let Some(k) = it.next_item().await {
-            all.insert(k.unwrap());
-        }
-        if !cluster {
-            break;
-        }
-    }
-    all
 }
 
 fn line<'a>(out: &'a str, label: &str) -> &'a str {
@@ -67,14 +60,15 @@ async fn store_info_reports_the_stamp_keys_and_nodes_and_changes_nothing() {
         .await;
         let id = app.start(&start_body("code", "sms")).await["id"].as_str().unwrap().to_string();
         app.outbox_message(&id).await;
-        let before = keys(&url, cluster, &prefix).await;
+        let before = all_keys(&url, cluster, &prefix).await;
         let (code, out) = store_info(&config("dev", &url, cluster, &prefix)).await;
         assert_eq!(code, 0, "{out}");
-        assert_eq!(line(&out, "layout"), format!("1 (this release, {0}, reads 1)", env!("CARGO_PKG_VERSION")));
+        let release = env!("CARGO_PKG_VERSION");
+        assert_eq!(line(&out, "layout"), format!("{LAYOUT} (this release, {release}, reads {LAYOUT})"));
         assert_eq!(line(&out, "last started by"), env!("CARGO_PKG_VERSION"));
         assert_eq!(line(&out, "pseudonym key"), "fingerprint kept");
         // Rate counters may expire between the reads; nothing else may change.
-        let after = keys(&url, cluster, &prefix).await;
+        let after = all_keys(&url, cluster, &prefix).await;
         let counted: usize = line(&out, "keys").parse().unwrap();
         assert!((before.len().min(after.len())..=before.len().max(after.len())).contains(&counted), "{out}");
         let nodes: Vec<&str> = out.lines().filter(|l| l.starts_with("node ")).collect();
@@ -94,10 +88,11 @@ async fn store_info_on_an_unstamped_store_says_a_start_refuses_and_stamps_nothin
         let _: () = redis::cmd("SET").arg(format!("{{{prefix}:p2}}:v:old")).arg("x").query_async(&mut c).await.unwrap();
         let (code, out) = store_info(&config("dev", &url, cluster, &prefix)).await;
         assert_eq!(code, 0, "{out}");
-        assert_eq!(line(&out, "layout"), format!("(none) (this release, {0}, reads 1)", env!("CARGO_PKG_VERSION")));
+        let release = env!("CARGO_PKG_VERSION");
+        assert_eq!(line(&out, "layout"), format!("(none) (this release, {release}, reads {LAYOUT})"));
         assert_eq!(line(&out, "keys"), "1");
         assert!(line(&out, "verdict").starts_with("a Dev start refuses. redis: the store under key prefix"), "{out}");
-        assert_eq!(keys(&url, cluster, &prefix).await.len(), 1, "store-info stamped the store");
+        assert_eq!(all_keys(&url, cluster, &prefix).await.len(), 1, "store-info stamped the store");
         // An empty prefix: a start would stamp it.
         let (_, out) = store_info(&config("dev", &url, cluster, &fresh_prefix())).await;
         assert_eq!(line(&out, "verdict"), "an empty store: a start stamps it");
@@ -106,17 +101,17 @@ async fn store_info_on_an_unstamped_store_says_a_start_refuses_and_stamps_nothin
 
 #[tokio::test]
 async fn store_info_exits_1_when_redis_does_not_answer() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (code, out) = store_info(&config("dev", &format!("redis://127.0.0.1:{port}/"), false, "x")).await;
+    // Port 1 is never a Redis.
+    let (code, out) = store_info(&config("dev", "redis://127.0.0.1:1/", false, &fresh_prefix())).await;
     assert_eq!((code, out.as_str()), (1, ""));
 }
 
 /// Runs `serve --config file`: the exit code and everything it wrote, or `None` and the output
 /// up to the line holding `until` (the process is then stopped).
-async fn serve(file: &PathBuf, until: &str) -> (Option<i32>, String) {
+pub async fn serve(file: &ConfigFile, until: &str) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_optin-verify"))
         .args(["serve", "--config"])
-        .arg(file)
+        .arg(&file.0)
         .env("OPTIN_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -165,7 +160,7 @@ async fn serve_in_production_exits_1_on_an_evicting_redis_and_warns_without_aof(
     let own = OwnRedis::start(&[&["--maxmemory-policy", "volatile-lru"]]).await;
     let (code, out) = serve(&config("production", &own.url(), false, &fresh_prefix()), "listening").await;
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("maxmemory-policy is `volatile-lru`"), "{out}");
+    assert!(out.contains(&format!("not `noeviction` on 127.0.0.1:{} (`volatile-lru`)", own.ports[0])), "{out}");
 
     // noeviction without AOF: it starts, saying what a crash would lose.
     let (url, _) = topologies()[0].clone();

@@ -3,7 +3,7 @@
 //! refused with a message that says what to do, and left exactly as it was. On standalone
 //! Redis and on the 3-master cluster.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use optin_verify::{
     preflight::Refusal,
@@ -31,11 +31,53 @@ pub async fn meta(c: &mut Conn, prefix: &str) -> BTreeMap<String, String> {
     redis::cmd("HGETALL").arg(Keys::new(prefix, 4).meta()).query_async(c).await.unwrap()
 }
 
-/// A record as a build from before the stamp left it: a verification hash in partition 1.
-async fn unstamped_record(c: &mut Conn, prefix: &str) -> String {
-    let key = format!("{{{prefix}:p1}}:v:old");
+/// Every key under `prefix`, on every master.
+pub async fn all_keys(url: &str, cluster: bool, prefix: &str) -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for node in url.split(',') {
+        let mut c = redis::Client::open(node.trim()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let mut it: redis::AsyncIter<String> =
+            redis::AsyncCommands::scan_match(&mut c, format!("{{{prefix}:*")).await.unwrap();
+        while let Some(k) = it.next_item().await {
+            all.insert(k.unwrap());
+        }
+        if !cluster {
+            break;
+        }
+    }
+    all
+}
+
+/// A record as a build from before the stamp left it: a verification hash in partition `p`.
+async fn unstamped_record(c: &mut Conn, prefix: &str, p: u16) -> String {
+    let key = format!("{{{prefix}:p{p}}}:v:old");
     let _: () = redis::cmd("HSET").arg(&key).arg("st").arg("confirmed").query_async(c).await.unwrap();
     key
+}
+
+/// One partition per node whose keys that node holds: on a cluster, one per master, so that a
+/// check that looked at one master only would miss the others' data.
+async fn partition_per_node(url: &str, cluster: bool, prefix: &str) -> Vec<u16> {
+    if !cluster {
+        return vec![1];
+    }
+    let node = redis::Client::open(url.split(',').next().unwrap()).unwrap();
+    let mut c = node.get_multiplexed_async_connection().await.unwrap();
+    let slots: Vec<(u16, u16, Vec<redis::Value>)> =
+        redis::cmd("CLUSTER").arg("SLOTS").query_async(&mut c).await.unwrap();
+    let mut found: Vec<(usize, u16)> = Vec::new();
+    for p in 0..200u16 {
+        let slot: u16 =
+            redis::cmd("CLUSTER").arg("KEYSLOT").arg(format!("{{{prefix}:p{p}}}")).query_async(&mut c).await.unwrap();
+        let owner = slots.iter().position(|(a, b, _)| (*a..=*b).contains(&slot)).unwrap();
+        let master = format!("{:?}", slots[owner].2);
+        let index = slots.iter().position(|r| format!("{:?}", r.2) == master).unwrap();
+        if !found.iter().any(|(i, _)| *i == index) {
+            found.push((index, p));
+        }
+    }
+    assert_eq!(found.len(), 3, "a partition on each of the 3 masters");
+    found.into_iter().map(|(_, p)| p).collect()
 }
 
 fn on(url: &str, cluster: bool, prefix: &str) -> impl FnOnce(&mut optin_verify::config::Settings) {
@@ -87,18 +129,25 @@ async fn a_store_holding_data_without_a_stamp_is_refused_and_left_as_it_was() {
         let meta_key = Keys::new(&prefix, 4).meta();
         let _: () =
             redis::cmd("HSET").arg(&meta_key).arg("pseudonym_key_fp").arg("f").query_async(&mut c).await.unwrap();
-        let record = unstamped_record(&mut c, &prefix).await;
-        let e = refusal(refused_start(on(&url, cluster, &prefix)).await);
-        assert!(matches!(e, Refusal::Unstamped { .. }), "{e}");
-        let message = e.to_string();
-        for part in [format!("key prefix `{prefix}`"), "no layout stamp".into(), "Nothing was changed".into()] {
-            assert!(message.contains(&part), "cluster {cluster}: {part:?} not in {message}");
+        // Data on any one master is found.
+        for p in partition_per_node(&url, cluster, &prefix).await {
+            let record = unstamped_record(&mut c, &prefix, p).await;
+            let before = all_keys(&url, cluster, &prefix).await;
+            let e = refusal(refused_start(on(&url, cluster, &prefix)).await);
+            assert!(matches!(e, Refusal::Unstamped { .. }), "cluster {cluster}, partition {p}: {e}");
+            let message = e.to_string();
+            for part in [format!("key prefix `{prefix}`"), "no layout stamp".into(), "Nothing was changed".into()] {
+                assert!(message.contains(&part), "cluster {cluster}: {part:?} not in {message}");
+            }
+            assert!(message.contains(&format!("meta record `{{{prefix}:meta}}` was lost")), "{message}");
+            assert!(message.contains("another `redis.key_prefix`") && message.contains("\"Upgrading\""), "{message}");
+            assert_eq!(all_keys(&url, cluster, &prefix).await, before, "a refused start changed the store");
+            let kept = meta(&mut c, &prefix).await;
+            assert_eq!(kept, BTreeMap::from([("pseudonym_key_fp".to_string(), "f".to_string())]));
+            let st: String = redis::cmd("HGET").arg(&record).arg("st").query_async(&mut c).await.unwrap();
+            assert_eq!(st, "confirmed");
+            let _: () = redis::cmd("DEL").arg(&record).query_async(&mut c).await.unwrap();
         }
-        assert!(message.contains("another `redis.key_prefix`") && message.contains("\"Upgrading\""), "{message}");
-        let kept = meta(&mut c, &prefix).await;
-        assert_eq!(kept, BTreeMap::from([("pseudonym_key_fp".to_string(), "f".to_string())]));
-        let st: String = redis::cmd("HGET").arg(&record).arg("st").query_async(&mut c).await.unwrap();
-        assert_eq!(st, "confirmed");
     }
 }
 
@@ -130,8 +179,9 @@ async fn a_store_of_an_older_or_a_newer_layout_is_refused_naming_it_and_left_as_
                 .query_async(&mut c)
                 .await
                 .unwrap();
-            let record = unstamped_record(&mut c, &prefix).await;
+            let record = unstamped_record(&mut c, &prefix, 1).await;
             let before = meta(&mut c, &prefix).await;
+            let keys_before = all_keys(&url, cluster, &prefix).await;
             let e = refusal(refused_start(on(&url, cluster, &prefix)).await);
             let message = e.to_string();
             let named = format!("has layout {layout}, written by optin-verify {written_by}");
@@ -141,11 +191,57 @@ async fn a_store_of_an_older_or_a_newer_layout_is_refused_naming_it_and_left_as_
                 assert!(message.contains("has no migration from it"), "{message}");
             } else {
                 assert!(matches!(e, Refusal::NewerLayout { .. }), "{e}");
-                assert!(message.contains(&format!("Run optin-verify {written_by} or later")), "{message}");
+                assert!(message.contains("Run that release or a later one"), "{message}");
             }
             assert_eq!(meta(&mut c, &prefix).await, before, "the stamp is unchanged");
+            assert_eq!(all_keys(&url, cluster, &prefix).await, keys_before, "a refused start changed the store");
             let exists: bool = redis::cmd("EXISTS").arg(&record).query_async(&mut c).await.unwrap();
             assert!(exists);
         }
+    }
+}
+
+#[tokio::test]
+async fn a_start_refused_for_another_reason_leaves_the_stamp_as_it_was() {
+    for (url, cluster) in topologies() {
+        // A store of this layout that an earlier release started on last.
+        let prefix = fresh_prefix();
+        let mut c = conn(&url, cluster).await;
+        spawn_with(on(&url, cluster, &prefix)).await;
+        let key = Keys::new(&prefix, 4).meta();
+        let _: () = redis::cmd("HSET").arg(&key).arg("written_by").arg("0.0.1").query_async(&mut c).await.unwrap();
+        let before = meta(&mut c, &prefix).await;
+        // This release under another pseudonym key is refused after the layout check.
+        let tweak = on(&url, cluster, &prefix);
+        let e = refused_start(move |s| {
+            tweak(s);
+            s.secrets.pseudonym_key = "another-pseudonym-key-0123456789abcdef".into();
+        })
+        .await;
+        assert!(matches!(e, StartupError::PseudonymKeyChanged), "cluster {cluster}: {e}");
+        assert_eq!(meta(&mut c, &prefix).await, before, "written_by names a release that never ran");
+
+        // An empty store refused for its pseudonym key is not stamped either.
+        let prefix = fresh_prefix();
+        let meta_key = Keys::new(&prefix, 4).meta();
+        let _: () =
+            redis::cmd("HSET").arg(&meta_key).arg("pseudonym_key_fp").arg("f").query_async(&mut c).await.unwrap();
+        let e = refused_start(on(&url, cluster, &prefix)).await;
+        assert!(matches!(e, StartupError::PseudonymKeyChanged), "cluster {cluster}: {e}");
+        assert_eq!(meta(&mut c, &prefix).await, BTreeMap::from([("pseudonym_key_fp".to_string(), "f".to_string())]));
+    }
+}
+
+#[tokio::test]
+async fn two_starts_at_once_on_an_empty_store_both_start_and_stamp_it_once() {
+    for (url, cluster) in topologies() {
+        let prefix = fresh_prefix();
+        let (a, b) = tokio::join!(spawn_with(on(&url, cluster, &prefix)), spawn_with(on(&url, cluster, &prefix)));
+        for app in [a, b] {
+            let r = app.post("/v1/verifications", &crate::harness::start_body("code", "sms")).await;
+            assert_eq!(r.status().as_u16(), 201, "cluster {cluster}");
+        }
+        let stamp = meta(&mut conn(&url, cluster).await, &prefix).await;
+        assert_eq!(stamp["layout"], LAYOUT.to_string());
     }
 }
