@@ -10,7 +10,7 @@ use crate::{
     error::{ApiError, Problem},
     http::ApiJson,
     state::AppState,
-    store::{EndpointChange, Recovery},
+    store::Recovery,
     webhooks::{EVENT_TYPES, example_body},
 };
 
@@ -66,7 +66,7 @@ pub async fn update(
     if let Some(Some(d)) = &body.description {
         check_description(d)?;
     }
-    let change = state
+    let e = state
         .store
         .endpoint_update(&tenant.id, &path, |e| {
             if let Some(url) = &body.url {
@@ -90,14 +90,11 @@ pub async fn update(
                 None => {}
             }
         })
-        .await?;
-    match change {
-        EndpointChange::Gone => Err(ApiError::NotFound),
-        EndpointChange::Done(e) => {
-            tracing::info!(endpoint = %e.id, tenant = %tenant.id, "webhook endpoint updated");
-            Ok(HttpResponse::Ok().json(EndpointView::of(&e, false)))
-        }
-    }
+        .await?
+        .done()
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(endpoint = %e.id, tenant = %tenant.id, "webhook endpoint updated");
+    Ok(HttpResponse::Ok().json(EndpointView::of(&e, false)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -133,21 +130,18 @@ pub async fn recover(
     }
     let fresh =
         Recovery { since_ms, until_ms: now, partition: 0, after: None, queued: 0, skipped: 0, finished_ms: None };
-    let change = state
+    let e = state
         .store
         .endpoint_update(&tenant.id, &path, |x| {
             if x.recovery.as_ref().is_none_or(|r| r.since_ms != since_ms) {
                 x.recovery = Some(fresh.clone());
             }
         })
-        .await?;
-    match change {
-        EndpointChange::Gone => Err(ApiError::NotFound),
-        EndpointChange::Done(e) => {
-            tracing::info!(endpoint = %e.id, tenant = %tenant.id, "webhook endpoint recovery asked for");
-            Ok(HttpResponse::Accepted().json(EndpointView::of(&e, false)))
-        }
-    }
+        .await?
+        .done()
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(endpoint = %e.id, tenant = %tenant.id, "webhook endpoint recovery asked for");
+    Ok(HttpResponse::Accepted().json(EndpointView::of(&e, false)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

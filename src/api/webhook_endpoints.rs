@@ -11,7 +11,7 @@ use crate::{
     evidence::record_at,
     http::ApiJson,
     state::AppState,
-    store::{EndpointChange, EndpointRecord},
+    store::EndpointRecord,
     webhooks::{EVENT_TYPES, WebhookSecret},
 };
 
@@ -256,21 +256,20 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, ApiError> {
     let fresh = WebhookSecret::generate().expose().to_string();
     let until = AppState::now_ms() + (state.settings.webhooks.rotation_overlap_seconds as i64) * 1000;
-    let change = state
+    let e = state
         .store
         .endpoint_update(&tenant.id, &path, |e| {
             e.previous_secret = Some(std::mem::replace(&mut e.secret, fresh.clone()));
             e.previous_until_ms = Some(until);
         })
-        .await?;
-    match change {
-        EndpointChange::Gone => Err(not_found()),
-        EndpointChange::Done(e) => Ok(HttpResponse::Ok().json(RotatedSecret {
-            id: e.id,
-            secret: e.secret,
-            previous_secret_valid_until: e.previous_until_ms.and_then(record_at),
-        })),
-    }
+        .await?
+        .done()
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(RotatedSecret {
+        id: e.id,
+        secret: e.secret,
+        previous_secret_valid_until: e.previous_until_ms.and_then(record_at),
+    }))
 }
 
 #[cfg(test)]

@@ -86,6 +86,16 @@ pub enum EndpointChange {
     Gone,
 }
 
+impl EndpointChange {
+    /// The endpoint as changed; `None` when it was gone (every caller answers that with 404).
+    pub fn done(self) -> Option<EndpointRecord> {
+        match self {
+            Self::Done(e) => Some(*e),
+            Self::Gone => None,
+        }
+    }
+}
+
 /// What ep_create.lua answers.
 #[derive(Debug, PartialEq, Eq)]
 enum Created {
