@@ -143,8 +143,8 @@ pub fn assess(redis: &RedisNodes, mode: Mode) -> Result<Vec<String>, Refusal> {
 /// `optin-verify store-info`: the stamp, the key count, each node's memory and policy, and
 /// whether this release would start on the store. Reads only.
 pub async fn store_info(store: &Store, settings: &Settings) -> Result<String, StoreError> {
-    let meta: HashMap<String, String> = store.meta().await?.into_iter().collect();
-    let keys = store.count_keys().await?;
+    let meta = store.meta().await?;
+    let data_keys = store.count_data_keys().await?;
     let redis = store.redis_nodes().await?;
     let field = |f: &str| meta.get(f).cloned().unwrap_or_else(|| "(none)".into());
     let r = &settings.redis;
@@ -161,7 +161,7 @@ pub async fn store_info(store: &Store, settings: &Settings) -> Result<String, St
     let _ = writeln!(out, "stamped at       {}", stamped_at.unwrap_or_else(|| "(never)".into()));
     let pseudonym = if meta.contains_key("pseudonym_key_fp") { "fingerprint kept" } else { "(none yet)" };
     let _ = writeln!(out, "pseudonym key    {pseudonym}");
-    let _ = writeln!(out, "keys             {keys}");
+    let _ = writeln!(out, "keys             {}", data_keys + u64::from(!meta.is_empty()));
     for n in &redis.nodes {
         let max = if n.maxmemory == 0 { "no limit".to_string() } else { mib(n.maxmemory) };
         let aof = if n.aof_enabled { "on" } else { "off" };
@@ -173,15 +173,14 @@ pub async fn store_info(store: &Store, settings: &Settings) -> Result<String, St
     for node in &redis.refused {
         let _ = writeln!(out, "node {node}  INFO refused (an ACL): settings unchecked");
     }
-    let _ = writeln!(out, "verdict          {}", verdict(&r.key_prefix, &meta, keys, &redis, settings.mode));
+    let _ = writeln!(out, "verdict          {}", verdict(&r.key_prefix, &meta, data_keys, &redis, settings.mode));
     Ok(out)
 }
 
 /// What a start of this release would do with the store, in the order `check` decides it.
-fn verdict(prefix: &str, meta: &HashMap<String, String>, keys: u64, redis: &RedisNodes, mode: Mode) -> String {
+fn verdict(prefix: &str, meta: &HashMap<String, String>, data_keys: u64, redis: &RedisNodes, mode: Mode) -> String {
     let layout = match meta.get("layout") {
-        // `keys` counts the meta record too.
-        None if keys > u64::from(!meta.is_empty()) => Layout::Unstamped,
+        None if data_keys > 0 => Layout::Unstamped,
         None => Layout::Empty,
         Some(l) if *l == LAYOUT.to_string() => Layout::Same { previous: String::new() },
         Some(l) => Layout::Other { layout: l.clone(), written_by: meta.get("written_by").cloned().unwrap_or_default() },
@@ -267,10 +266,10 @@ mod tests {
     fn the_verdict_is_what_a_start_would_decide() {
         let meta = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let fine = nodes(vec![node("a:1", Some("noeviction"), true)]);
-        let v = |m: &HashMap<String, String>, keys| verdict("ov", m, keys, &fine, Mode::Production);
+        let v = |m: &HashMap<String, String>, data_keys| verdict("ov", m, data_keys, &fine, Mode::Production);
         assert_eq!(v(&meta(&[]), 0), "an empty store: a start stamps it");
-        assert_eq!(v(&meta(&[("pseudonym_key_fp", "x")]), 1), "an empty store: a start stamps it");
-        assert!(v(&meta(&[("pseudonym_key_fp", "x")]), 2).contains("holds data but no layout stamp"));
+        assert_eq!(v(&meta(&[("pseudonym_key_fp", "x")]), 0), "an empty store: a start stamps it");
+        assert!(v(&meta(&[("pseudonym_key_fp", "x")]), 1).contains("holds data but no layout stamp"));
         assert_eq!(v(&meta(&[("layout", &LAYOUT.to_string())]), 9), "this release starts on it");
         let newer = v(&meta(&[("layout", &(LAYOUT + 1).to_string()), ("written_by", "9.0.0")]), 9);
         assert!(

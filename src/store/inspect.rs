@@ -83,15 +83,10 @@ impl Store {
         Ok(self.scan_prefix(true).await? > 0)
     }
 
-    /// The keys under the prefix, the meta record included, counted by SCAN over every master
-    /// (each node's keys once, even when SCAN returns one twice).
-    pub async fn count_keys(&self) -> Result<u64, StoreError> {
-        Ok(self.scan_prefix(false).await? + u64::from(self.meta_exists().await?))
-    }
-
-    async fn meta_exists(&self) -> Result<bool, StoreError> {
-        let exists: bool = redis::cmd("EXISTS").arg(self.keys.meta()).query_async(&mut self.conn.clone()).await?;
-        Ok(exists)
+    /// The keys under the prefix but the meta record, counted by SCAN over every master (each
+    /// node's keys once, even when SCAN returns one twice).
+    pub async fn count_data_keys(&self) -> Result<u64, StoreError> {
+        self.scan_prefix(false).await
     }
 
     /// Counts keys under the prefix other than the meta record; with `first`, stops at one.

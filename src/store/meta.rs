@@ -4,6 +4,8 @@
 //! - The pseudonym key's fingerprint: every number's partition, consent index and suppression
 //!   are named by pseudonyms under that key, so another key reads an empty store.
 
+use std::collections::HashMap;
+
 use super::{
     Store, StoreError,
     script::{Reply, ScriptReply},
@@ -121,12 +123,9 @@ impl Store {
         }
     }
 
-    /// The meta record as it is (field, value), read only.
-    pub async fn meta(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut fields: Vec<(String, String)> =
-            redis::cmd("HGETALL").arg(self.keys.meta()).query_async(&mut self.conn.clone()).await?;
-        fields.sort();
-        Ok(fields)
+    /// The meta record as it is, field by field (empty when there is none); read only.
+    pub async fn meta(&self) -> Result<HashMap<String, String>, StoreError> {
+        Ok(redis::cmd("HGETALL").arg(self.keys.meta()).query_async(&mut self.conn.clone()).await?)
     }
 
     /// Records the pseudonym key's fingerprint on the first start, and compares it on later ones.
